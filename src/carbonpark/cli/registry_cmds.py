@@ -1,0 +1,11 @@
+"""Registry commands: demo, db upgrade, status, meters (filled in by the foundation work)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the registry commands to ``app``."""

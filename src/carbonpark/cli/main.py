@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from carbonpark.cli import registry_cmds
+from carbonpark.cli import (
+    account_cmds,
+    dispatch_cmds,
+    evaluate_cmds,
+    footprint_cmds,
+    forecast_cmds,
+    ledger_cmds,
+    registry_cmds,
+    retrofit_cmds,
+    trading_cmds,
+)
 from carbonpark.cli.common import new_app
 
 __all__ = ["app", "main"]
 
 app = new_app("carbonpark: measure, account, forecast, optimise, trade and evaluate carbon in an industrial park.")
 
-for module in (registry_cmds,):
+for module in (
+    registry_cmds,
+    account_cmds,
+    evaluate_cmds,
+    forecast_cmds,
+    dispatch_cmds,
+    trading_cmds,
+    retrofit_cmds,
+    footprint_cmds,
+    ledger_cmds,
+):
     module.register(app)
 
 

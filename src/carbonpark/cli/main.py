@@ -19,6 +19,13 @@ __all__ = ["app", "main"]
 
 app = new_app("carbonpark: measure, account, forecast, optimise, trade and evaluate carbon in an industrial park.")
 
+
+
+@app.callback()
+def _root() -> None:
+    """carbonpark: measure, account, forecast, optimise, trade and evaluate carbon in an industrial park."""
+
+
 for module in (
     registry_cmds,
     account_cmds,

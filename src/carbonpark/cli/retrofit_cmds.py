@@ -1,11 +1,120 @@
-"""CLI commands of the retrofit capability."""
+"""CLI commands of the retrofit capability (碳改造): ``carbonpark retrofit plan``.
+
+References
+----------
+Guide §7.4; issue 13 item 5 (file contract).
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from carbonpark.cli.common import emit_json, new_app
+from carbonpark.errors import ValidationError
+from carbonpark.retrofit import marginal_abatement_cost_curve, parse_plan, select_portfolio
+from carbonpark.retrofit.projects import to_decimal
 
 __all__ = ["register"]
 
 
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        raise ValidationError(where, "valid YAML", getattr(exc, "problem", str(exc))) from exc
+
+
+def _plan_document(path: Path, budget: str | None, target: str | None) -> dict[str, Any]:
+    plan = parse_plan(_read_yaml(path))
+    budget_cny = None if budget is None else to_decimal(budget, "--budget")
+    target_t = None if target is None else to_decimal(target, "--target")
+    curve = marginal_abatement_cost_curve(plan.projects, plan.discount_rate)
+    portfolio = select_portfolio(plan.projects, plan.discount_rate, budget_cny, target_t)
+    return {
+        "discount_rate": plan.discount_rate,
+        "macc": [
+            {
+                "id": e.id,
+                "name": e.name,
+                "cost_per_tco2e": e.cost_per_tco2e,
+                "annual_abatement_tco2e": e.annual_abatement_tco2e,
+                "annualised_cost": e.annualised_cost,
+                "cumulative_abatement_tco2e": e.cumulative_abatement_tco2e,
+                "capex": e.capex,
+            }
+            for e in curve
+        ],
+        "selected": portfolio.selected,
+        "objective": portfolio.objective,
+        "total_abatement_tco2e": portfolio.total_abatement_tco2e,
+        "total_capex": portfolio.total_capex,
+        "total_annualised_cost": portfolio.total_annualised_cost,
+        "budget": portfolio.budget,
+        "target_tco2e": portfolio.target_tco2e,
+        "slack": portfolio.slack,
+    }
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _print_plan(doc: dict[str, Any]) -> None:
+    table = Table(title=f"Marginal abatement cost curve (discount rate {doc['discount_rate']})")
+    for column in ("", "id", "name", "CNY/tCO2e", "tCO2e/yr", "cumulative tCO2e/yr", "capex CNY"):
+        table.add_column(column, justify="left" if column in ("", "id", "name") else "right")
+    chosen = set(doc["selected"])
+    for e in doc["macc"]:
+        table.add_row(
+            "✔" if e["id"] in chosen else "",
+            e["id"],
+            e["name"],
+            _money(e["cost_per_tco2e"]),
+            f"{e['annual_abatement_tco2e']:,}",
+            f"{e['cumulative_abatement_tco2e']:,}",
+            _money(e["capex"]),
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"selected ({doc['objective']}): {', '.join(doc['selected']) or 'none'}; "
+        f"abatement {doc['total_abatement_tco2e']:,} tCO2e/yr, capex {_money(doc['total_capex'])} CNY, "
+        f"net annualised cost {_money(doc['total_annualised_cost'])} CNY/yr"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the retrofit commands to ``app``."""
+    retrofit = new_app("Carbon retrofit planning (碳改造): MACC and project portfolios.")
+
+    @retrofit.command("plan")
+    def plan(
+        projects_file: Annotated[Path, typer.Argument(help="YAML with discount_rate and projects.")],
+        budget: Annotated[
+            str | None, typer.Option("--budget", help="Capex budget [CNY]: maximise abatement within it.")
+        ] = None,
+        target: Annotated[
+            str | None,
+            typer.Option(
+                "--target", "--target-tco2e", help="Abatement target [tCO2e/yr]: reach it at least cost."
+            ),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Marginal abatement cost curve and the optimal portfolio (MILP) of a project list."""
+        doc = _plan_document(projects_file, budget, target)
+        if as_json:
+            emit_json(doc)
+        else:
+            _print_plan(doc)
+
+    app.add_typer(retrofit, name="retrofit")

@@ -1,1 +1,35 @@
-"""carbonpark.retrofit."""
+"""carbonpark.retrofit: carbon retrofit planning (碳改造).
+
+Economics of abatement projects, the marginal abatement cost curve, portfolio selection by
+MILP, a catalogue of reduction measures, and measurement and verification of realised
+savings. Pure: no database, no network.
+
+References
+----------
+Guide §7.4 (碳改造), §6.2 (制定规划); SPEC.md C15; issue 13.
+"""
+
+from carbonpark.retrofit.economics import (
+    annualised_capex,
+    annualised_cost,
+    capital_recovery_factor,
+    cost_per_tco2e,
+)
+from carbonpark.retrofit.macc import MaccEntry, marginal_abatement_cost_curve
+from carbonpark.retrofit.portfolio import Portfolio, select_portfolio
+from carbonpark.retrofit.projects import PlanInput, Project, parse_plan, parse_projects
+
+__all__ = [
+    "MaccEntry",
+    "PlanInput",
+    "Portfolio",
+    "Project",
+    "annualised_capex",
+    "annualised_cost",
+    "capital_recovery_factor",
+    "cost_per_tco2e",
+    "marginal_abatement_cost_curve",
+    "parse_plan",
+    "parse_projects",
+    "select_portfolio",
+]

@@ -28,6 +28,7 @@ from carbonpark.trading.compliance import (
     compliance_calendar,
     surrender,
 )
+from carbonpark.trading.market import Market, Order, OrderBook, OrderResult, Trade
 from carbonpark.trading.reconcile import HoldingDifference, align_to_statement, parse_statement, reconcile
 from carbonpark.trading.registry import BalanceBook, InMemoryBook, Movement, Registry
 
@@ -41,8 +42,13 @@ __all__ = [
     "ComplianceProgramme",
     "HoldingDifference",
     "InMemoryBook",
+    "Market",
     "Movement",
+    "Order",
+    "OrderBook",
+    "OrderResult",
     "Registry",
+    "Trade",
     "align_to_statement",
     "assess_surrender",
     "benchmark_allocation",

@@ -74,8 +74,14 @@ def _parse(unit: str) -> pint.Quantity:
     text = _ALIASES.get(unit.strip(), unit.strip())
     try:
         parsed = registry().parse_expression(text) if text else registry().Quantity(1)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AssertionError, ValueError,
-            TypeError, AttributeError) as exc:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AssertionError,
+        ValueError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise UnitError("unit", "a unit such as kWh, GJ, t, Nm3, m3, kW or 万千瓦时", unit) from exc
     if not isinstance(parsed, pint.Quantity):
         raise UnitError("unit", "a unit, not a bare number", unit)
@@ -89,9 +95,7 @@ def check_unit(quantity: str, unit: str) -> None:
     given = _parse(unit)
     target = _parse(CANONICAL[quantity] or "dimensionless")
     if given.dimensionality != target.dimensionality:
-        raise UnitError(
-            "unit", f"a unit of {quantity} (like {CANONICAL[quantity] or 'a pure number'})", unit
-        )
+        raise UnitError("unit", f"a unit of {quantity} (like {CANONICAL[quantity] or 'a pure number'})", unit)
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from carbonpark.errors import CarbonparkError
 
-__all__ = ["CarbonparkGroup", "err_console", "emit_json", "new_app", "progress", "to_jsonable"]
+__all__ = ["CarbonparkGroup", "emit_json", "err_console", "new_app", "progress", "to_jsonable"]
 
 err_console = Console(stderr=True)
 

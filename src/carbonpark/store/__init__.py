@@ -1,1 +1,25 @@
-"""carbonpark.store."""
+"""Storage adapter (layer L3): SQLAlchemy schema, Alembic migrations, registry and readings."""
+
+from carbonpark.store.db import (
+    SchemaOutdated,
+    connect,
+    is_postgres,
+    normalise_url,
+    schema_revision,
+    session,
+    upgrade,
+)
+from carbonpark.store.readings import ReadingRow, count_readings, insert_readings
+
+__all__ = [
+    "ReadingRow",
+    "SchemaOutdated",
+    "connect",
+    "count_readings",
+    "insert_readings",
+    "is_postgres",
+    "normalise_url",
+    "schema_revision",
+    "session",
+    "upgrade",
+]

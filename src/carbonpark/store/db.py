@@ -1,0 +1,123 @@
+"""Opening the database: SQLite file by default, PostgreSQL by URL; Alembic migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from carbonpark.errors import CarbonparkError, ValidationError
+from carbonpark.settings import default_db_url
+
+__all__ = [
+    "SchemaOutdated",
+    "connect",
+    "is_postgres",
+    "normalise_url",
+    "schema_revision",
+    "session",
+    "upgrade",
+]
+
+
+class SchemaOutdated(CarbonparkError):
+    """The database has no tables yet, or an older schema: run ``carbonpark db upgrade``."""
+
+
+def normalise_url(db: str | None) -> str:
+    """A SQLAlchemy URL from ``--db``: a URL as it is, a file path as ``sqlite:///<absolute path>``."""
+    text = (db or "").strip() or default_db_url()
+    if "://" in text:
+        if text.startswith(("postgres://", "postgresql://")):
+            text = "postgresql+psycopg://" + text.split("://", 1)[1]
+        return text
+    if text.endswith("/") or Path(text).is_dir():
+        raise ValidationError("--db", "a SQLAlchemy URL or a SQLite file path", db)
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@lru_cache(maxsize=16)
+def connect(db: str | None = None) -> Engine:
+    """The engine for ``db`` (URL or SQLite path), one per URL per process."""
+    url = normalise_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def is_postgres(engine: Engine) -> bool:
+    """Whether the engine talks to PostgreSQL."""
+    return engine.dialect.name == "postgresql"
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("carbonpark.store").joinpath("migrations")))
+    cfg.attributes["connection_engine"] = engine
+    return cfg
+
+
+def upgrade(db: str | None = None) -> str:
+    """Bring the schema to the newest revision; return that revision."""
+    engine = connect(db)
+    with engine.begin() as conn:
+        cfg = _alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with carbonpark."""
+    script = ScriptDirectory(str(files("carbonpark.store").joinpath("migrations")))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def session(db: str | None = None, *, require_schema: bool = True) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error.
+
+    Raises
+    ------
+    SchemaOutdated
+        If the schema is not at the newest revision (``carbonpark db upgrade`` fixes it).
+    """
+    engine = connect(db)
+    if require_schema and schema_revision(engine) != head_revision():
+        raise SchemaOutdated(
+            f"database {engine.url.render_as_string(hide_password=True)} is not at schema {head_revision()}: "
+            "run 'carbonpark db upgrade --db …' (or 'carbonpark demo') first"
+        )
+    maker = sessionmaker(engine, expire_on_commit=False)
+    with maker() as s, s.begin():
+        yield s

@@ -1,0 +1,332 @@
+"""The park registry on the database: create, update and resolve entities, with history.
+
+Every change writes one :class:`~carbonpark.store.schema.AuditEntry` (who, when, action,
+before, after) in the same transaction: the registry's history is the audit log.
+Entities are referred to by numeric id, Handle identifier or code (meters, products,
+materials, carriers) or credit code (enterprises).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import func, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from carbonpark.errors import DuplicateError, NotFoundError, ValidationError
+from carbonpark.model import (
+    BomLineSpec,
+    CalibrationSpec,
+    CarrierSpec,
+    DeviceSpec,
+    EnterpriseSpec,
+    MaterialSpec,
+    MeterSpec,
+    ParkSpec,
+    ProductSpec,
+    SiteSpec,
+    SourceSpec,
+    StatisticSpec,
+    format_handle,
+    is_handle,
+)
+from carbonpark.store.schema import (
+    AuditEntry,
+    Base,
+    BomLine,
+    Calibration,
+    Carrier,
+    Device,
+    EmissionSource,
+    Enterprise,
+    Material,
+    Meter,
+    Park,
+    Product,
+    Site,
+    Statistic,
+)
+
+__all__ = [
+    "add_bom_line",
+    "add_calibration",
+    "add_carrier",
+    "add_device",
+    "add_enterprise",
+    "add_material",
+    "add_meter",
+    "add_park",
+    "add_product",
+    "add_site",
+    "add_source",
+    "as_dict",
+    "audit",
+    "resolve",
+    "the_park",
+    "upsert_statistic",
+]
+
+Row = TypeVar("Row", bound=Base)
+
+_KIND_OF: dict[type[Base], str] = {
+    Park: "park",
+    Enterprise: "enterprise",
+    Site: "site",
+    Device: "device",
+    Carrier: "carrier",
+    Meter: "meter",
+    Calibration: "calibration",
+    EmissionSource: "source",
+    Material: "material",
+    Product: "product",
+}
+_CODE_COLUMN: dict[type[Base], str] = {
+    Meter: "code",
+    Product: "code",
+    Material: "code",
+    Carrier: "code",
+    Enterprise: "credit_code",
+}
+
+
+def now_ms() -> int:
+    """Current time in UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def as_dict(row: Base) -> dict[str, Any]:
+    """The column values of ``row`` as plain JSON-friendly data."""
+    out: dict[str, Any] = {}
+    for attr in inspect(row).mapper.column_attrs:
+        value = getattr(row, attr.key)
+        out[attr.key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
+
+
+def audit(s: Session, actor: str, action: str, row: Base, before: dict[str, Any] | None) -> None:
+    """Record one change of ``row`` in the audit log."""
+    after = as_dict(row) if action != "delete" else None
+    s.add(
+        AuditEntry(
+            at_ms=now_ms(),
+            actor=actor,
+            action=action,
+            entity=row.__tablename__,
+            entity_id=getattr(row, "id", None),
+            handle=getattr(row, "handle", None),
+            before=before,
+            after=after,
+        )
+    )
+
+
+def resolve(s: Session, model: type[Row], ref: str | int, park_id: int | None = None) -> Row:
+    """Find a row by numeric id, Handle identifier or code; :class:`NotFoundError` otherwise."""
+    text = str(ref).strip()
+    kind = _KIND_OF.get(model, model.__tablename__)
+    conditions = []
+    if text.isdigit():
+        conditions.append(model.id == int(text))  # type: ignore[attr-defined]
+    if is_handle(text) and hasattr(model, "handle"):
+        conditions.append(model.handle == text)  # type: ignore[attr-defined]
+    code_col = _CODE_COLUMN.get(model)
+    if code_col is not None:
+        conditions.append(getattr(model, code_col) == (text.upper() if model is Enterprise else text))
+    if model is Enterprise:
+        conditions.append(Enterprise.name == text)
+    if not conditions:
+        raise NotFoundError(kind, ref)
+    stmt = select(model).where(or_(*conditions))
+    if park_id is not None and hasattr(model, "park_id"):
+        stmt = stmt.where(model.park_id == park_id)  # type: ignore[attr-defined]
+    rows = s.scalars(stmt).all()
+    if not rows:
+        raise NotFoundError(kind, ref)
+    if len(rows) > 1:
+        raise ValidationError(kind, "a reference that names exactly one entity (use the handle)", ref)
+    return rows[0]
+
+
+def _optional(s: Session, model: type[Row], ref: str | None, park_id: int) -> Row | None:
+    return None if ref is None else resolve(s, model, ref, park_id)
+
+
+def _insert(s: Session, park: Park | None, row: Row, actor: str) -> Row:
+    s.add(row)
+    s.flush()
+    kind = _KIND_OF[type(row)]
+    prefix = park.handle_prefix if park is not None else row.handle_prefix  # type: ignore[attr-defined]
+    row.handle = format_handle(prefix, kind, row.id)  # type: ignore[attr-defined]
+    s.flush()
+    audit(s, actor, "create", row, None)
+    return row
+
+
+def the_park(s: Session, ref: str | int | None = None) -> Park:
+    """The park named by ``ref``, or the only park in the database."""
+    if ref is not None:
+        return resolve(s, Park, ref)
+    parks = s.scalars(select(Park).order_by(Park.id)).all()
+    if not parks:
+        raise NotFoundError("park", "(any): the database has no park yet; run 'carbonpark demo' or add one")
+    return parks[0]
+
+
+def add_park(s: Session, spec: ParkSpec, actor: str) -> Park:
+    """Create a park."""
+    return _insert(s, None, Park(**spec.model_dump()), actor)
+
+
+def _ensure_unique(s: Session, model: type[Base], where: dict[str, Any], what: str, value: object) -> None:
+    stmt = select(func.count()).select_from(model).filter_by(**where)
+    if s.scalar(stmt):
+        raise DuplicateError(f"{what} {value!r} already exists; identifiers and codes are unique")
+
+
+def add_enterprise(s: Session, park: Park, spec: EnterpriseSpec, actor: str) -> Enterprise:
+    """Create an enterprise; the credit code must be new."""
+    _ensure_unique(
+        s, Enterprise, {"credit_code": spec.credit_code}, "enterprise with credit code", spec.credit_code
+    )
+    return _insert(s, park, Enterprise(park_id=park.id, **spec.model_dump()), actor)
+
+
+def add_site(s: Session, park: Park, spec: SiteSpec, actor: str) -> Site:
+    """Create a site, building or workshop."""
+    ent = _optional(s, Enterprise, spec.enterprise, park.id)
+    parent = _optional(s, Site, spec.parent, park.id)
+    row = Site(
+        park_id=park.id,
+        enterprise_id=ent and ent.id,
+        parent_id=parent and parent.id,
+        name=spec.name,
+        kind=spec.kind,
+    )
+    return _insert(s, park, row, actor)
+
+
+def add_device(s: Session, park: Park, spec: DeviceSpec, actor: str) -> Device:
+    """Create a device."""
+    ent = _optional(s, Enterprise, spec.enterprise, park.id)
+    site = _optional(s, Site, spec.site, park.id)
+    row = Device(
+        park_id=park.id,
+        enterprise_id=ent and ent.id,
+        site_id=site and site.id,
+        name=spec.name,
+        kind=spec.kind,
+        rated_power_kw=spec.rated_power_kw,
+    )
+    return _insert(s, park, row, actor)
+
+
+def add_carrier(s: Session, park: Park, spec: CarrierSpec, actor: str) -> Carrier:
+    """Create an energy carrier."""
+    _ensure_unique(s, Carrier, {"park_id": park.id, "code": spec.code}, "carrier", spec.code)
+    return _insert(s, park, Carrier(park_id=park.id, **spec.model_dump()), actor)
+
+
+def add_meter(s: Session, park: Park, spec: MeterSpec, actor: str) -> Meter:
+    """Create a meter; its code must be new in the park and a parent must measure the same quantity."""
+    _ensure_unique(s, Meter, {"park_id": park.id, "code": spec.code}, "meter", spec.code)
+    ent = _optional(s, Enterprise, spec.enterprise, park.id)
+    site = _optional(s, Site, spec.site, park.id)
+    device = _optional(s, Device, spec.device, park.id)
+    parent = _optional(s, Meter, spec.parent, park.id)
+    carrier = _optional(s, Carrier, spec.carrier, park.id)
+    if parent is not None and parent.quantity != spec.quantity:
+        raise ValidationError("parent", f"a parent meter measuring {spec.quantity}", parent.code)
+    fields = spec.model_dump(exclude={"enterprise", "site", "device", "parent", "carrier"})
+    row = Meter(
+        park_id=park.id,
+        enterprise_id=ent and ent.id,
+        site_id=site and site.id,
+        device_id=device and device.id,
+        parent_id=parent and parent.id,
+        carrier_id=carrier and carrier.id,
+        **fields,
+    )
+    return _insert(s, park, row, actor)
+
+
+def add_calibration(s: Session, park: Park, spec: CalibrationSpec, actor: str) -> Calibration:
+    """Record a calibration of a meter."""
+    meter = resolve(s, Meter, spec.meter, park.id)
+    row = Calibration(meter_id=meter.id, **spec.model_dump(exclude={"meter"}))
+    return _insert(s, park, row, actor)
+
+
+def add_source(s: Session, park: Park, spec: SourceSpec, actor: str) -> EmissionSource:
+    """Create an emission source."""
+    ent = _optional(s, Enterprise, spec.enterprise, park.id)
+    meter = _optional(s, Meter, spec.meter, park.id)
+    fields = spec.model_dump(exclude={"enterprise", "meter"})
+    row = EmissionSource(park_id=park.id, enterprise_id=ent and ent.id, meter_id=meter and meter.id, **fields)
+    return _insert(s, park, row, actor)
+
+
+def add_material(s: Session, park: Park, spec: MaterialSpec, actor: str) -> Material:
+    """Create a material."""
+    _ensure_unique(s, Material, {"park_id": park.id, "code": spec.code}, "material", spec.code)
+    return _insert(s, park, Material(park_id=park.id, **spec.model_dump()), actor)
+
+
+def add_product(s: Session, park: Park, spec: ProductSpec, actor: str) -> Product:
+    """Create a product."""
+    _ensure_unique(s, Product, {"park_id": park.id, "code": spec.code}, "product", spec.code)
+    ent = _optional(s, Enterprise, spec.enterprise, park.id)
+    row = Product(park_id=park.id, enterprise_id=ent and ent.id, **spec.model_dump(exclude={"enterprise"}))
+    return _insert(s, park, row, actor)
+
+
+def add_bom_line(s: Session, park: Park, spec: BomLineSpec, actor: str) -> BomLine:
+    """Add a bill-of-materials line."""
+    product = resolve(s, Product, spec.product, park.id)
+    material = _optional(s, Material, spec.material, park.id)
+    input_product = _optional(s, Product, spec.input_product, park.id)
+    row = BomLine(
+        product_id=product.id,
+        material_id=material and material.id,
+        input_product_id=input_product and input_product.id,
+        amount=spec.amount,
+    )
+    s.add(row)
+    s.flush()
+    audit(s, actor, "create", row, None)
+    return row
+
+
+def upsert_statistic(s: Session, park: Park, spec: StatisticSpec, actor: str) -> str:
+    """Store a periodic statistic; returns ``"created"``, ``"unchanged"`` or ``"updated"``.
+
+    A repeated value changes nothing; a different value for the same (enterprise, period,
+    metric) replaces it, with before and after in the audit log.
+    """
+    ent = resolve(s, Enterprise, spec.enterprise, park.id)
+    if spec.metric.startswith("output:"):
+        resolve(s, Product, spec.metric.split(":", 1)[1], park.id)
+    existing = s.scalars(
+        select(Statistic).filter_by(enterprise_id=ent.id, period=spec.period, metric=spec.metric)
+    ).one_or_none()
+    fields = spec.model_dump(exclude={"enterprise"})
+    if existing is None:
+        row = Statistic(enterprise_id=ent.id, **fields)
+        s.add(row)
+        s.flush()
+        audit(s, actor, "create", row, None)
+        return "created"
+    if (existing.value, existing.unit) == (spec.value, spec.unit):
+        return "unchanged"
+    before = as_dict(existing)
+    for key, value in fields.items():
+        setattr(existing, key, value)
+    s.flush()
+    audit(s, actor, "update", existing, before)
+    return "updated"
+
+
+def spec_fields(spec: BaseModel) -> dict[str, Any]:
+    """The fields of a spec as a dict (for messages and exports)."""
+    return spec.model_dump()

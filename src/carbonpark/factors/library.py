@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache, lru_cache
@@ -243,9 +243,7 @@ def _row_from_record(record: Mapping[str, str], where: str, set_name: str, origi
     )
 
 
-def read_factor_csv(
-    text: str, set_name: str, *, origin: str = "user", where: str = "factors"
-) -> list[FactorRow]:
+def read_factor_csv(text: str, set_name: str, *, origin: str = "user", where: str = "factors") -> list[FactorRow]:
     """Parse a factor CSV (columns :data:`FACTOR_COLUMNS`) into rows of set ``set_name``.
 
     Raises
@@ -323,9 +321,7 @@ class FactorLibrary:
     def check_fuel_set(self, name: str) -> str:
         """Return ``name`` if it is a fuel factor set, else raise :class:`UnknownFactorError`."""
         if name not in self.fuel_sets:
-            raise UnknownFactorError(
-                f"unknown factor set {name!r}; known factor sets: {sorted(self.fuel_sets)}"
-            )
+            raise UnknownFactorError(f"unknown factor set {name!r}; known factor sets: {sorted(self.fuel_sets)}")
         return name
 
     def check_gwp_set(self, name: str) -> str:
@@ -383,7 +379,7 @@ class FactorLibrary:
         return difflib.get_close_matches(name, self.activity_names(), n=n, cutoff=0.5)
 
     # ----- lookups ------------------------------------------------------------------
-    def _layers(self, fuel_set: str) -> list[Sequence[FactorRow]]:
+    def _layers(self, fuel_set: str) -> list[tuple[FactorRow, ...]]:
         self.check_fuel_set(fuel_set)
         return [rows for _name, rows in self.user_sets] + [self.fuel_sets[fuel_set], self.shared]
 
@@ -437,9 +433,7 @@ class FactorLibrary:
 
     def regions(self, purpose: str) -> list[str]:
         """Grid regions that have factors of ``purpose``."""
-        return sorted(
-            {r.region for r in self.shared if r.subject == "grid_electricity" and r.purpose == purpose}
-        )
+        return sorted({r.region for r in self.shared if r.subject == "grid_electricity" and r.purpose == purpose})
 
     def gwp(self, gwp_set: str, gas: str, origin: str = "") -> FactorRow:
         """The GWP-100 row of ``gas`` in ``gwp_set``; ``origin`` (fossil/non_fossil) picks AR6's CH4 variants.
@@ -470,7 +464,7 @@ def _pick_year(candidates: list[FactorRow], year: int | None, parameter: str, su
     if not usable:
         raise UnknownFactorError(
             f"no {parameter} for {subject!r} for year {year}; years available: "
-            f"{sorted({r.data_year for r in dated})}"
+            f"{sorted({r.data_year or 0 for r in dated})}"
         )
     return max(usable, key=lambda r: r.data_year or 0)
 
@@ -479,8 +473,7 @@ def _pick_year(candidates: list[FactorRow], year: int | None, parameter: str, su
 def default_library() -> FactorLibrary:
     """The packaged library (fuel sets, shared tables, GWP sets, activity catalogue)."""
     fuel_sets = {
-        info.name: tuple(row for name in info.files for row in _packaged_rows(name, info.name))
-        for info in _FUEL_SETS
+        info.name: tuple(row for name in info.files for row in _packaged_rows(name, info.name)) for info in _FUEL_SETS
     }
     shared = tuple(row for set_name, name in _SHARED_FILES for row in _packaged_rows(name, set_name))
     gwp_sets = {info.name: _packaged_rows(info.files[0], info.name) for info in _GWP_SETS}

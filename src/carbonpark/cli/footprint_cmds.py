@@ -98,9 +98,7 @@ def register(app: typer.Typer) -> None:
         _print(footprints)
         if inventory is not None:
             console = Console()
-            console.print(
-                f"\nInventory of {inventory['functional_unit']} ({inventory['system_boundary']['boundary']})"
-            )
+            console.print(f"\nInventory of {inventory['functional_unit']} ({inventory['system_boundary']['boundary']})")
             for spot in inventory["hotspots"]:
                 share = "" if spot["share"] is None else f" ({spot['share']:.1%})"
                 console.print(

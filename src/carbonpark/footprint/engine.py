@@ -162,19 +162,15 @@ def _dependencies(study: Study, node: Node) -> list[Node]:
     if kind == "process":
         process = study.processes[ident]
         return [
-            ("product", _known_input(study, f"process {ident!r}", i, line))
-            for i, line in enumerate(process.inputs)
+            ("product", _known_input(study, f"process {ident!r}", i, line)) for i, line in enumerate(process.inputs)
         ]
     product = study.products[ident]
     deps: list[Node] = [
-        ("product", _known_input(study, f"product {ident!r}", i, line))
-        for i, line in enumerate(product.inputs)
+        ("product", _known_input(study, f"product {ident!r}", i, line)) for i, line in enumerate(product.inputs)
     ]
     if product.process is not None:
         if product.process not in study.processes:
-            raise ValidationError(
-                f"product {ident!r}.process", "a process listed in processes", product.process
-            )
+            raise ValidationError(f"product {ident!r}.process", "a process listed in processes", product.process)
         deps.append(("process", product.process))
     return deps
 
@@ -383,18 +379,14 @@ def allocation_shares(process: Process, study: Study) -> dict[str, tuple[float, 
             basis[out.product] = f"{out.amount} {unit} × {mass} t/{unit}"
         elif process.allocation == "economic":
             if out.price_per_unit is None:
-                raise ValidationError(
-                    f"{where}.price_per_unit", f"a price [CNY/{unit}] for economic allocation", None
-                )
+                raise ValidationError(f"{where}.price_per_unit", f"a price [CNY/{unit}] for economic allocation", None)
             weights[out.product] = Decimal(repr(out.amount)) * out.price_per_unit
             basis[out.product] = f"{out.amount} {unit} × {out.price_per_unit} CNY/{unit}"
         else:
             try:
                 common = convert(out.amount, unit, first_unit) if unit != first_unit else out.amount
             except UnitError as exc:
-                raise UnitError(
-                    f"{where}.product", f"an output in a unit convertible to {first_unit!r}", unit
-                ) from exc
+                raise UnitError(f"{where}.product", f"an output in a unit convertible to {first_unit!r}", unit) from exc
             weights[out.product] = Decimal(repr(common))
             basis[out.product] = f"{common} {first_unit}"
     total = sum(weights.values(), Decimal(0))

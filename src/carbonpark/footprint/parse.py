@@ -154,8 +154,7 @@ def _lines(
     inputs = tuple(_input(x, f"{where}.inputs[{i}]") for i, x in enumerate(_list(row, "inputs", where)))
     energy = tuple(_energy(x, f"{where}.energy[{i}]") for i, x in enumerate(_list(row, "energy", where)))
     transport = tuple(
-        _leg(x, f"{where}.transport[{i}]", mass_required=True)
-        for i, x in enumerate(_list(row, "transport", where))
+        _leg(x, f"{where}.transport[{i}]", mass_required=True) for i, x in enumerate(_list(row, "transport", where))
     )
     return inputs, energy, transport
 
@@ -216,9 +215,7 @@ def _process(raw: Any, where: str) -> tuple[Process, list[tuple[str, str | None]
     declared: list[tuple[str, str | None]] = []
     rows = _list(row, "outputs", where)
     if not rows:
-        raise ValidationError(
-            f"{where}.outputs", "a non-empty list of outputs {product, amount}", row.get("outputs")
-        )
+        raise ValidationError(f"{where}.outputs", "a non-empty list of outputs {product, amount}", row.get("outputs"))
     for i, out_raw in enumerate(rows):
         out_where = f"{where}.outputs[{i}]"
         out = _mapping(out_raw, out_where, "an output {product, amount}")
@@ -296,9 +293,7 @@ def parse_study(doc: Any) -> Study:
                     pid,
                 )
             elif known.is_given:
-                raise ValidationError(
-                    f"{where}.outputs[{j}].product", "a product without a given footprint", pid
-                )
+                raise ValidationError(f"{where}.outputs[{j}].product", "a product without a given footprint", pid)
             elif known.process is None:
                 products[pid] = Product(**{**known.__dict__, "process": process.id})
     for i, raw in enumerate(product_rows):

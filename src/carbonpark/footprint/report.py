@@ -35,9 +35,7 @@ def _supply_chain(footprints: dict[str, ProductFootprint], product_id: str) -> l
     return seen
 
 
-def inventory_report(
-    footprints: dict[str, ProductFootprint], product_id: str, *, hotspots: int = 10
-) -> dict[str, Any]:
+def inventory_report(footprints: dict[str, ProductFootprint], product_id: str, *, hotspots: int = 10) -> dict[str, Any]:
     """The inventory of one product as plain data (JSON-ready).
 
     Parameters
@@ -113,9 +111,7 @@ def inventory_report(
             for leaf in ranked
         ],
         "allocation": [
-            {"product": pid, **asdict(alloc)}
-            for pid in chain
-            if (alloc := footprints[pid].allocation) is not None
+            {"product": pid, **asdict(alloc)} for pid in chain if (alloc := footprints[pid].allocation) is not None
         ],
         "data_sources": sources,
         "data_quality": {

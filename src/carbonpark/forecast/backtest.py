@@ -1,0 +1,261 @@
+"""Honest backtests: rolling-origin evaluation against seasonal naive in the same run.
+
+The history is cut at ``windows`` origins, ``step`` steps apart (by default one horizon,
+so the test windows do not overlap); at each origin the model sees only the data before
+it (features included) and forecasts the next ``horizon`` steps, which are then compared
+with what happened. The seasonal naive baseline is forecast on the very same windows.
+
+Metrics, pooled over every window and series (eᵢ = yᵢ − ŷᵢ):
+
+* MAE = mean |e|; RMSE = √mean e²;
+* MAPE = 100 × mean |e| / |y| over y ≠ 0 [%];
+* sMAPE = 100 × mean 2|e| / (|y| + |ŷ|) [%] (0 where both are 0);
+* MASE = mean |e| / s with s the in-sample mean absolute seasonal difference of the
+  training part of that window and series (undefined, reported as NaN, when s = 0);
+* pinball = mean quantile loss of the four interval bounds (τ = 0.025, 0.1, 0.9, 0.975);
+* coverage_80, coverage_95 = share of actual values inside the intervals;
+* skill_mae = 1 − MAE / MAE(seasonal naive), skill_mase likewise [–], > 0 beats the baseline.
+
+References
+----------
+Hyndman & Koehler (2006), "Another look at measures of forecast accuracy", Int. J.
+Forecasting 22(4) (MASE, sMAPE); Tashman (2000), "Out-of-sample tests of forecasting
+accuracy", Int. J. Forecasting 16(4) (rolling origin); Gneiting & Raftery (2007), JASA
+102(477) (quantile scores); SPEC C8 (backtests with honest metrics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from carbonpark.errors import CarbonparkError, ValidationError
+from carbonpark.forecast.baselines import SeasonalNaive
+from carbonpark.forecast.contract import (
+    INTERVAL_LEVELS,
+    Forecaster,
+    feature_columns,
+    normalise_freq,
+    season_length,
+    validate_history,
+)
+
+__all__ = ["BacktestResult", "interval_metrics", "mase_scale", "point_metrics", "rolling_origin"]
+
+
+def mase_scale(train: np.ndarray, period: int) -> float:
+    """In-sample mean absolute seasonal difference mean |y_t − y_{t−m}| [unit of y].
+
+    Falls back to m = 1 when the training part is not longer than one season.
+    """
+    y = np.asarray(train, dtype=float)
+    m = period if y.size > period else 1
+    if y.size <= m:
+        return float("nan")
+    return float(np.mean(np.abs(y[m:] - y[:-m])))
+
+
+def point_metrics(
+    actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray | float | None = None
+) -> dict[str, float]:
+    """MAE, RMSE, MAPE [%], sMAPE [%] and MASE of point forecasts (see the module doc).
+
+    Parameters
+    ----------
+    actual, predicted
+        Values of the same length.
+    scale
+        MASE denominator per value (or one for all); ``None`` leaves MASE out.
+    """
+    y = np.asarray(actual, dtype=float)
+    f = np.asarray(predicted, dtype=float)
+    err = y - f
+    abs_err = np.abs(err)
+    nonzero = y != 0
+    denominator = np.abs(y) + np.abs(f)
+    smape_terms = np.divide(2 * abs_err, denominator, out=np.zeros_like(abs_err), where=denominator > 0)
+    out = {
+        "mae": float(abs_err.mean()),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mape": float(100 * np.mean(abs_err[nonzero] / np.abs(y[nonzero]))) if nonzero.any() else float("nan"),
+        "smape": float(100 * smape_terms.mean()),
+    }
+    if scale is not None:
+        s = np.broadcast_to(np.asarray(scale, dtype=float), y.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = abs_err / s
+        out["mase"] = float(scaled.mean()) if np.isfinite(scaled).all() else float("nan")
+    return out
+
+
+def _pinball(y: np.ndarray, q: np.ndarray, tau: float) -> np.ndarray:
+    diff = y - q
+    return np.maximum(tau * diff, (tau - 1) * diff)
+
+
+def interval_metrics(actual: np.ndarray, bounds: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean pinball loss of the interval bounds and the coverage of each level.
+
+    ``bounds`` holds ``lo-80``, ``hi-80``, ``lo-95``, ``hi-95``; the lower bound of level L
+    is the quantile τ = (1 − L/100)/2, the upper one 1 − τ.
+    """
+    y = np.asarray(actual, dtype=float)
+    losses = []
+    out: dict[str, float] = {}
+    for level in INTERVAL_LEVELS:
+        lo = np.asarray(bounds[f"lo-{level}"], dtype=float)
+        hi = np.asarray(bounds[f"hi-{level}"], dtype=float)
+        tau = (1 - level / 100) / 2
+        losses.append(_pinball(y, lo, tau).mean())
+        losses.append(_pinball(y, hi, 1 - tau).mean())
+        out[f"coverage_{level}"] = float(np.mean((y >= lo) & (y <= hi)))
+    out["pinball"] = float(np.mean(losses))
+    return out
+
+
+@dataclass
+class BacktestResult:
+    """What a rolling-origin backtest found.
+
+    Attributes
+    ----------
+    model
+        Name of the model evaluated.
+    metrics
+        The model's metrics (see the module doc).
+    baseline
+        The same metrics of seasonal naive on the same windows.
+    windows, horizon, step
+        Origins used, steps forecast from each, steps between origins.
+    forecasts
+        One row per series, window and step: ``series_id``, ``cutoff`` (last training
+        timestamp), ``ts``, ``actual``, ``mean``, interval bounds and ``baseline``.
+    """
+
+    model: str
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    windows: int
+    horizon: int
+    step: int
+    forecasts: pd.DataFrame = field(repr=False)
+
+    def report(self) -> dict[str, Any]:
+        """A flat summary: the model's metrics, ``baseline_<metric>``, skills and the method."""
+        out: dict[str, Any] = dict(self.metrics)
+        out.update({f"baseline_{k}": v for k, v in self.baseline.items()})
+        out["skill_mae"] = _skill(self.metrics["mae"], self.baseline["mae"])
+        out["skill_mase"] = _skill(self.metrics.get("mase", float("nan")), self.baseline.get("mase", float("nan")))
+        out["baseline_model"] = "seasonal_naive"
+        out["method"] = "rolling origin"
+        out["windows"] = self.windows
+        out["horizon"] = self.horizon
+        out["step"] = self.step
+        out["verdict"] = _verdict(self.metrics["mae"], self.baseline["mae"])
+        return out
+
+
+def _skill(model: float, baseline: float) -> float:
+    if not np.isfinite(model) or not np.isfinite(baseline) or baseline == 0:
+        return float("nan")
+    return 1.0 - model / baseline
+
+
+def _verdict(model_mae: float, baseline_mae: float) -> str:
+    if model_mae < baseline_mae:
+        return f"better than seasonal naive (MAE {model_mae:.6g} vs {baseline_mae:.6g})"
+    if model_mae == baseline_mae:
+        return f"equal to seasonal naive (MAE {model_mae:.6g})"
+    return f"worse than seasonal naive (MAE {model_mae:.6g} vs {baseline_mae:.6g})"
+
+
+def rolling_origin(
+    history: pd.DataFrame,
+    forecaster: Forecaster,
+    horizon: int,
+    freq: str,
+    windows: int = 3,
+    step: int | None = None,
+    min_train: int | None = None,
+) -> BacktestResult:
+    """Rolling-origin backtest of ``forecaster`` and seasonal naive on the same windows.
+
+    Parameters
+    ----------
+    history
+        Long-format frame (``series_id``, ``ts``, ``value``, features).
+    forecaster
+        Any object following the contract.
+    horizon
+        Steps forecast from each origin.
+    freq
+        Frequency of the data.
+    windows
+        Number of origins wanted; origins that would leave fewer than ``min_train``
+        training steps are dropped.
+    step
+        Steps between origins (default ``horizon``).
+    min_train
+        Fewest training steps per series (default two seasons, at least 3).
+
+    Raises
+    ------
+    ValidationError
+        If the history leaves room for no window at all.
+    """
+    freq = normalise_freq(freq)
+    hist = validate_history(history, freq, min_length=1)
+    step = step or horizon
+    m = season_length(freq)
+    min_train = min_train if min_train is not None else max(3, 2 * m)
+    features = feature_columns(hist)
+    shortest = int(hist.groupby("series_id").size().min())
+    offsets = [horizon + k * step for k in range(windows - 1, -1, -1)]
+    offsets = [o for o in offsets if shortest - o >= min_train]
+    if not offsets:
+        raise ValidationError(
+            "backtest history",
+            f"at least {min_train + horizon} observations per series (training plus one horizon)",
+            shortest,
+        )
+    baseline = SeasonalNaive()
+    rows = []
+    for offset in offsets:
+        train_parts, test_parts = [], []
+        for _, group in hist.groupby("series_id", sort=False):
+            cut = len(group) - offset
+            train_parts.append(group.iloc[:cut])
+            test_parts.append(group.iloc[cut : cut + horizon])
+        train = pd.concat(train_parts, ignore_index=True)
+        test = pd.concat(test_parts, ignore_index=True)
+        future = test[["series_id", "ts", *features]] if features else None
+        predicted = forecaster.forecast(train, horizon, freq, future)
+        naive = baseline.forecast(train[["series_id", "ts", "value"]], horizon, freq)
+        merged = test[["series_id", "ts", "value"]].rename(columns={"value": "actual"})
+        merged = merged.merge(predicted, on=["series_id", "ts"], how="left")
+        merged["baseline"] = (
+            merged[["series_id", "ts"]].merge(naive, on=["series_id", "ts"], how="left")["mean"].to_numpy()
+        )
+        scales = {sid: mase_scale(g["value"].to_numpy(), m) for sid, g in train.groupby("series_id")}
+        merged["scale"] = merged["series_id"].map(scales)
+        merged["cutoff"] = merged["series_id"].map(train.groupby("series_id")["ts"].max())
+        rows.append(merged)
+    frame = pd.concat(rows, ignore_index=True)
+    if frame[["mean", "baseline"]].isna().any().any():
+        raise CarbonparkError(f"{getattr(forecaster, 'name', forecaster)!r} returned rows off the time grid")
+    actual = frame["actual"].to_numpy()
+    metrics = point_metrics(actual, frame["mean"].to_numpy(), frame["scale"].to_numpy())
+    metrics.update(interval_metrics(actual, {c: frame[c].to_numpy() for c in ("lo-80", "hi-80", "lo-95", "hi-95")}))
+    base_metrics = point_metrics(actual, frame["baseline"].to_numpy(), frame["scale"].to_numpy())
+    return BacktestResult(
+        model=str(getattr(forecaster, "name", type(forecaster).__name__)),
+        metrics=metrics,
+        baseline=base_metrics,
+        windows=len(offsets),
+        horizon=horizon,
+        step=step,
+        forecasts=frame,
+    )

@@ -1,0 +1,287 @@
+"""Short-term forecasters (15 minutes to a week): LightGBM and ridge regression.
+
+Both learn the value at time t from the same design:
+
+* **anchored lags**: values at least ``horizon`` steps back (the same time one and two
+  seasons back, the same time a week back for sub-daily data, and the value exactly
+  ``horizon`` steps back), plus the mean of the season that ends ``horizon`` steps back.
+  Every row of the horizon then has all its inputs observed, so one model forecasts the
+  whole horizon at once: a *direct* multi-step strategy without feeding forecasts back
+  (no recursion, no error accumulation along the day-ahead horizon).
+* **calendar** (:mod:`carbonpark.forecast.calendar`): time of day, day of week, month,
+  Chinese public holidays, make-up working days (调休) and the working-day flag.
+* **features given by the user**: weather (temperature, irradiance), production plan,
+  anything numeric, with its known future values.
+
+LightGBM (gradient-boosted trees) reads them raw; the ridge learner reads Fourier terms
+of the daily cycle, their product with the working-day flag, weekday dummies and the
+features with their squares (a U-shaped temperature response), all standardised.
+
+Intervals are **split-conformal**: before the final fit, the learner is fitted on the
+history minus the last ``k × horizon`` steps for k = ``calibration_windows`` … 1 and the
+absolute errors on the held-out horizons give the half widths (no quantile objective).
+
+References
+----------
+Guide §4.4(2) (short-term: regression, decision trees and other machine learning on
+weather, calendar and user-type features); Ke et al. (2017), "LightGBM: a highly
+efficient gradient boosting decision tree", NeurIPS; Ben Taieb et al. (2012), "A review
+and comparison of strategies for multi-step ahead time series forecasting", Expert
+Systems with Applications 39(8) (the direct strategy); Lei et al. (2018), JASA 113(523)
+(split conformal intervals).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from carbonpark.errors import ValidationError
+from carbonpark.forecast.calendar import calendar_features, working_days_in_month
+from carbonpark.forecast.contract import (
+    INTERVAL_LEVELS,
+    SeriesForecaster,
+    conformal_half_widths,
+    is_sub_daily,
+    normalise_freq,
+    season_length,
+    steps_per_day,
+)
+
+__all__ = ["LightGBMForecaster", "RidgeForecaster", "anchored_lags", "design_matrix"]
+
+#: Fewest training rows a learner accepts [rows].
+MIN_TRAIN_ROWS = 12
+
+
+def anchored_lags(horizon: int, freq: str) -> list[int]:
+    """Lags [steps] usable for every step of ``horizon``: all are >= ``horizon``.
+
+    The same time one and two seasons back (the first multiple of the season that is at
+    least the horizon), the same time a week back for sub-daily data, and the horizon.
+    """
+    m = season_length(freq)
+    base = math.ceil(horizon / m) * m
+    lags = {horizon, base, base + m}
+    if is_sub_daily(freq):
+        week = 7 * steps_per_day(freq)
+        if week >= base:
+            lags.add(week)
+    return sorted(lags)
+
+
+def _calendar_block(ts: pd.DatetimeIndex, freq: str, linear: bool) -> pd.DataFrame:
+    f = normalise_freq(freq)
+    if f == "YS":
+        return pd.DataFrame(index=range(len(ts)))
+    if f == "MS":
+        block = pd.DataFrame({"working_days": working_days_in_month(ts)})
+        if linear:
+            for month in range(2, 13):
+                block[f"month_{month}"] = (ts.month == month).astype(float)
+        else:
+            block["month"] = ts.month.to_numpy().astype(float)
+        return block
+    cal = calendar_features(ts)
+    block = cal[["is_holiday", "is_makeup_workday", "is_working_day"]].copy()
+    if not linear:
+        block["day_of_week"] = cal["day_of_week"].astype(float)
+        if f == "D":
+            block["month"] = cal["month"].astype(float)
+        else:
+            block["time_of_day"] = cal["time_of_day"]
+        return block
+    for day in range(1, 7):
+        block[f"dow_{day}"] = (cal["day_of_week"] == day).astype(float)
+    if f != "D":
+        angle = 2 * np.pi * cal["time_of_day"].to_numpy() / 24.0
+        for k in range(1, min(4, steps_per_day(f) // 2) + 1):
+            for name, wave in (("sin", np.sin(k * angle)), ("cos", np.cos(k * angle))):
+                block[f"day_{name}{k}"] = wave
+                block[f"work_day_{name}{k}"] = wave * cal["is_working_day"].to_numpy()
+    return block
+
+
+def design_matrix(
+    y_full: np.ndarray,
+    ts_full: pd.DatetimeIndex,
+    horizon: int,
+    freq: str,
+    x_full: pd.DataFrame | None,
+    linear: bool,
+) -> pd.DataFrame:
+    """Features of every row of the timeline ``ts_full`` (history then horizon).
+
+    ``y_full`` holds the observations and NaN where unknown; a lag that reaches an
+    unknown value is NaN. See the module doc for the columns.
+    """
+    series = pd.Series(np.asarray(y_full, dtype=float))
+    m = season_length(freq)
+    columns: dict[str, np.ndarray] = {}
+    for lag in anchored_lags(horizon, freq):
+        columns[f"lag_{lag}"] = series.shift(lag).to_numpy()
+    columns[f"mean_{m}_at_lag_{horizon}"] = series.rolling(m, min_periods=m).mean().shift(horizon).to_numpy()
+    frame = pd.DataFrame(columns)
+    frame = pd.concat([frame, _calendar_block(ts_full, freq, linear).reset_index(drop=True)], axis=1)
+    if x_full is not None and not x_full.empty:
+        given = x_full.reset_index(drop=True).astype(float)
+        frame = pd.concat([frame, given.add_prefix("x_")], axis=1)
+        if linear:
+            frame = pd.concat([frame, (given**2).add_prefix("x2_")], axis=1)
+    return frame
+
+
+class _DirectLearner(SeriesForecaster):
+    """Shared machinery: design, calibration windows, final fit, conformal intervals."""
+
+    linear = False
+
+    def __init__(self, calibration_windows: int = 2) -> None:
+        self.calibration_windows = calibration_windows
+
+    def fit_predict(self, x_train: np.ndarray, y_train: np.ndarray, x_pred: np.ndarray) -> np.ndarray:
+        """Fit on ``(x_train, y_train)`` and predict ``x_pred``."""
+        raise NotImplementedError
+
+    def _predict_after(
+        self,
+        cut: int,
+        y: np.ndarray,
+        ts_full: pd.DatetimeIndex,
+        x_full: pd.DataFrame | None,
+        horizon: int,
+        freq: str,
+    ) -> np.ndarray:
+        """Fit on ``y[:cut]`` and forecast the ``horizon`` steps after it."""
+        y_cut = np.concatenate([y[:cut], np.full(horizon, np.nan)])
+        ts_cut = ts_full[: cut + horizon]
+        x_cut = x_full.iloc[: cut + horizon] if x_full is not None else None
+        design = design_matrix(y_cut, ts_cut, horizon, freq, x_cut, self.linear).to_numpy(dtype=float)
+        train = design[:cut]
+        usable = np.isfinite(train).all(axis=1)
+        if usable.sum() < MIN_TRAIN_ROWS:
+            lags = anchored_lags(horizon, freq)
+            raise ValidationError(
+                f"{self.name} history",
+                f"at least {max(lags) + MIN_TRAIN_ROWS} observations for horizon {horizon} (lags {lags})",
+                cut,
+            )
+        return self.fit_predict(train[usable], y[:cut][usable], design[cut:])
+
+    def forecast_series(
+        self,
+        y: np.ndarray,
+        ts: pd.DatetimeIndex,
+        horizon: int,
+        freq: str,
+        x: pd.DataFrame | None,
+        x_future: pd.DataFrame | None,
+        future_ts: pd.DatetimeIndex,
+    ) -> Mapping[str, np.ndarray]:
+        """See the module doc."""
+        ts_full = ts.append(future_ts)
+        x_full = pd.concat([x, x_future], ignore_index=True) if x is not None and x_future is not None else None
+        residuals: list[np.ndarray] = []
+        needed = max(anchored_lags(horizon, freq)) + MIN_TRAIN_ROWS
+        for k in range(self.calibration_windows, 0, -1):
+            cut = y.size - k * horizon
+            if cut < needed:
+                continue
+            predicted = self._predict_after(cut, y, ts_full, x_full, horizon, freq)
+            residuals.append(y[cut : cut + horizon] - predicted)
+        mean = self._predict_after(y.size, y, ts_full, x_full, horizon, freq)
+        half = (
+            conformal_half_widths(np.concatenate(residuals))
+            if residuals
+            else dict.fromkeys(INTERVAL_LEVELS, float("nan"))
+        )
+        out: dict[str, np.ndarray] = {"mean": mean}
+        for level in INTERVAL_LEVELS:
+            out[f"lo-{level}"] = mean - half[level]
+            out[f"hi-{level}"] = mean + half[level]
+        return out
+
+
+class LightGBMForecaster(_DirectLearner):
+    """Gradient-boosted trees (LightGBM) on anchored lags, calendar and given features.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves
+        Boosting rounds, shrinkage and leaves per tree.
+    calibration_windows
+        Held-out horizons for the conformal intervals.
+    seed
+        Seed of LightGBM (its runs are deterministic with one thread).
+    """
+
+    name = "lightgbm"
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        calibration_windows: int = 2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(calibration_windows)
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.seed = seed
+
+    def fit_predict(self, x_train: np.ndarray, y_train: np.ndarray, x_pred: np.ndarray) -> np.ndarray:
+        """One LightGBM regression (L2 objective), single-threaded and deterministic."""
+        import lightgbm as lgb
+
+        params = {
+            "objective": "regression",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": max(3, min(20, len(y_train) // 20)),
+            "min_data_in_bin": 1,
+            "feature_fraction": 1.0,
+            "num_threads": 1,
+            "deterministic": True,
+            "force_row_wise": True,
+            "seed": self.seed,
+            "verbose": -1,
+        }
+        data = lgb.Dataset(x_train, label=y_train, params={"verbose": -1})
+        booster = lgb.train(params, data, num_boost_round=self.n_estimators)
+        return np.asarray(booster.predict(x_pred), dtype=float)
+
+
+class RidgeForecaster(_DirectLearner):
+    """Ridge regression on the same anchored lags, calendar terms and features.
+
+    Parameters
+    ----------
+    alpha
+        L2 penalty on the standardised coefficients (the intercept is not penalised).
+    calibration_windows
+        Held-out horizons for the conformal intervals.
+    """
+
+    name = "ridge"
+    linear = True
+
+    def __init__(self, alpha: float = 1.0, calibration_windows: int = 2) -> None:
+        super().__init__(calibration_windows)
+        self.alpha = alpha
+
+    def fit_predict(self, x_train: np.ndarray, y_train: np.ndarray, x_pred: np.ndarray) -> np.ndarray:
+        """Closed-form ridge: β = (ZᵀZ + αI)⁻¹ Zᵀ(y − ȳ) on standardised columns Z."""
+        center = x_train.mean(axis=0)
+        scale = x_train.std(axis=0)
+        keep = scale > 1e-12
+        z = (x_train[:, keep] - center[keep]) / scale[keep]
+        z_pred = (x_pred[:, keep] - center[keep]) / scale[keep]
+        y_mean = float(y_train.mean())
+        gram = z.T @ z + self.alpha * np.eye(z.shape[1])
+        beta = np.linalg.solve(gram, z.T @ (y_train - y_mean))
+        return np.asarray(y_mean + z_pred @ beta, dtype=float)

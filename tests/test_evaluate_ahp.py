@@ -57,9 +57,7 @@ def test_saaty_1990_house_example_is_inconsistent() -> None:
     assert sum(result.weights) == pytest.approx(1.0)
     assert result.weights == pytest.approx((0.173, 0.054, 0.188, 0.018, 0.031, 0.036, 0.167, 0.333), abs=5e-4)
     assert result.most_inconsistent is not None
-    with pytest.raises(
-        InconsistentMatrixError, match=r"house.*CR below 0.1.*most inconsistent judgement: a\["
-    ):
+    with pytest.raises(InconsistentMatrixError, match=r"house.*CR below 0.1.*most inconsistent judgement: a\["):
         require_consistent(result, "house")
 
 

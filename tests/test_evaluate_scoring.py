@@ -120,12 +120,8 @@ def test_thresholds_file_and_row_precedence() -> None:
     # thresholds file [0.2, 0.6] -> (0.6 - 0.4)/0.4 x 100 = 50; the row's own max 1.0 wins over the file's:
     # [0.2, 1.0] -> (1.0 - 0.4)/0.8 x 100 = 75
     overrides = {65: ThresholdOverride(min=0.2, max=0.6)}
-    assert evaluate([IndicatorInput(65, 0.4)], thresholds=overrides).indicator(65).score == pytest.approx(
-        50.0
-    )
-    assert evaluate([IndicatorInput(65, 0.4, max=1.0)], thresholds=overrides).indicator(
-        65
-    ).score == pytest.approx(75.0)
+    assert evaluate([IndicatorInput(65, 0.4)], thresholds=overrides).indicator(65).score == pytest.approx(50.0)
+    assert evaluate([IndicatorInput(65, 0.4, max=1.0)], thresholds=overrides).indicator(65).score == pytest.approx(75.0)
 
 
 def test_cumulative_indicators_with_and_without_step() -> None:

@@ -16,6 +16,8 @@ E. Forman, K. Peniwati, "Aggregating individual judgments and priorities with th
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ __all__ = [
     "geometric_mean_matrix",
     "parse_judgement",
     "random_index",
+    "read_matrix_csv",
     "require_consistent",
     "validate_matrix",
 ]
@@ -182,9 +185,7 @@ def random_index(n: int) -> float:
     try:
         return RANDOM_INDEX[n]
     except KeyError:
-        raise ValidationError(
-            "matrix", f"an order between 1 and {max(RANDOM_INDEX)} (Saaty's RI table)", n
-        ) from None
+        raise ValidationError("matrix", f"an order between 1 and {max(RANDOM_INDEX)} (Saaty's RI table)", n) from None
 
 
 def validate_matrix(
@@ -231,12 +232,8 @@ def validate_matrix(
             if not math.isfinite(value) or value <= 0:
                 raise ValidationError(cell, "a positive judgement", float(value))
             if i == j and not math.isclose(value, 1.0, rel_tol=1e-9):
-                raise ValidationError(
-                    cell, "1 on the diagonal (a criterion compared with itself)", float(value)
-                )
-            if value < _SCALE_MIN * (1 - _RECIPROCAL_TOLERANCE) or value > _SCALE_MAX * (
-                1 + _RECIPROCAL_TOLERANCE
-            ):
+                raise ValidationError(cell, "1 on the diagonal (a criterion compared with itself)", float(value))
+            if value < _SCALE_MIN * (1 - _RECIPROCAL_TOLERANCE) or value > _SCALE_MAX * (1 + _RECIPROCAL_TOLERANCE):
                 raise ValidationError(cell, "a judgement on Saaty's scale 1/9 to 9", float(value))
             if j > i and abs(value * a[j, i] - 1.0) > _RECIPROCAL_TOLERANCE:
                 raise ValidationError(
@@ -338,14 +335,54 @@ def require_consistent(result: AhpResult, name: str = "matrix") -> AhpResult:
     """``result`` if CR < 0.1, else :class:`InconsistentMatrixError` naming the worst judgement."""
     if result.consistent:
         return result
-    worst = (
-        f"; most inconsistent judgement: {result.most_inconsistent.describe()}"
-        if result.most_inconsistent
-        else ""
-    )
+    worst = f"; most inconsistent judgement: {result.most_inconsistent.describe()}" if result.most_inconsistent else ""
     raise InconsistentMatrixError(
         name,
         f"a consistency ratio CR below {CONSISTENCY_THRESHOLD} (λmax = {result.lambda_max:.4f}, "
         f"CI = {result.ci:.4f}, RI = {result.ri}){worst}",
         round(result.cr, 4),
     )
+
+
+def read_matrix_csv(text: str, name: str = "matrix") -> tuple[list[str], list[list[float]]]:
+    """A judgement matrix from CSV text: a header row of criterion names (first cell empty), then one row per
+    criterion starting with its name; cells are numbers or fractions such as ``1/3``.
+
+    Example::
+
+        ,a,b,c
+        a,1,2,4
+        b,1/2,1,2
+        c,1/4,1/2,1
+
+    Returns
+    -------
+    tuple
+        The labels in row order and the matrix (validated by :func:`validate_matrix`).
+
+    Raises
+    ------
+    ValidationError
+        Naming the line and column: rows of the wrong length, row names that differ from the header, bad cells.
+    """
+    rows = [row for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in row)]
+    if len(rows) < 2:
+        raise ValidationError(name, "a header row of criterion names and one row per criterion", f"{len(rows)} rows")
+    labels = [c.strip() for c in rows[0][1:]]
+    n = len(labels)
+    if len(rows) - 1 != n:
+        raise ValidationError(name, f"{n} rows for the {n} criteria of the header", len(rows) - 1)
+    matrix: list[list[float]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != n + 1:
+            raise ValidationError(f"line {line}", f"a criterion name and {n} judgements", len(row))
+        if row[0].strip() != labels[line - 2]:
+            raise ValidationError(f"line {line}, column 1", f"the criterion {labels[line - 2]!r} of the header", row[0])
+        matrix.append(
+            [
+                parse_judgement(cell, f"line {line}, column {col} ({labels[col - 2]})")
+                for col, cell in enumerate(row[1:], start=2)
+            ]
+        )
+    validate_matrix(matrix, labels, name)
+    return labels, matrix

@@ -121,9 +121,7 @@ class Catalogue:
         try:
             return self.indicators[indicator_id]
         except KeyError:
-            raise ValidationError(
-                "indicator", f"an indicator id 1-{len(self.indicators)}", indicator_id
-            ) from None
+            raise ValidationError("indicator", f"an indicator id 1-{len(self.indicators)}", indicator_id) from None
 
     def with_thresholds(self, overrides: Mapping[int, ThresholdOverride]) -> Catalogue:
         """A copy with per-park, per-year ``min``/``max``/``direction`` overrides (``step`` not kept)."""
@@ -162,10 +160,7 @@ def _indicator_from_row(row: Mapping[str, Any], level2: Mapping[int, Level2]) ->
 
 def catalogue_from_mapping(doc: Mapping[str, Any]) -> Catalogue:
     """Build a :class:`Catalogue` from the parsed YAML document."""
-    level1 = {
-        int(r["id"]): Level1(int(r["id"]), r["name_zh"], r["name_en"], float(r["weight"]))
-        for r in doc["level1"]
-    }
+    level1 = {int(r["id"]): Level1(int(r["id"]), r["name_zh"], r["name_en"], float(r["weight"])) for r in doc["level1"]}
     level2 = {
         int(r["id"]): Level2(int(r["id"]), int(r["level1"]), r["name_zh"], r["name_en"], float(r["weight"]))
         for r in doc["level2"]

@@ -172,9 +172,7 @@ class Evaluation:
         }
 
 
-def normalise(
-    value: float, x_min: float, x_max: float, direction: Direction = "higher", where: str = "value"
-) -> float:
+def normalise(value: float, x_min: float, x_max: float, direction: Direction = "higher", where: str = "value") -> float:
     """Formula (10): map ``value`` linearly onto [0, 100] between the thresholds, clamped.
 
     Parameters
@@ -259,32 +257,18 @@ def parse_value(text: object, where: str = "value") -> float | bool:
 
 def _score_one(ind: Indicator, item: IndicatorInput, override: ThresholdOverride | None) -> IndicatorScore:
     where = f"indicator {ind.id}"
-    x_min = (
-        item.min
-        if item.min is not None
-        else (override.min if override and override.min is not None else ind.min)
-    )
-    x_max = (
-        item.max
-        if item.max is not None
-        else (override.max if override and override.max is not None else ind.max)
-    )
-    direction: Direction = item.direction or (
-        override.direction if override and override.direction else ind.direction
-    )
+    x_min = item.min if item.min is not None else (override.min if override and override.min is not None else ind.min)
+    x_max = item.max if item.max is not None else (override.max if override and override.max is not None else ind.max)
+    direction: Direction = item.direction or (override.direction if override and override.direction else ind.direction)
     step = item.step if item.step is not None else (override.step if override else None)
     value = item.value
     if isinstance(value, bool):
         if ind.type != "yesno":
-            raise ValidationError(
-                f"{where} ({ind.name_zh}) value", f"a number in {ind.unit} (not yes/no)", value
-            )
+            raise ValidationError(f"{where} ({ind.name_zh}) value", f"a number in {ind.unit} (not yes/no)", value)
         score, method = (SCORE_MAX if value else SCORE_MIN), "yes/no: yes = 100, no = 0"
     elif step is not None:
         if not ind.cumulative:
-            raise ValidationError(
-                f"{where} step", "no step (only the cumulative indicators 34-36 take one)", step
-            )
+            raise ValidationError(f"{where} step", "no step (only the cumulative indicators 34-36 take one)", step)
         score = cumulative_score(value, step, f"{where} value")
         method = f"cumulative: min({value:g} × {step:g}, 100)"
     else:

@@ -99,9 +99,7 @@ def _matrix_from_yaml(rows: Any, name: str) -> list[list[float]]:
     for r, row in enumerate(rows, start=1):
         if not isinstance(row, Sequence) or isinstance(row, str):
             raise ValidationError(f"{name} row {r}", "a list of judgements", row)
-        matrix.append(
-            [parse_judgement(cell, f"{name} row {r}, column {c}") for c, cell in enumerate(row, start=1)]
-        )
+        matrix.append([parse_judgement(cell, f"{name} row {r}, column {c}") for c, cell in enumerate(row, start=1)])
     return matrix
 
 
@@ -170,9 +168,7 @@ def weights_from_ahp(spec: Mapping[str, Any], catalogue: Catalogue | None = None
         raise ValidationError("AHP file", "a mapping with level1, level2, level3", spec)
     unknown = set(spec) - {"base", "level1", "level2", "level3", "park", "year", "note"}
     if unknown:
-        raise ValidationError(
-            "AHP file", "only the keys base, level1, level2, level3 (and park, year, note)", unknown
-        )
+        raise ValidationError("AHP file", "only the keys base, level1, level2, level3 (and park, year, note)", unknown)
     base_name = str(spec.get("base", "appendix"))
     if base_name not in ("appendix", "equal"):
         raise ValidationError("AHP file.base", "'appendix' or 'equal'", base_name)

@@ -198,7 +198,7 @@ def test_shortfall_penalty_under_2021_measures_and_missing_price() -> None:
 
 
 def test_rejections_hold_and_obligation() -> None:
-    assert "only 50 t held" in assess_surrender(60, 60, 0, 50, 0).reason
+    assert "only 50 t of eligible vintages held" in assess_surrender(60, 60, 0, 50, 0).reason
     assert "exceeds the obligation of 60 t" in assess_surrender(60, 61, 0, 100, 0).reason
     custom = ComplianceProgramme("pilot", ccer_cap_fraction=Decimal("0.10"))
     assert assess_surrender(60, 54, 6, 100, 6, custom).status == COMPLIANT  # cap floor(6.0) = 6

@@ -156,9 +156,7 @@ def power_unit_allocation(
         * _dec(power_supplied_mwh, "power_supplied_mwh")
         * _product(correction_factors, "correction_factors")
     )
-    heat_term = _dec(heat_benchmark_tco2_per_gj, "heat_benchmark") * _dec(
-        heat_supplied_gj, "heat_supplied_gj"
-    )
+    heat_term = _dec(heat_benchmark_tco2_per_gj, "heat_benchmark") * _dec(heat_supplied_gj, "heat_supplied_gj")
     return round_tonnes(power_term + heat_term, rounding)
 
 

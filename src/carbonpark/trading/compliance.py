@@ -180,9 +180,7 @@ def ccer_cap(verified_tco2e: int, fraction: Decimal = Decimal("0.05")) -> int:
     return int((fraction * verified_tco2e).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def penalty_for(
-    shortfall_t: int, programme: ComplianceProgramme, market_price: Decimal | None = None
-) -> Penalty:
+def penalty_for(shortfall_t: int, programme: ComplianceProgramme, market_price: Decimal | None = None) -> Penalty:
     """Penalty of a shortfall under ``programme``.
 
     Parameters
@@ -262,18 +260,17 @@ def assess_surrender(
     reason = ""
     if surrender_ccer > cap:
         reason = (
-            f"CCER {surrender_ccer} t exceeds the cap floor({programme.ccer_cap_fraction} × "
-            f"{verified_tco2e}) = {cap} t"
+            f"CCER {surrender_ccer} t exceeds the cap floor({programme.ccer_cap_fraction} × {verified_tco2e}) = {cap} t"
         )
     elif surrender_allowances > held_allowances:
-        reason = f"surrender of {surrender_allowances} t allowances but only {held_allowances} t held"
-    elif surrender_ccer > held_ccer:
-        reason = f"surrender of {surrender_ccer} t CCER but only {held_ccer} t held"
-    elif surrender_allowances + surrender_ccer > verified_tco2e:
         reason = (
-            f"surrender of {surrender_allowances + surrender_ccer} t exceeds the obligation "
-            f"of {verified_tco2e} t"
+            f"surrender of {surrender_allowances} t allowances but only {held_allowances} t "
+            "of eligible vintages held and not reserved for orders"
         )
+    elif surrender_ccer > held_ccer:
+        reason = f"surrender of {surrender_ccer} t CCER but only {held_ccer} t held and not reserved for orders"
+    elif surrender_allowances + surrender_ccer > verified_tco2e:
+        reason = f"surrender of {surrender_allowances + surrender_ccer} t exceeds the obligation of {verified_tco2e} t"
     if reason:
         penalty = penalty_for(verified_tco2e, programme, market_price) if verified_tco2e else None
         return ComplianceAssessment(
@@ -301,9 +298,7 @@ def assess_surrender(
             shortfall,
             penalty_for(shortfall, programme, market_price),
         )
-    return ComplianceAssessment(
-        COMPLIANT, "", verified_tco2e, cap, surrender_allowances, surrender_ccer, covered, 0
-    )
+    return ComplianceAssessment(COMPLIANT, "", verified_tco2e, cap, surrender_allowances, surrender_ccer, covered, 0)
 
 
 def eligible_allowance_vintages(registry: Registry, holder: str, year: int | None) -> list[tuple[Asset, int]]:

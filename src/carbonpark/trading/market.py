@@ -409,9 +409,7 @@ class Market:
             The account cannot cover the order (nothing moves).
         """
         qty, limit = self._validate(order_id, account, side, asset, quantity, price, order_type)
-        order = Order(
-            order_id, account, side, asset, qty, limit, order_type, self._seq + 1, at_ms, remaining=qty
-        )
+        order = Order(order_id, account, side, asset, qty, limit, order_type, self._seq + 1, at_ms, remaining=qty)
         fills, self_trade = self._plan(order)
         reg = self.registry
         if side == SELL:
@@ -472,9 +470,7 @@ class Market:
             "trade",
             ref,
         )
-        reg.move(
-            AccountKey(sell.account, _CASH), AccountKey(buy.account, _CASH, RESERVED), value, "trade", ref
-        )
+        reg.move(AccountKey(sell.account, _CASH), AccountKey(buy.account, _CASH, RESERVED), value, "trade", ref)
         sell.reserved -= quantity
         consumed = (buy.price if buy.price is not None else price) * quantity
         buy.reserved -= consumed

@@ -128,11 +128,7 @@ def align_to_statement(
     with registry.atomic():
         for diff in differences:
             if diff.difference_t > 0:
-                moves.append(
-                    registry.withdraw(diff.holder, diff.asset, diff.difference_t, "registry_statement", ref)
-                )
+                moves.append(registry.withdraw(diff.holder, diff.asset, diff.difference_t, "registry_statement", ref))
             elif diff.difference_t < 0:
-                moves.append(
-                    registry.issue(diff.holder, diff.asset, -diff.difference_t, "registry_statement", ref)
-                )
+                moves.append(registry.issue(diff.holder, diff.asset, -diff.difference_t, "registry_statement", ref))
     return moves

@@ -349,21 +349,15 @@ class Registry:
         at_ms: int | None = None,
     ) -> Movement:
         """Move ``amount`` of ``asset`` between two holders' available accounts."""
-        return self.move(
-            AccountKey(to_holder, asset), AccountKey(from_holder, asset), amount, reason, ref, at_ms
-        )
+        return self.move(AccountKey(to_holder, asset), AccountKey(from_holder, asset), amount, reason, ref, at_ms)
 
     def reserve(self, holder: str, asset: Asset, amount: Amount, ref: str | None = None) -> Movement:
         """Set ``amount`` aside to back an order (available → reserved)."""
-        return self.move(
-            AccountKey(holder, asset, RESERVED), AccountKey(holder, asset), amount, "reserve", ref
-        )
+        return self.move(AccountKey(holder, asset, RESERVED), AccountKey(holder, asset), amount, "reserve", ref)
 
     def release(self, holder: str, asset: Asset, amount: Amount, ref: str | None = None) -> Movement:
         """Give back what an order no longer needs (reserved → available)."""
-        return self.move(
-            AccountKey(holder, asset), AccountKey(holder, asset, RESERVED), amount, "release", ref
-        )
+        return self.move(AccountKey(holder, asset), AccountKey(holder, asset, RESERVED), amount, "release", ref)
 
     def surrender(self, holder: str, asset: Asset, amount: Amount, ref: str | None = None) -> Movement:
         """Surrender (清缴) ``amount`` for compliance: it leaves circulation for good."""

@@ -9,6 +9,14 @@ References
 Guide §7.4 (碳改造), §6.2 (制定规划); SPEC.md C15; issue 13.
 """
 
+from carbonpark.retrofit.catalogue import (
+    DerivedProject,
+    Measure,
+    catalogue_names,
+    load_catalogue,
+    parse_catalogue,
+    project_from_measure,
+)
 from carbonpark.retrofit.economics import (
     annualised_capex,
     annualised_cost,
@@ -18,18 +26,38 @@ from carbonpark.retrofit.economics import (
 from carbonpark.retrofit.macc import MaccEntry, marginal_abatement_cost_curve
 from carbonpark.retrofit.portfolio import Portfolio, select_portfolio
 from carbonpark.retrofit.projects import PlanInput, Project, parse_plan, parse_projects
+from carbonpark.retrofit.tracking import (
+    BaselineModel,
+    PeriodObservation,
+    SavingsVerification,
+    fit_baseline,
+    predict,
+    verify_savings,
+)
 
 __all__ = [
+    "BaselineModel",
+    "DerivedProject",
     "MaccEntry",
+    "Measure",
+    "PeriodObservation",
     "PlanInput",
     "Portfolio",
     "Project",
+    "SavingsVerification",
     "annualised_capex",
     "annualised_cost",
     "capital_recovery_factor",
+    "catalogue_names",
     "cost_per_tco2e",
+    "fit_baseline",
+    "load_catalogue",
     "marginal_abatement_cost_curve",
+    "parse_catalogue",
     "parse_plan",
     "parse_projects",
+    "predict",
+    "project_from_measure",
     "select_portfolio",
+    "verify_savings",
 ]

@@ -92,9 +92,7 @@ class Portfolio:
 
 def define_capex_budget(projects: Sequence[Project], budget: Decimal) -> NamedConstraint:
     """``Σ capex_i x_i ≤ budget`` [CNY], named ``portfolio-capex``."""
-    return NamedConstraint(
-        "portfolio-capex", np.array([float(p.capex) for p in projects]), -np.inf, float(budget)
-    )
+    return NamedConstraint("portfolio-capex", np.array([float(p.capex) for p in projects]), -np.inf, float(budget))
 
 
 def define_abatement_target(projects: Sequence[Project], target_tco2e: Decimal) -> NamedConstraint:

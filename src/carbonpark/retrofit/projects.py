@@ -53,9 +53,7 @@ class Project:
 
     def annualised_cost(self, discount_rate: Decimal) -> Decimal:
         """Net yearly cost [CNY/yr] at ``discount_rate`` (see :func:`~.economics.annualised_cost`)."""
-        return annualised_cost(
-            self.capex, self.lifetime_years, self.annual_opex, self.annual_savings, discount_rate
-        )
+        return annualised_cost(self.capex, self.lifetime_years, self.annual_opex, self.annual_savings, discount_rate)
 
     def cost_per_tco2e(self, discount_rate: Decimal) -> Decimal:
         """Cost per tonne abated [CNY/tCO2e] at ``discount_rate``."""

@@ -1,11 +1,321 @@
-"""CLI commands of the account capability."""
+"""CLI commands of the account capability: ``carbonpark account`` and ``carbonpark factors``.
+
+``carbonpark account ACTIVITY.csv [--factor-set NAME] [--gwp SAR|AR4|AR5|AR6] [--json]
+[--explain ROW] [--factors USER.csv …]`` accounts an activity file (columns in
+:data:`COLUMNS`); ``carbonpark factors list`` shows the factor sets and GWP sets.
+"""
 
 from __future__ import annotations
 
-import typer
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["register"]
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from carbonpark.accounting import ActivityRecord, Inventory, account, explain
+from carbonpark.cli.common import emit_json, new_app
+from carbonpark.errors import ValidationError
+from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, default_library, load_user_set
+
+__all__ = ["COLUMNS", "inventory_document", "read_activity_csv", "register"]
+
+_REQUIRED = ("source", "activity", "amount", "unit")
+_FLOATS = (
+    "ncv",
+    "carbon_content",
+    "oxidation_rate",
+    "emission_factor",
+    "density",
+    "carbon_fraction",
+    "carbonate_fraction",
+    "green_amount",
+    "market_emission_factor",
+    "steam_enthalpy_kj_per_kg",
+)
+_TEXTS = (
+    "method",
+    "gas",
+    "scope",
+    "category",
+    "scope3_category",
+    "ncv_unit",
+    "carbon_content_unit",
+    "emission_factor_unit",
+    "density_unit",
+    "flow",
+    "grid_region",
+    "sector",
+    "market_emission_factor_unit",
+    "enterprise",
+    "site",
+    "workshop",
+    "device",
+)
+#: Every column the activity file may have (the first four are required).
+COLUMNS: tuple[str, ...] = (*_REQUIRED, *_TEXTS, *_FLOATS, "year", "biogenic")
+_TRUE = ("1", "true", "yes", "y", "是")
+_FALSE = ("", "0", "false", "no", "n", "否")
+
+
+def _number(text: str, where: str, *, required: bool = False) -> float | None:
+    text = text.strip()
+    if not text:
+        if required:
+            raise ValidationError(where, "a number", text)
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise ValidationError(where, "a number", text) from exc
+    if math.isnan(value) or math.isinf(value):
+        raise ValidationError(where, "a finite number", text)
+    return value
+
+
+def _amount(text: str, where: str) -> float:
+    value = _number(text, where, required=True) or 0.0
+    if value < 0:
+        raise ValidationError(where, "an amount >= 0 (exports: flow=output; removals: method=removal)", text)
+    return value
+
+
+def read_activity_csv(text: str) -> list[ActivityRecord]:
+    """Parse an activity CSV into records; line numbers are 1-based data lines (header not counted).
+
+    Raises
+    ------
+    ValidationError
+        Naming the line and column of the first bad value, or the unknown/missing columns.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        raise ValidationError("header", f"columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})", header)
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        raise ValidationError("header", f"known columns only: {', '.join(COLUMNS)}", unknown)
+    records = []
+    for line, cells in enumerate(reader, start=1):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise ValidationError(f"line {line}", f"{len(header)} fields as in the header", len(cells))
+        row = dict(zip(header, cells, strict=True))
+        where = f"line {line}, column"
+        for column in ("source", "activity", "unit"):
+            if not row[column].strip():
+                raise ValidationError(f"{where} {column}", "a value", row[column])
+        values: dict[str, Any] = {c: row.get(c, "").strip() for c in _TEXTS}
+        values.update({c: _number(row.get(c, ""), f"{where} {c}") for c in _FLOATS})
+        year = _number(row.get("year", ""), f"{where} year")
+        if year is not None and year != int(year):
+            raise ValidationError(f"{where} year", "a year like 2023", row["year"])
+        biogenic = row.get("biogenic", "").strip().lower()
+        if biogenic not in (*_TRUE, *_FALSE):
+            raise ValidationError(f"{where} biogenic", "true or false", row["biogenic"])
+        records.append(
+            ActivityRecord(
+                line=line,
+                source=row["source"].strip(),
+                activity=row["activity"].strip(),
+                amount=_amount(row["amount"], f"{where} amount"),
+                unit=row["unit"].strip(),
+                year=None if year is None else int(year),
+                biogenic=biogenic in _TRUE,
+                **values,
+            )
+        )
+    if not records:
+        raise ValidationError("file", "at least one data line", "none")
+    return records
+
+
+def inventory_document(inventory: Inventory) -> dict[str, Any]:
+    """The JSON document of an inventory (the ``account --json`` contract)."""
+    rows = []
+    for row in inventory.rows:
+        a = row.amount
+        rows.append(
+            {
+                "line": a.line,
+                "lines": list(a.lines),
+                "source": a.source,
+                "activity": a.activity,
+                "gas": a.gas,
+                "kind": a.kind,
+                "mass_t": a.mass_t,
+                "gwp": row.gwp,
+                "tco2e": row.tco2e,
+                "market_tco2e": row.market_tco2e,
+                "method": a.method,
+                "formula": a.formula,
+                "scope": a.scope,
+                "category": a.category,
+                "factors": [f.cite() for f in row.factor_rows],
+                "factor_ids": [f.id for f in row.factor_rows],
+                "notes": list(a.notes),
+            }
+        )
+    return {
+        "factor_set": inventory.factor_set,
+        "gwp": inventory.gwp_set,
+        "total_tco2e": inventory.total_tco2e,
+        "removals_tco2e": inventory.removals_tco2e,
+        "biogenic_co2_t": inventory.biogenic_co2_t,
+        "scope2_market_tco2e": inventory.scope2_market_tco2e,
+        "by_gas": inventory.by_gas,
+        "by_scope": inventory.by_scope,
+        "by_category": inventory.by_category,
+        "by_source": inventory.by_source,
+        "by_level": inventory.by_level,
+        "energy_tce": inventory.energy_tce,
+        "energy_tce_equal_value": inventory.energy_tce_equal_value,
+        "energy": [
+            {
+                "line": e.line,
+                "source": e.source,
+                "activity": e.activity,
+                "tce": e.tce,
+                "tce_equal_value": e.tce_equal_value,
+                "formula": e.formula,
+                "factors": [f.cite() for f in e.factors],
+            }
+            for e in inventory.energy
+        ],
+        "rows": rows,
+    }
+
+
+def _library(user_factors: list[Path]) -> FactorLibrary:
+    library = default_library()
+    for path in user_factors:
+        name, rows = load_user_set(path)
+        library = library.with_user_set(name, rows, f"user factor set from {path}")
+    return library
+
+
+def _stdout() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def _print_inventory(inventory: Inventory) -> None:
+    out = _stdout()
+    table = Table(title=f"Emissions (factor set {inventory.factor_set}, GWP {inventory.gwp_set})")
+    for column in ("line", "source", "activity", "gas", "method", "scope", "cat.", "mass [t]", "tCO2e"):
+        table.add_column(escape(column), justify="right" if column in ("mass [t]", "tCO2e", "line") else "left")
+    for row in inventory.rows:
+        a = row.amount
+        table.add_row(
+            str(a.line),
+            a.source,
+            a.activity,
+            a.gas + ("" if a.kind == "emission" else f" ({a.kind})"),
+            a.method,
+            a.scope,
+            a.category,
+            f"{a.mass_t:,.6g}",
+            f"{row.tco2e:,.4f}",
+        )
+    out.print(table)
+    totals = Table(title="Totals")
+    totals.add_column("figure")
+    totals.add_column("value", justify="right")
+    for label, value in (
+        ("total [tCO2e] (scope 1 + 2 location + 3)", inventory.total_tco2e),
+        ("scope 1 [tCO2e]", inventory.by_scope["1"]),
+        ("scope 2 location-based [tCO2e]", inventory.by_scope["2"]),
+        ("scope 2 market-based [tCO2e]", inventory.scope2_market_tco2e),
+        ("scope 3 [tCO2e]", inventory.by_scope["3"]),
+        ("removals [tCO2e]", inventory.removals_tco2e),
+        ("biogenic CO2 [t]", inventory.biogenic_co2_t),
+        ("energy, equivalent value [tce]", inventory.energy_tce),
+        ("energy, equal-value basis [tce]", inventory.energy_tce_equal_value),
+    ):
+        totals.add_row(escape(label), f"{value:,.4f}")
+    out.print(totals)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the account commands to ``app``."""
+    """Add the ``account`` command and the ``factors`` group to ``app``."""
+
+    @app.command("account")
+    def account_command(
+        file: Annotated[Path, typer.Argument(help="Activity CSV: source,activity,amount,unit[,optional columns].")],
+        factor_set: Annotated[str, typer.Option("--factor-set", help="Default fuel factor set.")] = DEFAULT_FACTOR_SET,
+        gwp: Annotated[str, typer.Option("--gwp", help="GWP set: SAR, AR4, AR5, AR6 (or a user set).")] = (
+            DEFAULT_GWP_SET
+        ),
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+        explain_line: Annotated[
+            int | None, typer.Option("--explain", help="Explain the result rows of data line ROW (1-based).")
+        ] = None,
+        user_factors: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--factors", help="User factor-set CSV (same columns as the packaged ones); wins over defaults."
+            ),
+        ] = None,
+        equal_value: Annotated[
+            float | None,
+            typer.Option("--equal-value-kgce-per-kwh", help="Electricity equal-value coefficient, in kgce/kWh."),
+        ] = None,
+    ) -> None:
+        """Account the emissions of an activity file (guide §4.2; GB/T 32151; GB/T 2589)."""
+        library = _library(user_factors or [])
+        records = read_activity_csv(file.read_text(encoding="utf-8-sig"))
+        inventory = account(
+            records, factor_set=factor_set, gwp_set=gwp, library=library, equal_value_kgce_per_kwh=equal_value
+        )
+        if explain_line is not None:
+            chosen = [r for r in inventory.rows if explain_line in (r.amount.line, *r.amount.lines)]
+            if not chosen:
+                raise ValidationError(
+                    "--explain", f"a data line 1..{len(records)} that produced a result", explain_line
+                )
+            text = "\n\n".join(explain(r) for r in chosen)
+            if as_json:
+                emit_json({"line": explain_line, "explanation": text})
+            else:
+                typer.echo(text)
+            return
+        if as_json:
+            emit_json(inventory_document(inventory))
+        else:
+            _print_inventory(inventory)
+
+    factors_app = new_app("The factor library: factor sets, GWP sets and their sources.")
+    app.add_typer(factors_app, name="factors")
+
+    @factors_app.command("list")
+    def factors_list(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+        """List the factor sets (the default fuel set and GWP set are marked)."""
+        infos = default_library().factor_sets()
+        doc = [
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "default": i.is_default,
+                "description": i.description,
+                "files": list(i.files),
+            }
+            for i in infos
+        ]
+        if as_json:
+            emit_json(doc)
+            return
+        table = Table(title="Factor sets")
+        for column in ("name", "kind", "default", "description"):
+            table.add_column(column)
+        for item in doc:
+            table.add_row(
+                str(item["name"]), str(item["kind"]), "yes" if item["default"] else "", str(item["description"])
+            )
+        _stdout().print(table)

@@ -467,8 +467,8 @@ def _check_series(scenario: Scenario) -> None:
 def _check_names(scenario: Scenario) -> None:
     seen: set[str] = set()
     for index, asset in enumerate(scenario.assets):
-        if asset.name in seen or asset.name in CARRIERS or asset.name == "objective":
-            raise ValidationError(f"assets.{index}.name", "a name used by no other asset and no carrier", asset.name)
+        if asset.name in seen or asset.name == "objective":
+            raise ValidationError(f"assets.{index}.name", "a name used by no other asset (nor 'objective')", asset.name)
         seen.add(asset.name)
 
 

@@ -217,6 +217,8 @@ def _diagnose_infeasible(scenario: Scenario) -> str:
     """Re-solve with penalised slacks and say which carriers, steps and end states cannot be met."""
     ctx = build_model(scenario, relaxed=True)
     condition = _run_highs(ctx.model, ctx.integer)
+    if condition in {"unbounded", "infeasible_or_unbounded"}:
+        return _unbounded_message(scenario)
     if condition != "optimal":
         return "no schedule satisfies the asset limits (the relaxed model is infeasible too)"
     causes: list[str] = []
@@ -250,7 +252,10 @@ def _solve_context(ctx: DispatchContext) -> None:
     if condition == "unbounded":
         raise InfeasibleError(_unbounded_message(ctx.scenario))
     if condition in {"infeasible", "infeasible_or_unbounded"}:
-        raise InfeasibleError(f"the scenario is infeasible: {_diagnose_infeasible(ctx.scenario)}")
+        cause = _diagnose_infeasible(ctx.scenario)
+        if cause.startswith("the objective is unbounded"):
+            raise InfeasibleError(cause)
+        raise InfeasibleError(f"the scenario is infeasible: {cause}")
     raise InfeasibleError(f"HiGHS stopped without an optimum (termination: {condition})")
 
 

@@ -28,9 +28,23 @@ from carbonpark.trading.compliance import (
     compliance_calendar,
     surrender,
 )
+from carbonpark.trading.energy import (
+    DualControlPosition,
+    DualControlTarget,
+    ProductQuota,
+    QuotaCheck,
+    check_product_quota,
+    dual_control_position,
+    energy_right_asset,
+    energy_right_surrender,
+    energy_use_status_report,
+    key_energy_units,
+    park_position,
+)
 from carbonpark.trading.market import Market, Order, OrderBook, OrderResult, Trade
 from carbonpark.trading.reconcile import HoldingDifference, align_to_statement, parse_statement, reconcile
 from carbonpark.trading.registry import BalanceBook, InMemoryBook, Movement, Registry
+from carbonpark.trading.simulate import load_scenario, run_scenario
 
 __all__ = [
     "NATIONAL_ETS_2021",
@@ -40,6 +54,8 @@ __all__ = [
     "BalanceBook",
     "ComplianceAssessment",
     "ComplianceProgramme",
+    "DualControlPosition",
+    "DualControlTarget",
     "HoldingDifference",
     "InMemoryBook",
     "Market",
@@ -47,19 +63,30 @@ __all__ = [
     "Order",
     "OrderBook",
     "OrderResult",
+    "ProductQuota",
+    "QuotaCheck",
     "Registry",
     "Trade",
     "align_to_statement",
     "assess_surrender",
     "benchmark_allocation",
     "ccer_cap",
+    "check_product_quota",
     "coal_heat_supply_correction",
     "compliance_calendar",
+    "dual_control_position",
+    "energy_right_asset",
+    "energy_right_surrender",
+    "energy_use_status_report",
     "historical_emissions_allocation",
     "historical_intensity_allocation",
+    "key_energy_units",
+    "load_scenario",
+    "park_position",
     "parse_asset",
     "parse_statement",
     "power_unit_allocation",
     "reconcile",
+    "run_scenario",
     "surrender",
 ]

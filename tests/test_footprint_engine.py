@@ -329,3 +329,20 @@ def test_installed_command(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["products"]["part"]["tco2e_per_unit"] == pytest.approx(1.1)
+
+
+def test_cli_accounts_energy_without_factor(tmp_path: Path) -> None:
+    # 1000 kWh of grid power, accounted by the accounting engine with its default (ETS-report) set:
+    # 1 MWh × 0.5703 tCO2/MWh = 0.5703 tCO2 (REFERENCE_DATA.md §8 case 2, scaled to 1 MWh); plus process 0.1
+    path = tmp_path / "energy.yaml"
+    path.write_text(
+        "products:\n  - {id: p, unit: t, process_tco2e_per_unit: 0.1,"
+        " energy: [{activity: electricity, amount: 1000, unit: kWh}]}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli_app(), ["footprint", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    product = json.loads(result.stdout)["products"]["p"]
+    assert product["by_stage"]["manufacturing_energy"] == pytest.approx(0.5703)
+    assert product["tco2e_per_unit"] == pytest.approx(0.6703)
+    assert "0.5703 tCO2/MWh" in product["lineage"][0]["source"]

@@ -20,6 +20,7 @@ from carbonpark.cli.common import emit_json
 from carbonpark.errors import ValidationError
 from carbonpark.footprint import (
     ProductFootprint,
+    accounting_energy_accountant,
     compute_footprints,
     inventory_report,
     parse_study,
@@ -84,10 +85,19 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--report", help="Also give the ISO 14067-style inventory of this product."),
         ] = None,
+        factor_set: Annotated[
+            str | None,
+            typer.Option("--factor-set", help="Factor set for energy lines without their own factor."),
+        ] = None,
+        gwp: Annotated[str | None, typer.Option("--gwp", help="GWP set (AR4, AR5, AR6).")] = None,
     ) -> None:
-        """Cradle-to-gate product carbon footprints from bills of materials (产品碳足迹)."""
+        """Cradle-to-gate product carbon footprints from bills of materials (产品碳足迹).
+
+        Energy lines without ``factor_tco2e_per_unit`` are accounted by the accounting engine.
+        """
         study = parse_study(_read_yaml(products_file))
-        footprints = compute_footprints(study, include_use_phase=use_phase)
+        accountant = accounting_energy_accountant(factor_set, gwp)
+        footprints = compute_footprints(study, include_use_phase=use_phase, energy_accountant=accountant)
         inventory = None if report is None else inventory_report(footprints, report)
         if as_json:
             doc: dict[str, Any] = {"products": {pid: _product_doc(fp) for pid, fp in footprints.items()}}

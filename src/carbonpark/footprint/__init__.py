@@ -10,6 +10,7 @@ References
 ISO 14067:2018; ISO 14044:2006 §4.3.4; guide §2.1(1), §2.2; SPEC.md C17; issue 7.
 """
 
+from carbonpark.footprint.accounting_link import accounting_energy_accountant
 from carbonpark.footprint.engine import (
     Allocation,
     Contribution,
@@ -50,6 +51,7 @@ __all__ = [
     "Study",
     "TracedContribution",
     "TransportLeg",
+    "accounting_energy_accountant",
     "allocation_shares",
     "compute_footprints",
     "inventory_report",

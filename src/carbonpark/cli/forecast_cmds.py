@@ -1,11 +1,394 @@
-"""CLI commands of the forecast capability."""
+"""CLI commands of the forecast capability (SPEC C8, C9; issue 9).
+
+* ``carbonpark forecast SERIES.csv --horizon H [--freq h] [--model auto|NAME] [--json]``:
+  the CSV has ``ts,value`` and optionally ``series_id`` and numeric feature columns;
+  future values of the features come in rows with an empty ``value``, exactly ``H`` per
+  series. ``--json`` prints ``model``, ``forecast`` (rows with ``series_id``, ``ts``,
+  ``mean``, ``lo``/``hi`` = the 80 % interval, ``lo-95``/``hi-95``) and ``backtest``
+  (rolling-origin metrics next to seasonal naive).
+* ``carbonpark forecast-peak ENERGY.csv --factors FACTORS.csv [--scenarios S.yaml]``:
+  yearly energy by carrier forecast to 2060, emissions by formula (8), the peak year and
+  height per scenario, and the gap neutrality leaves.
+* ``carbonpark forecast-decompose SERIES.csv``: trend, season and remainder.
+* ``carbonpark forecast-models``: the forecasters that can be named with ``--model``.
+
+Naive timestamps are park-local (``--tz``, default Asia/Shanghai); output timestamps
+carry the offset (``2025-03-22T00:00:00+08:00``).
+"""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["register"]
+import pandas as pd
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from carbonpark.cli.common import emit_json
+from carbonpark.errors import ValidationError
+from carbonpark.forecast import (
+    FORECASTERS,
+    NewEnterprise,
+    Removal,
+    Retrofit,
+    Scenario,
+    available_forecasters,
+    decompose,
+    feature_columns,
+    forecast_energy_by_carrier,
+    get_forecaster,
+    normalise_freq,
+    run_forecast,
+    run_scenario,
+    split_history_future,
+)
+from carbonpark.forecast.contract import FREQUENCIES
+from carbonpark.times import from_ms, local_iso, parse_timestamp, to_ms
+
+__all__ = ["read_factors", "read_scenarios", "read_series_csv", "register"]
+
+_TZ_HELP = "Park time zone of naive timestamps (IANA name)."
+
+
+def _parse_ts_column(raw: pd.Series, tz: str) -> pd.Series:
+    """Park-local naive timestamps of a CSV column; errors name the line (header is line 1)."""
+    out = []
+    for i, text in enumerate(raw.tolist()):
+        if text is None or (isinstance(text, float) and pd.isna(text)) or str(text).strip() == "":
+            raise ValidationError(f"line {i + 2}, column ts", "a timestamp", "")
+        ms = parse_timestamp(str(text), tz=tz, field=f"line {i + 2}, column ts")
+        out.append(from_ms(ms, tz).replace(tzinfo=None))
+    return pd.Series(pd.DatetimeIndex(out), index=raw.index)
+
+
+def read_series_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Read a series file (``ts,value`` [, ``series_id``, features]) into the long format.
+
+    Numbers are checked cell by cell so that an error names its line and column;
+    ``value`` may be empty (a future row carrying feature values).
+    """
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError as exc:
+        raise ValidationError(str(path), "a CSV with a header ts,value", "an empty file") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    for needed in ("ts", "value"):
+        if needed not in raw.columns:
+            raise ValidationError(
+                f"{path.name} header", "columns ts and value (optionally series_id, features)", list(raw.columns)
+            )
+    if raw.empty:
+        raise ValidationError(str(path), "at least one data row", "none")
+    frame = pd.DataFrame({"ts": _parse_ts_column(raw["ts"], tz)})
+    if "series_id" in raw.columns:
+        frame.insert(0, "series_id", raw["series_id"].str.strip())
+    for column in [c for c in raw.columns if c not in ("ts", "series_id")]:
+        text = raw[column].str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = numbers.isna() & (text != "")
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise ValidationError(f"line {i + 2}, column {column}", "a number", raw[column].iloc[i])
+        empty = text == ""
+        if column != "value" and empty.any():
+            i = int(empty.to_numpy().nonzero()[0][0])
+            raise ValidationError(f"line {i + 2}, column {column}", "a number (features are needed in every row)", "")
+        frame[column] = numbers
+    return frame
+
+
+def _infer_freq(history: pd.DataFrame) -> str:
+    """The frequency of the first series, when pandas can tell it."""
+    if "series_id" in history.columns:
+        history = history[history["series_id"] == history["series_id"].iloc[0]]
+    ts = pd.DatetimeIndex(history["ts"]).sort_values()
+    guessed = pd.infer_freq(ts) if len(ts) >= 3 else None
+    if guessed is None:
+        raise ValidationError("--freq", f"one of {sorted(FREQUENCIES)} (it cannot be inferred from ts)", None)
+    guessed = {"YS-JAN": "YS", "AS-JAN": "YS"}.get(guessed, guessed)
+    return normalise_freq(guessed)
+
+
+def _iso(ts: pd.Timestamp, tz: str) -> str:
+    return local_iso(to_ms(ts.to_pydatetime(), tz), tz)
+
+
+def _forecast_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
+    """Output rows: ``lo``/``hi`` are the 80 % bounds (the contract), 95 % ones are added."""
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        rows.append(
+            {
+                "series_id": row["series_id"],
+                "ts": _iso(row["ts"], tz),
+                "mean": float(row["mean"]),
+                "lo": float(row["lo-80"]),
+                "hi": float(row["hi-80"]),
+                "lo-80": float(row["lo-80"]),
+                "hi-80": float(row["hi-80"]),
+                "lo-95": float(row["lo-95"]),
+                "hi-95": float(row["hi-95"]),
+            }
+        )
+    return rows
+
+
+def _print_forecast(doc: dict[str, Any]) -> None:
+    console = Console()
+    table = Table(title=f"Forecast ({doc['model']}, {doc['horizon']} steps of {doc['freq']})")
+    for column in ("series", "ts", "mean", "lo (80%)", "hi (80%)", "lo (95%)", "hi (95%)"):
+        table.add_column(column, justify="left" if column in ("series", "ts") else "right")
+    for row in doc["forecast"]:
+        table.add_row(
+            str(row["series_id"]),
+            row["ts"],
+            *(f"{row[k]:.4f}" for k in ("mean", "lo-80", "hi-80", "lo-95", "hi-95")),
+        )
+    console.print(table)
+    bt = doc["backtest"]
+    if "mae" in bt:
+        metrics = Table(title=f"Backtest ({bt['method']}, {bt['windows']} windows of {bt['horizon']} steps)")
+        metrics.add_column("metric")
+        metrics.add_column(doc["model"], justify="right")
+        metrics.add_column("seasonal naive", justify="right")
+        for key in ("mae", "rmse", "mape", "smape", "mase"):
+            metrics.add_row(key, _fmt(bt.get(key)), _fmt(bt.get(f"baseline_{key}")))
+        for key in ("pinball", "coverage_80", "coverage_95"):
+            metrics.add_row(key, _fmt(bt.get(key)), "")
+        console.print(metrics)
+        console.print(bt["verdict"])
+    else:
+        console.print(f"backtest: {bt.get('note')}")
+    for row in doc.get("candidates", []):
+        if "error" in row:
+            console.print(f"candidate {row['model']} left out: {row['error']}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return f"{value:.4f}"
+
+
+def read_factors(path: Path) -> dict[str, Any]:
+    """Read ``carrier,tco2_per_unit[,year]``: a constant per carrier, or a trajectory by year."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if "carrier" not in raw.columns or "tco2_per_unit" not in raw.columns:
+        raise ValidationError(f"{path.name} header", "carrier,tco2_per_unit[,year]", list(raw.columns))
+    factors: dict[str, Any] = {}
+    for i, row in raw.iterrows():
+        line = int(str(i)) + 2
+        carrier = row["carrier"].strip()
+        try:
+            value = float(row["tco2_per_unit"])
+        except ValueError as exc:
+            raise ValidationError(
+                f"line {line}, column tco2_per_unit", "a number [tCO2/unit]", row["tco2_per_unit"]
+            ) from exc
+        year_text = row["year"].strip() if "year" in raw.columns else ""
+        if year_text:
+            if not year_text.isdigit():
+                raise ValidationError(f"line {line}, column year", "a year such as 2030", year_text)
+            trajectory = factors.setdefault(carrier, {})
+            if not isinstance(trajectory, dict):
+                raise ValidationError(f"line {line}, carrier {carrier}", "either one constant or yearly rows", "both")
+            trajectory[int(year_text)] = value
+        else:
+            if carrier in factors:
+                raise ValidationError(f"line {line}, carrier {carrier}", "one factor per carrier", "a second one")
+            factors[carrier] = value
+    return factors
+
+
+def _scenario(item: Any, i: int) -> Scenario:
+    if not isinstance(item, dict) or "name" not in item:
+        raise ValidationError(f"scenarios[{i}]", "a mapping with a name", item)
+    where = f"scenario {item['name']!r}"
+    try:
+        return Scenario(
+            name=str(item["name"]),
+            retrofits=[Retrofit(**r) for r in item.get("retrofits") or []],
+            new_enterprises=[NewEnterprise(**a) for a in item.get("new_enterprises") or []],
+            removals=[Removal(**r) for r in item.get("removals") or []],
+            factors={
+                str(k): ({int(y): float(v) for y, v in val.items()} if isinstance(val, dict) else float(val))
+                for k, val in (item.get("factors") or {}).items()
+            },
+        )
+    except TypeError as exc:
+        raise ValidationError(
+            where,
+            "retrofits {carrier, from_year, share|amount}, new_enterprises {carrier, from_year, amount}, "
+            "removals {from_year, tco2}, factors {carrier: value or {year: value}}",
+            str(exc),
+        ) from exc
+
+
+def read_scenarios(path: Path | None) -> list[Scenario]:
+    """Business as usual, then the scenarios of a YAML file (``scenarios: [...]``)."""
+    scenarios = [Scenario("business_as_usual")]
+    if path is None:
+        return scenarios
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    items = doc.get("scenarios") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError(f"{path.name}", "a mapping with a list 'scenarios'", type(doc).__name__)
+    scenarios.extend(_scenario(item, i) for i, item in enumerate(items))
+    return scenarios
 
 
 def register(app: typer.Typer) -> None:
     """Add the forecast commands to ``app``."""
+
+    @app.command("forecast")
+    def forecast_cmd(
+        series: Annotated[Path, typer.Argument(help="CSV with ts,value [,series_id, feature columns].")],
+        horizon: Annotated[int, typer.Option("--horizon", min=1, help="Steps of --freq to forecast.")],
+        freq: Annotated[
+            str | None, typer.Option("--freq", help="15min, 30min, h, D, MS or YS (inferred when left out).")
+        ] = None,
+        model: Annotated[str, typer.Option("--model", help="auto or a name from forecast-models.")] = "auto",
+        windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin backtest windows.")] = 3,
+        tz: Annotated[str, typer.Option("--tz", help=_TZ_HELP)] = "Asia/Shanghai",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Forecast a series and backtest the model against seasonal naive (guide §4.4)."""
+        frame = read_series_csv(series, tz)
+        history, future = split_history_future(frame)
+        if future is not None and not feature_columns(frame):
+            raise ValidationError(
+                "column value", "a number in every row (empty only in rows that carry future features)", ""
+            )
+        if history.empty:
+            raise ValidationError(str(series), "observed values", "only empty values")
+        f = normalise_freq(freq) if freq else _infer_freq(history)
+        resolve = get_forecaster if model != "auto" else None
+        run = run_forecast(history, horizon, f, model=model, future=future, windows=windows, resolve=resolve)
+        backtest = run.backtest if run.backtest is not None else {"note": run.backtest_note}
+        doc: dict[str, Any] = {
+            "model": run.model,
+            "requested_model": model,
+            "freq": f,
+            "horizon": horizon,
+            "timezone": tz,
+            "forecast": _forecast_rows(run.forecast, tz),
+            "backtest": backtest,
+        }
+        if run.selection is not None:
+            doc["candidates"] = run.selection.table()
+        if as_json:
+            emit_json(doc)
+        else:
+            _print_forecast(doc)
+
+    @app.command("forecast-peak")
+    def forecast_peak_cmd(
+        energy: Annotated[Path, typer.Argument(help="CSV year,carrier,amount: yearly use per carrier.")],
+        factors: Annotated[Path, typer.Option("--factors", help="CSV carrier,tco2_per_unit[,year].")],
+        scenarios: Annotated[Path | None, typer.Option("--scenarios", help="YAML with a list 'scenarios'.")] = None,
+        until: Annotated[int, typer.Option("--until", help="Last year forecast.")] = 2060,
+        target_year: Annotated[int, typer.Option("--target-year", help="Neutrality target year.")] = 2060,
+        model: Annotated[str, typer.Option("--model", help="Yearly forecaster of energy use.")] = "ets",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Emission scenarios, the peak year and the path to neutrality (guide §4.5, formula (8))."""
+        history = _read_energy(energy)
+        factor_table = read_factors(factors)
+        plans = read_scenarios(scenarios)
+        if model == "auto":
+            raise ValidationError("--model", "a yearly model such as ets, arima, regression", "auto")
+        get_forecaster(model)  # fail early on an unknown name
+        bau = forecast_energy_by_carrier(history, until, lambda: get_forecaster(model))
+        results = [run_scenario(bau, factor_table, plan, target_year).summary() for plan in plans]
+        doc = {
+            "energy_model": model,
+            "until": until,
+            "target_year": target_year,
+            "factors": factor_table,
+            "energy": bau.to_dict(orient="records"),
+            "scenarios": results,
+        }
+        if as_json:
+            emit_json(doc)
+            return
+        table = Table(title=f"Emission peak by scenario (energy model {model})")
+        for column in (
+            "scenario",
+            "peak year",
+            "peak [tCO2]",
+            "peak years (80% band)",
+            "neutral year",
+            f"gap {target_year} [tCO2]",
+        ):
+            table.add_column(column)
+        for r in results:
+            table.add_row(
+                r["name"],
+                f"{r['peak_year']}{'' if r['peak_reached'] else ' (still rising)'}",
+                f"{r['peak_tco2']:.1f}",
+                f"{r['peak_year_range'][0]}–{r['peak_year_range'][1]}",
+                str(r["neutral_year"] or "not reached"),
+                f"{r['gap_at_target_tco2']:.1f}",
+            )
+        Console().print(table)
+
+    @app.command("forecast-decompose")
+    def decompose_cmd(
+        series: Annotated[Path, typer.Argument(help="CSV with ts,value (one series).")],
+        freq: Annotated[str | None, typer.Option("--freq", help="15min, 30min, h, D, MS or YS.")] = None,
+        tz: Annotated[str, typer.Option("--tz", help=_TZ_HELP)] = "Asia/Shanghai",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Trend, season and remainder of a series (MSTL; guide §4.4(1))."""
+        frame = read_series_csv(series, tz)
+        history, _ = split_history_future(frame)
+        if "series_id" in history and history["series_id"].nunique() > 1:
+            raise ValidationError("series_id", "one series", sorted(history["series_id"].unique()))
+        f = normalise_freq(freq) if freq else _infer_freq(history)
+        parts = decompose(history["value"].to_numpy(dtype=float), f)
+        parts.insert(0, "ts", [_iso(t, tz) for t in history["ts"]])
+        if as_json:
+            emit_json({"freq": f, "rows": parts.to_dict(orient="records")})
+            return
+        table = Table(title=f"Decomposition ({f})")
+        for column in ("ts", "value", "trend", "season", "remainder"):
+            table.add_column(column, justify="left" if column == "ts" else "right")
+        for row in parts.itertuples(index=False):
+            table.add_row(row.ts, *(f"{getattr(row, c):.4f}" for c in ("value", "trend", "season", "remainder")))
+        Console().print(table)
+
+    @app.command("forecast-models")
+    def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+        """The forecasters --model accepts (built-in and installed plug-ins)."""
+        names = available_forecasters()
+        rows = [{"name": n, "builtin": n in FORECASTERS} for n in names]
+        if as_json:
+            emit_json({"models": rows})
+            return
+        for row in rows:
+            typer.echo(f"{row['name']}{'' if row['builtin'] else ' (plug-in)'}")
+
+
+def _read_energy(path: Path) -> pd.DataFrame:
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if not {"year", "carrier", "amount"} <= set(raw.columns):
+        raise ValidationError(f"{path.name} header", "year,carrier,amount", list(raw.columns))
+    out = pd.DataFrame({"carrier": raw["carrier"].str.strip()})
+    for column in ("year", "amount"):
+        numbers = pd.to_numeric(raw[column].str.strip(), errors="coerce")
+        if numbers.isna().any():
+            i = int(numbers.isna().to_numpy().nonzero()[0][0])
+            raise ValidationError(f"line {i + 2}, column {column}", "a number", raw[column].iloc[i])
+        out[column] = numbers
+    if (out["year"] % 1 != 0).any():
+        raise ValidationError("column year", "whole years", out.loc[out["year"] % 1 != 0, "year"].iloc[0])
+    out["year"] = out["year"].astype(int)
+    if out.duplicated(["year", "carrier"]).any():
+        dup = out.loc[out.duplicated(["year", "carrier"])].iloc[0]
+        raise ValidationError(f"carrier {dup['carrier']!r}", "one row per year", f"{dup['year']} twice")
+    return out

@@ -133,13 +133,9 @@ def test_single_hashes_match_rfc6962_hasher_vectors() -> None:
     assert merkle.root([]) == hashlib.sha256(b"").digest() == merkle.EMPTY_ROOT
     assert merkle.EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert merkle.leaf_hash(b"").hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    assert merkle.leaf_hash(b"L123456").hex() == "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"
     assert (
-        merkle.leaf_hash(b"L123456").hex()
-        == "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"
-    )
-    assert (
-        merkle.node_hash(b"N123", b"N456").hex()
-        == "aa217fe888e47007fa15edab33c2b492a722cb106c64667fc2b044444de66bbb"
+        merkle.node_hash(b"N123", b"N456").hex() == "aa217fe888e47007fa15edab33c2b492a722cb106c64667fc2b044444de66bbb"
     )
 
 
@@ -161,9 +157,7 @@ def test_consistency_proof_matches_vector_and_verifies(old: int, new: int, proof
 
 
 @pytest.mark.parametrize(("index", "size", "path"), INCLUSION[1:])
-def test_inclusion_rejects_the_corruptions_of_the_reference_suite(
-    index: int, size: int, path: list[bytes]
-) -> None:
+def test_inclusion_rejects_the_corruptions_of_the_reference_suite(index: int, size: int, path: list[bytes]) -> None:
     # The probes of corruptInclusionProof() in proof/verify_test.go.
     leaf, root = LEAVES[index], ROOTS[size - 1]
     some_hash = bytes.fromhex("abacaba000000000000000000000000000000000000000000060061e00123456")
@@ -184,9 +178,7 @@ def test_inclusion_rejects_the_corruptions_of_the_reference_suite(
 
 
 @pytest.mark.parametrize(("old", "new", "proof"), CONSISTENCY[1:])
-def test_consistency_rejects_the_corruptions_of_the_reference_suite(
-    old: int, new: int, proof: list[bytes]
-) -> None:
+def test_consistency_rejects_the_corruptions_of_the_reference_suite(old: int, new: int, proof: list[bytes]) -> None:
     # The probes of corruptConsistencyProof() in proof/verify_test.go.
     r1, r2 = ROOTS[old - 1], ROOTS[new - 1]
     for o, n, a, b, p in [
@@ -237,8 +229,7 @@ def test_perfect_subtrees_tile_a_right_edge_subtree() -> None:
     assert merkle.perfect_subtrees(8, 15) == [(2, 2), (1, 6), (0, 14)]
     subtree = [bytes([i]) for i in range(8, 15)]
     parts = [
-        merkle.root([bytes([i]) for i in range(ix << lv, (ix + 1) << lv)])
-        for lv, ix in merkle.perfect_subtrees(8, 15)
+        merkle.root([bytes([i]) for i in range(ix << lv, (ix + 1) << lv)]) for lv, ix in merkle.perfect_subtrees(8, 15)
     ]
     assert merkle.fold_subtrees(parts) == merkle.root(subtree)
     assert merkle.perfect_subtrees(0, 6) == [(2, 0), (1, 2)]
@@ -249,9 +240,7 @@ leaf_lists = st.lists(st.binary(max_size=12), min_size=1, max_size=40)
 
 @settings(max_examples=60, deadline=None)
 @given(leaves=leaf_lists, data=st.data())
-def test_every_inclusion_proof_verifies_and_any_changed_byte_fails(
-    leaves: list[bytes], data: st.DataObject
-) -> None:
+def test_every_inclusion_proof_verifies_and_any_changed_byte_fails(leaves: list[bytes], data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(leaves) - 1))
     top = merkle.root(leaves)
     proof = merkle.inclusion_proof(leaves, index)
@@ -277,9 +266,7 @@ def test_every_inclusion_proof_verifies_and_any_changed_byte_fails(
 
 @settings(max_examples=60, deadline=None)
 @given(leaves=leaf_lists, data=st.data())
-def test_every_consistency_proof_verifies_and_any_changed_byte_fails(
-    leaves: list[bytes], data: st.DataObject
-) -> None:
+def test_every_consistency_proof_verifies_and_any_changed_byte_fails(leaves: list[bytes], data: st.DataObject) -> None:
     old = data.draw(st.integers(1, len(leaves)))
     old_root, new_root = merkle.root(leaves[:old]), merkle.root(leaves)
     proof = merkle.consistency_proof(leaves, old)

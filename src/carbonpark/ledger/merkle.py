@@ -291,9 +291,7 @@ def verify_inclusion(data: bytes, index: int, size: int, proof: Sequence[bytes],
     return computed is not None and computed == bytes(root)
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """Whether ``proof`` shows that the tree ``(old_size, old_root)`` is a prefix of ``(new_size, new_root)``.
 
     For ``0 < old_size < new_size`` the RFC 9162 §2.1.4.2 algorithm decides. The edge cases

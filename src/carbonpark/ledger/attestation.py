@@ -1,0 +1,150 @@
+"""The one ``append`` interface: entries in, leaf indices, tree heads and proofs out.
+
+Every capability that must be trusted (readings, activity data, emission records, factor-set
+versions, allowance movements, verification statements, audit-log entries, key events)
+hands an :class:`~carbonpark.ledger.entries.Entry` to :meth:`Ledger.append`. The ledger
+keeps the canonical entry bytes in an :class:`EntryStore` and the Merkle hashes in a
+:class:`~carbonpark.ledger.log.NodeStore`; both have in-memory implementations here, the
+database ones live in ``carbonpark.store`` and must write an append's entries and nodes in
+one transaction.
+
+The ``EntryStore`` protocol
+---------------------------
+``size() -> int``
+    The number of entries stored.
+``get_entries(start, end) -> list[bytes]``
+    The raw entries of leaves ``[start, end)``, in order.
+``put_entries(first_index, entries) -> None``
+    Store ``entries`` as leaves ``first_index, first_index + 1, …``; ``first_index`` must be
+    the current size (else :class:`carbonpark.errors.ConflictError`).
+``find(kind, record) -> int | None``
+    The leaf index of the latest entry of that kind for that record handle.
+
+References
+----------
+RFC 6962 §2.1, §3.5. Guide §3.2.2(2)1 (区块链存证), §7.2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from carbonpark.errors import ConflictError, ValidationError
+from carbonpark.ledger import merkle, signing
+from carbonpark.ledger.entries import Entry, parse_entry
+from carbonpark.ledger.log import MerkleLog, NodeStore
+from carbonpark.ledger.signing import SignedTreeHead, TreeHead
+from carbonpark.ledger.tamper import TamperReport, locate_tampering
+
+__all__ = ["EntryStore", "Ledger", "MemoryEntryStore", "Receipt"]
+
+
+@runtime_checkable
+class EntryStore(Protocol):
+    """Where a :class:`Ledger` keeps its raw entries (see the module text)."""
+
+    def size(self) -> int: ...
+
+    def get_entries(self, start: int, end: int) -> list[bytes]: ...
+
+    def put_entries(self, first_index: int, entries: Sequence[bytes]) -> None: ...
+
+    def find(self, kind: str, record: str) -> int | None: ...
+
+
+class MemoryEntryStore:
+    """An :class:`EntryStore` in Python lists."""
+
+    def __init__(self) -> None:
+        self.entries: list[bytes] = []
+        self._index: dict[tuple[str, str], int] = {}
+
+    def size(self) -> int:
+        return len(self.entries)
+
+    def get_entries(self, start: int, end: int) -> list[bytes]:
+        return self.entries[start:end]
+
+    def put_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
+        if first_index != len(self.entries):
+            raise ConflictError(f"entry store: size is {len(self.entries)}, the writer expected {first_index}")
+        for offset, data in enumerate(entries):
+            entry = parse_entry(data)
+            self._index[(entry.kind, entry.record)] = first_index + offset
+        self.entries.extend(bytes(e) for e in entries)
+
+    def find(self, kind: str, record: str) -> int | None:
+        return self._index.get((kind, record))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an append returns: where the entry sits and the hash the log committed to."""
+
+    index: int
+    leaf_hash: bytes
+    entry: bytes
+
+
+class Ledger:
+    """The attestation log: one append path, signed heads, proofs, verification.
+
+    Parameters
+    ----------
+    entries
+        Entry store; in memory when omitted.
+    nodes
+        Node store; in memory when omitted.
+    """
+
+    def __init__(self, entries: EntryStore | None = None, nodes: NodeStore | None = None) -> None:
+        self.entries: EntryStore = entries if entries is not None else MemoryEntryStore()
+        self.log = MerkleLog(nodes)
+        if self.entries.size() != self.log.size:
+            raise ConflictError(
+                f"ledger: {self.entries.size()} entries stored but the Merkle log has {self.log.size} leaves"
+            )
+
+    @property
+    def size(self) -> int:
+        """Number of entries [entries]."""
+        return self.log.size
+
+    def append(self, entry: Entry) -> Receipt:
+        """Attest one entry (already signed by its organisation when it signs)."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Iterable[Entry]) -> list[Receipt]:
+        """Attest entries in order, as one batch (one write to each store)."""
+        raw = [e.to_bytes() for e in entries]
+        if not raw:
+            return []
+        first = self.log.size
+        hashes = [merkle.leaf_hash(r) for r in raw]
+        self.entries.put_entries(first, raw)
+        self.log.append_leaf_hashes(hashes)
+        return [Receipt(first + i, h, r) for i, (h, r) in enumerate(zip(hashes, raw, strict=True))]
+
+    def head(self, timestamp_ms: int, size: int | None = None) -> TreeHead:
+        """The tree head of the first ``size`` entries (all by default), stamped ``timestamp_ms``."""
+        size = self.log.size if size is None else size
+        return TreeHead(size, timestamp_ms, self.log.root(size))
+
+    def sign_head(self, key: Ed25519PrivateKey, timestamp_ms: int) -> SignedTreeHead:
+        """A signed tree head of the whole log (RFC 6962 §3.5), signed with the park's key."""
+        return signing.sign_tree_head(key, self.head(timestamp_ms))
+
+    def index_of(self, kind: str, record: str) -> int:
+        """The leaf index of the latest entry of ``kind`` for ``record``."""
+        index = self.entries.find(kind, record)
+        if index is None:
+            raise ValidationError("record", f"a {kind} record handle in the ledger", record)
+        return index
+
+    def verify(self, head: TreeHead) -> TamperReport:
+        """Check the stored entries against a (signature-checked) tree head; see :func:`locate_tampering`."""
+        return locate_tampering(self.entries.get_entries(0, self.entries.size()), head, self.log)

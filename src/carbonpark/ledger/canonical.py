@@ -1,0 +1,158 @@
+"""JSON Canonicalization Scheme (RFC 8785): one byte string per JSON value.
+
+What is attested must hash the same on every machine and in every language, so entries
+are serialised by RFC 8785:
+
+- objects: members sorted by their names compared as arrays of UTF-16 code units, no
+  whitespace anywhere, no duplicate names;
+- strings: UTF-8; only ``"`` and ``\\`` and the control characters U+0000–U+001F are
+  escaped, the latter as ``\\b \\t \\n \\f \\r`` or ``\\u00xx`` (lower-case hex); everything
+  else, including non-ASCII, is written as itself; lone surrogates are refused;
+- numbers: as ECMAScript ``JSON.stringify`` writes an IEEE-754 double (shortest digits that
+  round-trip; plain notation from 1e-6 up to below 1e21, exponent notation outside);
+  NaN and infinities are refused;
+- ``true``, ``false``, ``null`` as such.
+
+carbonpark adds two rules on the Python side (before the RFC sees a value): a
+:class:`decimal.Decimal` becomes a *string* in plain notation without trailing zeros
+(``Decimal("1.500")`` → ``"1.5"``), so money and allowance amounts never pass through a
+binary float and value-equal decimals attest identically; a Python ``int`` must lie within
+±(2^53 − 1), the range where JSON numbers are exact (I-JSON, RFC 7493 §2.2), larger ones
+must be passed as strings.
+
+References
+----------
+RFC 8785, "JSON Canonicalization Scheme (JCS)", §3.2 (generation of canonical JSON).
+RFC 7493 §2.2 (I-JSON numbers). ECMA-262, Number::toString.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from carbonpark.errors import ValidationError
+
+__all__ = ["MAX_SAFE_INTEGER", "canonical_decimal", "canonical_json", "canonical_number"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JSON number carries exactly (RFC 7493 §2.2)."""
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """A decimal as plain-notation text without trailing zeros or exponent (``-0`` becomes ``0``)."""
+    if not value.is_finite():
+        raise ValidationError("decimal", "a finite decimal", value)
+    if value.is_zero():
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def canonical_number(value: float | int) -> str:
+    """The ECMAScript ``JSON.stringify`` text of a number (RFC 8785 §3.2.2.3).
+
+    Python's ``repr`` gives the shortest digit string that round-trips, which is what
+    ECMAScript's Number::toString chooses; only the placement of the decimal point and the
+    exponent differ, and they are re-done here by the ECMA-262 rules.
+    """
+    if isinstance(value, bool):
+        raise ValidationError("number", "a number, not a boolean", value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValidationError("number", f"an integer within ±{MAX_SAFE_INTEGER} (or a string)", value)
+        return str(value)
+    if not math.isfinite(value):
+        raise ValidationError("number", "a finite number (JSON has no NaN or Infinity)", value)
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    digits_tuple, exponent = Decimal(repr(abs(value))).as_tuple()[1:]
+    digits = "".join(map(str, digits_tuple)).rstrip("0")
+    assert isinstance(exponent, int)
+    # value = 0.d1 d2 ... dk × 10^n in ECMA-262 terms.
+    k = len(digits)
+    trailing_zeros = len(digits_tuple) - k
+    n = k + exponent + trailing_zeros
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        text = f"{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+    return sign + text
+
+
+def _string(value: str) -> str:
+    parts = ['"']
+    for ch in value:
+        if ch in _ESCAPES:
+            parts.append(_ESCAPES[ch])
+        elif ch < " ":
+            parts.append(f"\\u{ord(ch):04x}")
+        elif "\ud800" <= ch <= "\udfff":
+            raise ValidationError("string", "valid Unicode text (no lone surrogates)", value)
+        else:
+            parts.append(ch)
+    parts.append('"')
+    return "".join(parts)
+
+
+def _utf16_key(name: str) -> bytes:
+    return name.encode("utf-16-be")
+
+
+def _serialise(value: Any, path: str) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, Decimal):
+        return _string(canonical_decimal(value))
+    if isinstance(value, int | float):
+        try:
+            return canonical_number(value)
+        except ValidationError as exc:
+            raise ValidationError(path, exc.expected, value) from None
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise ValidationError(path, "object member names that are strings", key)
+        members = sorted(value.items(), key=lambda item: _utf16_key(item[0]))
+        inner = ",".join(f"{_string(k)}:{_serialise(v, f'{path}.{k}')}" for k, v in members)
+        return "{" + inner + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_serialise(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
+    raise ValidationError(path, "a JSON value (object, array, string, number, Decimal, bool, None)", value)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 bytes of a JSON-like Python value.
+
+    Parameters
+    ----------
+    value
+        dicts with string keys, lists or tuples, str, int, float, Decimal, bool, None.
+
+    Returns
+    -------
+    bytes
+        The canonical form, UTF-8 encoded.
+
+    References
+    ----------
+    RFC 8785 §3.2.
+    """
+    return _serialise(value, "$").encode("utf-8")

@@ -9,6 +9,7 @@ References
 Guide §7.4 (碳改造), §6.2 (制定规划); SPEC.md C15; issue 13.
 """
 
+from carbonpark.retrofit.admission import AdmissionCheck, AdmissionResult, ParkFigures, ParkTargets, admission_check
 from carbonpark.retrofit.catalogue import (
     DerivedProject,
     Measure,
@@ -26,6 +27,13 @@ from carbonpark.retrofit.economics import (
 from carbonpark.retrofit.macc import MaccEntry, marginal_abatement_cost_curve
 from carbonpark.retrofit.portfolio import Portfolio, select_portfolio
 from carbonpark.retrofit.projects import PlanInput, Project, parse_plan, parse_projects
+from carbonpark.retrofit.rating import (
+    EnterpriseRating,
+    EnterpriseYear,
+    RatingScheme,
+    load_rating_scheme,
+    rate_enterprises,
+)
 from carbonpark.retrofit.tracking import (
     BaselineModel,
     PeriodObservation,
@@ -36,15 +44,23 @@ from carbonpark.retrofit.tracking import (
 )
 
 __all__ = [
+    "AdmissionCheck",
+    "AdmissionResult",
     "BaselineModel",
     "DerivedProject",
+    "EnterpriseRating",
+    "EnterpriseYear",
     "MaccEntry",
     "Measure",
+    "ParkFigures",
+    "ParkTargets",
     "PeriodObservation",
     "PlanInput",
     "Portfolio",
     "Project",
+    "RatingScheme",
     "SavingsVerification",
+    "admission_check",
     "annualised_capex",
     "annualised_cost",
     "capital_recovery_factor",
@@ -52,12 +68,14 @@ __all__ = [
     "cost_per_tco2e",
     "fit_baseline",
     "load_catalogue",
+    "load_rating_scheme",
     "marginal_abatement_cost_curve",
     "parse_catalogue",
     "parse_plan",
     "parse_projects",
     "predict",
     "project_from_measure",
+    "rate_enterprises",
     "select_portfolio",
     "verify_savings",
 ]

@@ -178,3 +178,74 @@ def test_installed_command(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert [(t["buyer"], t["seller"], t["quantity"], t["price"]) for t in doc["trades"]] == [("B", "A", 40, 50)]
+
+
+ALLOCATION = """\
+facilities:
+  - {enterprise: E1, id: u1, method: power, supply_benchmark: 0.877, power_supplied_mwh: 2000000,
+     heat_benchmark: 0.126, heat_supplied_gj: 1000000, corrections: [0.956, 1.05]}
+  - {enterprise: E2, id: l1, method: benchmark, benchmark: 0.9, output: 12345, corrections: [1.02, 0.97]}
+  - {enterprise: E2, id: k1, method: history, base_year_emissions: [100000, 110000, 120000], control_factor: 0.98}
+"""
+
+
+def test_allocate(tmp_path: Path) -> None:
+    path = tmp_path / "alloc.yaml"
+    path.write_text(ALLOCATION, encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["trading", "allocate", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    # u1: 0.877 × 2,000,000 × 0.956 × 1.05 + 0.126 × 1,000,000 = 1,886,665.2 → 1,886,665
+    # l1: 0.9 × 12,345 × 1.02 × 0.97 = 10,992.7287 → 10,993; k1: 110,000 × 0.98 = 107,800
+    assert [f["allowances_t"] for f in doc["facilities"]] == [1_886_665, 10_993, 107_800]
+    assert doc["enterprises"] == {"E1": 1_886_665, "E2": 118_793} and doc["total_t"] == 2_005_458
+    floor = tmp_path / "floor.yaml"
+    floor.write_text("rounding: floor\n" + ALLOCATION, encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(_app(), ["trading", "allocate", str(floor), "--json"]).stdout)
+    assert [f["allowances_t"] for f in doc["facilities"]] == [1_886_665, 10_992, 107_800]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("facilities:\n  - {enterprise: E1, method: power, power_supplied_mwh: 1}\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["trading", "allocate", str(bad), "--json"])
+    assert result.exit_code == 1 and "facilities[0].supply_benchmark" in result.stderr
+
+
+ENERGY = """\
+year: 2025
+elapsed_fraction: 0.5
+park: {total_cap_tce: 30000, intensity_cap_tce_per_10k_cny: 0.5, public_energy_tce: 500}
+enterprises:
+  - {name: E1, energy_tce: 6000, value_added_10k_cny: 15000, total_cap_tce: 11000, intensity_cap_tce_per_10k_cny: 0.45}
+  - {name: E2, energy_tce: 2000, value_added_10k_cny: 8000, excluded_tce: 400}
+quotas:
+  - {enterprise: E1, product: clinker, limit_kgce_per_unit: 112, energy_kgce: 10500000, output: 100000}
+"""
+
+
+def test_energy(tmp_path: Path) -> None:
+    path = tmp_path / "energy.yaml"
+    path.write_text(ENERGY, encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["trading", "energy", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    e1 = doc["enterprises"]["E1"]
+    # E1: 6,000 / 0.5 = 12,000 > 11,000 → at risk; 6,000 / 15,000 = 0.4 ≤ 0.45
+    assert (e1["projected_energy_tce"], e1["total_status"], e1["intensity_status"]) == (12000, "at_risk", "within")
+    # park: 6,000 + 2,000 + 500 − 400 = 8,100 tce; projection 16,200 ≤ 30,000
+    assert (doc["park"]["energy_tce"], doc["park"]["total_status"]) == (8100, "within")
+    # key units on the gross projection: E1 12,000 ≥ 10,000; E2 2,000 / 0.5 = 4,000 is not
+    assert doc["key_energy_units"] == [{"name": "E1", "annual_tce": 12000}]
+    assert doc["quota_checks"][0]["status"] == "within"  # 105 kgce/t ≤ 112
+    table = CliRunner().invoke(_app(), ["trading", "energy", str(path)])
+    assert table.exit_code == 0 and "at_risk" in table.stdout
+
+
+def test_calendar() -> None:
+    result = CliRunner().invoke(_app(), ["trading", "calendar", "2024", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["deadlines"] == {
+        "report_due": "2025-03-31",
+        "verification_due": "2025-06-30",
+        "surrender_due": "2025-12-31",
+    }
+    bad = CliRunner().invoke(_app(), ["trading", "calendar", "2024", "--rules", "eu-ets"])
+    assert bad.exit_code == 1 and "national-ets-2024" in bad.stderr

@@ -8,6 +8,7 @@ and 2019–2020 benchmarks, grade C); guide §7.3.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 
 import pytest
@@ -20,7 +21,7 @@ from carbonpark.trading.allocation import (
     historical_intensity_allocation,
     power_unit_allocation,
 )
-from carbonpark.trading.assets import CASH, EXTERNAL, RESERVED, SURRENDERED, AccountKey, Asset, to_price
+from carbonpark.trading.assets import CASH, EXTERNAL, RESERVED, SURRENDERED, AccountKey, Amount, Asset, to_price
 from carbonpark.trading.compliance import (
     COMPLIANT,
     NATIONAL_ETS_2021,
@@ -34,7 +35,7 @@ from carbonpark.trading.compliance import (
     surrender,
 )
 from carbonpark.trading.reconcile import align_to_statement, parse_statement, reconcile
-from carbonpark.trading.registry import MOVEMENT_KIND, Registry
+from carbonpark.trading.registry import MOVEMENT_KIND, InMemoryBook, Movement, Registry
 
 A23 = Asset("allowance", 2023)
 A24 = Asset("allowance", 2024)
@@ -242,9 +243,7 @@ def test_reconciliation_lists_differences_and_aligns() -> None:
     reg.issue("A", CCER_, 5)
     reg.issue("B", A24, 40)
     reg.reserve("B", A24, 10)  # reserved tonnes still count as held
-    statement = parse_statement(
-        {"A": {"allowance:2024": 90, "ccer": 5}, "B": {"allowance:2024": 40}, "C": {"ccer": 7}}
-    )
+    statement = parse_statement({"A": {"allowance:2024": 90, "ccer": 5}, "B": {"allowance:2024": 40}, "C": {"ccer": 7}})
     diffs = reconcile(reg, statement)
     # A: park 100 vs national 90 → +10; C: park 0 vs national 7 → −7; B agrees (30 + 10 reserved)
     assert [d.as_dict() for d in diffs] == [
@@ -262,3 +261,30 @@ def test_statement_rejects_cash_and_fractions() -> None:
         parse_statement({"A": {"cash": 5}})
     with pytest.raises(ValidationError):
         parse_statement({"A": {"ccer": 1.5}})
+
+
+class _CountingBook(InMemoryBook):
+    """Stands in for a store adapter: counts the all-or-nothing writes it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    def set_balances(self, balances: Mapping[AccountKey, Amount], movements: list[Movement]) -> None:
+        self.writes.append(len(movements))
+        super().set_balances(balances, movements)
+
+
+def test_registry_writes_each_operation_once_to_its_book() -> None:
+    book = _CountingBook()
+    reg = Registry(book)
+    reg.issue("A", A24, 10)
+    with reg.atomic():
+        reg.transfer("A", "B", A24, 4)
+        reg.transfer("B", "C", A24, 1)
+    with pytest.raises(IntegrityError), reg.atomic():
+        reg.transfer("A", "B", A24, 99)
+    # one write for the issue, one for the two transfers together, none for the failed block
+    assert book.writes == [1, 2]
+    assert [m.seq for m in book.journal] == [1, 2, 3]
+    assert (reg.balance("A", A24), reg.balance("B", A24), reg.balance("C", A24)) == (6, 3, 1)

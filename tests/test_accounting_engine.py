@@ -112,7 +112,7 @@ def test_case3_measured_carbon_content_overrides_default() -> None:
     # §8 case 3: with CC = 15.32 → 2,165.0151996 tCO2
     assert close(inv.total_tco2e, 2165.0151996)
     row = inv.rows[0]
-    cc = [f for f in row.amount.factors if f.parameter == "carbon_content"][0]
+    cc = next(f for f in row.amount.factors if f.parameter == "carbon_content")
     assert cc.origin == "measured" and cc.value == 15.32
     assert any("carbon_content measured" in n for n in row.amount.notes)
     # the NCV and OF still come from the library
@@ -186,7 +186,7 @@ def test_case4_contract_with_measured_parameters() -> None:
 
 
 def test_case4_diesel_in_litres_needs_a_density() -> None:
-    with pytest.raises(UnitError, match="line 3, column unit.*diesel.*density"):
+    with pytest.raises(UnitError, match=r"line 3, column unit.*diesel.*density"):
         account([R(3, "fleet", "diesel", 59524, "L")])
     # 59,523.8 L × 0.84 kg/L = 50,000 kg = 50 t → the §8 case 4 figure
     inv = account([R(1, "fleet", "diesel", 50000 / 0.84, "L", density=0.84, density_unit="kg/L")])
@@ -311,7 +311,7 @@ def test_unknown_activity_names_line_expectation_and_close_matches() -> None:
 
 
 def test_incompatible_unit_names_activity_and_units() -> None:
-    with pytest.raises(UnitError, match="line 2, column unit.*natural_gas.*kWh"):
+    with pytest.raises(UnitError, match=r"line 2, column unit.*natural_gas.*kWh"):
         account([R(2, "b", "natural_gas", 5, "kWh/h")])
 
 

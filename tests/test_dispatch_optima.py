@@ -382,7 +382,7 @@ def test_infeasible_end_state_is_named() -> None:
 
 
 def test_load_without_a_supplier_is_named() -> None:
-    with pytest.raises(InfeasibleError, match="heat cannot balance at steps 0–1.*no asset supplies heat"):
+    with pytest.raises(InfeasibleError, match=r"heat cannot balance at steps 0–1.*no asset supplies heat"):
         solve_dispatch(scenario([grid(1.0)], {"heat": 5}, steps=2))
 
 

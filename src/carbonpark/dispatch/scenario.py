@@ -397,23 +397,35 @@ __all__ += ["BUILTIN_CONFIGS"]
 _FUEL_USERS = ("gas_boiler", "chp")
 
 
+def _is_union_tag(part: int | str) -> bool:
+    """Pydantic puts the tried member of a union in the location (``literal[...]``, ``WeightedObjective``)."""
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
+
+
 def _dotted(loc: Sequence[int | str], prefix: str = "") -> str:
     parts = [prefix] if prefix else []
-    parts.extend(str(p) for p in loc)
+    parts.extend(str(p) for p in loc if not _is_union_tag(p))
     return ".".join(parts) or "scenario"
 
 
 def _raise_pydantic(exc: pydantic.ValidationError, prefix: str = "", known: Sequence[str] = ()) -> None:
     """Turn the first pydantic error into a carbonpark ValidationError with a dotted path."""
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # of the members a union tried, report the one that got deepest into the input
+    first = max(errors, key=lambda e: len(_dotted(e["loc"], prefix).split(".")))
     field = _dotted(first["loc"], prefix)
-    if first["type"] == "extra_forbidden":
+    problems = {_dotted(e["loc"], prefix) for e in errors} - {
+        field.rsplit(".", k)[0] for k in range(1, field.count(".") + 1)
+    }
+    if field == "objective":
+        expected = "cost, emissions or {cost_weight, carbon_price_per_t}"
+    elif first["type"] == "extra_forbidden":
         expected = f"no field of that name (known: {', '.join(known)})" if known else "no such field"
     elif first["type"] == "missing":
         expected = "a value (the field is required)"
     else:
-        expected = first["msg"].removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
+        expected = first["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+    more = len(problems) - 1
     if more:
         expected += f" ({more} more problem{'s' if more > 1 else ''} in the file)"
     got = first.get("input") if first["type"] != "missing" else None

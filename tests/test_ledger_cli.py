@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from click.testing import Result
 from typer.testing import CliRunner
 
 from carbonpark.cli.common import new_app
@@ -41,7 +42,7 @@ def _app() -> typer.Typer:
     return app
 
 
-def _run(*args: str) -> object:
+def _run(*args: str) -> Result:
     return CliRunner().invoke(_app(), ["ledger", *args])
 
 

@@ -31,7 +31,9 @@ def _frame() -> tuple[pd.DataFrame, pd.DataFrame]:
     output = 50 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, n) + 0.05 * t  # positive driver
     temperature = 20 + 6 * np.sin(2 * np.pi * (t - 6) / 24)
     value = 100 + 0.8 * output + 1.5 * temperature + rng.normal(0, 1, n)
-    full = pd.DataFrame({"series_id": "meter-1", "ts": ts, "value": value, "output": output, "temperature": temperature})
+    full = pd.DataFrame(
+        {"series_id": "meter-1", "ts": ts, "value": value, "output": output, "temperature": temperature}
+    )
     history = full.iloc[:STEPS].reset_index(drop=True)
     future = full.iloc[STEPS:].drop(columns=["value"]).reset_index(drop=True)
     return history, future

@@ -75,34 +75,37 @@ def anchored_lags(horizon: int, freq: str) -> list[int]:
 
 def _calendar_block(ts: pd.DatetimeIndex, freq: str, linear: bool) -> pd.DataFrame:
     f = normalise_freq(freq)
+    block: dict[str, np.ndarray] = {}
     if f == "YS":
         return pd.DataFrame(index=range(len(ts)))
     if f == "MS":
-        block = pd.DataFrame({"working_days": working_days_in_month(ts)})
+        block["working_days"] = working_days_in_month(ts)
         if linear:
             for month in range(2, 13):
                 block[f"month_{month}"] = (ts.month == month).astype(float)
         else:
             block["month"] = ts.month.to_numpy().astype(float)
-        return block
+        return pd.DataFrame(block)
     cal = calendar_features(ts)
-    block = cal[["is_holiday", "is_makeup_workday", "is_working_day"]].copy()
+    working = cal["is_working_day"].to_numpy()
+    for flag in ("is_holiday", "is_makeup_workday", "is_working_day"):
+        block[flag] = cal[flag].to_numpy()
     if not linear:
-        block["day_of_week"] = cal["day_of_week"].astype(float)
+        block["day_of_week"] = cal["day_of_week"].to_numpy().astype(float)
         if f == "D":
-            block["month"] = cal["month"].astype(float)
+            block["month"] = cal["month"].to_numpy().astype(float)
         else:
-            block["time_of_day"] = cal["time_of_day"]
-        return block
+            block["time_of_day"] = cal["time_of_day"].to_numpy()
+        return pd.DataFrame(block)
     for day in range(1, 7):
-        block[f"dow_{day}"] = (cal["day_of_week"] == day).astype(float)
+        block[f"dow_{day}"] = (cal["day_of_week"].to_numpy() == day).astype(float)
     if f != "D":
         angle = 2 * np.pi * cal["time_of_day"].to_numpy() / 24.0
         for k in range(1, min(4, steps_per_day(f) // 2) + 1):
             for name, wave in (("sin", np.sin(k * angle)), ("cos", np.cos(k * angle))):
                 block[f"day_{name}{k}"] = wave
-                block[f"work_day_{name}{k}"] = wave * cal["is_working_day"].to_numpy()
-    return block
+                block[f"work_day_{name}{k}"] = wave * working
+    return pd.DataFrame(block)
 
 
 def design_matrix(
@@ -146,20 +149,12 @@ class _DirectLearner(SeriesForecaster):
         """Fit on ``(x_train, y_train)`` and predict ``x_pred``."""
         raise NotImplementedError
 
-    def _predict_after(
-        self,
-        cut: int,
-        y: np.ndarray,
-        ts_full: pd.DatetimeIndex,
-        x_full: pd.DataFrame | None,
-        horizon: int,
-        freq: str,
-    ) -> np.ndarray:
-        """Fit on ``y[:cut]`` and forecast the ``horizon`` steps after it."""
-        y_cut = np.concatenate([y[:cut], np.full(horizon, np.nan)])
-        ts_cut = ts_full[: cut + horizon]
-        x_cut = x_full.iloc[: cut + horizon] if x_full is not None else None
-        design = design_matrix(y_cut, ts_cut, horizon, freq, x_cut, self.linear).to_numpy(dtype=float)
+    def _predict_after(self, cut: int, design: np.ndarray, y: np.ndarray, horizon: int, freq: str) -> np.ndarray:
+        """Fit on the rows before ``cut`` and forecast the ``horizon`` rows from it.
+
+        One design serves every cut: all lags are at least ``horizon`` steps long, so the
+        rows ``cut … cut + horizon − 1`` only read values before ``cut``.
+        """
         train = design[:cut]
         usable = np.isfinite(train).all(axis=1)
         if usable.sum() < MIN_TRAIN_ROWS:
@@ -169,7 +164,7 @@ class _DirectLearner(SeriesForecaster):
                 f"at least {max(lags) + MIN_TRAIN_ROWS} observations for horizon {horizon} (lags {lags})",
                 cut,
             )
-        return self.fit_predict(train[usable], y[:cut][usable], design[cut:])
+        return self.fit_predict(train[usable], y[:cut][usable], design[cut : cut + horizon])
 
     def forecast_series(
         self,
@@ -184,15 +179,17 @@ class _DirectLearner(SeriesForecaster):
         """See the module doc."""
         ts_full = ts.append(future_ts)
         x_full = pd.concat([x, x_future], ignore_index=True) if x is not None and x_future is not None else None
+        y_full = np.concatenate([y, np.full(horizon, np.nan)])
+        design = design_matrix(y_full, ts_full, horizon, freq, x_full, self.linear).to_numpy(dtype=float)
         residuals: list[np.ndarray] = []
         needed = max(anchored_lags(horizon, freq)) + MIN_TRAIN_ROWS
         for k in range(self.calibration_windows, 0, -1):
             cut = y.size - k * horizon
             if cut < needed:
                 continue
-            predicted = self._predict_after(cut, y, ts_full, x_full, horizon, freq)
+            predicted = self._predict_after(cut, design, y, horizon, freq)
             residuals.append(y[cut : cut + horizon] - predicted)
-        mean = self._predict_after(y.size, y, ts_full, x_full, horizon, freq)
+        mean = self._predict_after(y.size, design, y, horizon, freq)
         half = (
             conformal_half_widths(np.concatenate(residuals))
             if residuals

@@ -249,3 +249,30 @@ def test_calendar() -> None:
     }
     bad = CliRunner().invoke(_app(), ["trading", "calendar", "2024", "--rules", "eu-ets"])
     assert bad.exit_code == 1 and "national-ets-2024" in bad.stderr
+
+
+def test_vintages_in_a_scenario(tmp_path: Path) -> None:
+    text = """\
+    year: 2024
+    accounts:
+      - {name: A, allowances: {2023: 30, 2024: 50, 2025: 100}, cash: 0}
+      - {name: B, cash: 5000}
+    orders:
+      - {id: s1, account: A, side: sell, instrument: "allowance:2025", quantity: 10, price: 40}
+      - {id: b1, account: B, side: buy, instrument: allowance, quantity: 10, price: 60}
+    compliance:
+      A: {verified_tco2e: 80, surrender_allowances: 80, surrender_ccer: 0}
+    """
+    doc = json.loads(_run(tmp_path, text, "--json").stdout)
+    # b1 asks for 2024 allowances ("allowance" = the scenario year): s1's 2025 tonnes are another book
+    assert doc["trades"] == []
+    assert doc["balances"]["A"]["allowance_by_vintage"] == {"2023": 30, "2024": 50, "2025": 100}
+    # 30 of 2023 + 50 of 2024 cover 80; the 2025 tonnes (90 available, 10 reserved) are not eligible
+    assert doc["compliance"]["A"]["status"] == "compliant"
+    kinds = {(e["reason"], e["asset"]) for e in doc["ledger_entries"] if e["reason"] == "surrender"}
+    assert kinds == {("surrender", "allowance:2023"), ("surrender", "allowance:2024")}
+
+
+def test_bad_vintage_key(tmp_path: Path) -> None:
+    result = _run(tmp_path, "accounts:\n  - {name: A, allowances: {old: 5}}\n", "--json")
+    assert result.exit_code == 1 and "accounts[0].allowances" in result.stderr

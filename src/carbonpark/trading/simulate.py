@@ -69,6 +69,14 @@ def _instrument(text: object, year: int | None) -> Asset:
     return asset
 
 
+def _vintage(key: object, field: str) -> int:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and key.strip().isdigit():
+        return int(key)
+    raise ValidationError(field, "vintage years as keys, e.g. {2023: 40, 2024: 60}", key)
+
+
 def _open_accounts(registry: Registry, accounts: object, year: int | None) -> list[str]:
     if not isinstance(accounts, list):
         raise ValidationError("accounts", "a list of {name, allowances, ccer, cash}", accounts)
@@ -85,7 +93,9 @@ def _open_accounts(registry: Registry, accounts: object, year: int | None) -> li
         names.append(name)
         allowances = entry.get("allowances", 0)
         by_vintage = (
-            {int(k): v for k, v in allowances.items()} if isinstance(allowances, Mapping) else {year: allowances}
+            {_vintage(k, f"{where}.allowances"): v for k, v in allowances.items()}
+            if isinstance(allowances, Mapping)
+            else {year: allowances}
         )
         for vintage, amount in sorted(by_vintage.items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
             tonnes = to_tonnes(amount, f"{where}.allowances")

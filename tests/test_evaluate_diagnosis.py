@@ -165,3 +165,37 @@ def test_radar_and_html_report() -> None:
     assert "Total score" in en and "Infrastructure" in en
     assert f"{result.score:.2f}" in en
     assert "300 / 400" in en  # the platform computation is shown as evidence
+
+
+def test_demo_park_gets_a_complete_evaluation() -> None:
+    from carbonpark.evaluate import demo_entered_values
+
+    figures = {
+        **FIGURES,
+        "enterprises_on_platform": 70,
+        "enterprises_with_identifier_node": 10,
+        "identifiers_registered": 250000,
+        "identifier_active_users": 300,
+        "identifier_resolutions": 2000000,
+        "enterprises_total_previous": 75,
+        "output_10k_cny": 1200000,
+        "output_3_years_ago_10k_cny": 1000000,
+        "employees": 12000,
+        "employees_previous": 11500,
+        "area_mu": 3000,
+    }
+    derived = indicators_from_platform(figures)
+    assert derived.skipped == {}
+    result = evaluate(merge_inputs(derived.values, demo_entered_values()))
+    assert result.missing == ()
+    assert 0 < result.score < 100
+    # the total is the alpha-weighted sum of the first-level sub-scores (formula (9) level by level)
+    alphas = {1: 0.15, 2: 0.25, 3: 0.15, 4: 0.2, 5: 0.25}
+    assert result.score == pytest.approx(sum(alphas[k] * v for k, v in result.level1.items()))
+
+
+def test_comment_lines_keep_line_numbers() -> None:
+    from carbonpark.evaluate import read_values_csv
+
+    with pytest.raises(ValidationError, match="line 4, column value"):
+        read_values_csv("# a comment, with a comma\nindicator,value\n1,5\n2,bad\n")

@@ -30,6 +30,7 @@ from carbonpark.evaluate.catalogue import (
     load_catalogue,
     parse_thresholds,
 )
+from carbonpark.evaluate.demo import demo_entered_values
 from carbonpark.evaluate.diagnosis import Comparison, Weakness, compare, weakest
 from carbonpark.evaluate.platform import FIGURES, PlatformIndicators, indicators_from_platform, merge_inputs
 from carbonpark.evaluate.report import radar_svg, render_html
@@ -65,6 +66,7 @@ __all__ = [
     "appendix_weights",
     "compare",
     "cumulative_score",
+    "demo_entered_values",
     "equal_weights",
     "evaluate",
     "geometric_mean_matrix",

@@ -398,7 +398,8 @@ def _cell(row: Sequence[str], header: Mapping[str, int], name: str) -> str:
 def read_values_csv(text: str, catalogue: Catalogue | None = None) -> list[IndicatorInput]:
     """Indicator values from CSV text: ``indicator,value``, optional ``min,max,direction,step,evidence``.
 
-    An empty ``value`` leaves the indicator missing (a template with all 69 rows can be filled in bit by bit).
+    An empty ``value`` leaves the indicator missing (a template with all 69 rows can be filled in bit by bit);
+    lines starting with ``#`` are comments.
 
     Raises
     ------
@@ -407,20 +408,25 @@ def read_values_csv(text: str, catalogue: Catalogue | None = None) -> list[Indic
         direction or yes/no.
     """
     cat = catalogue or load_catalogue()
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = [
+        (reader.line_num, row)
+        for row in reader
+        if any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
+    ]
     if not rows:
         raise ValidationError("line 1", "a header with the columns indicator,value", "an empty file")
-    header = {name.strip().lower(): k for k, name in enumerate(rows[0])}
+    header_line, header_row = rows[0]
+    where_header = f"line {header_line}"
+    header = {name.strip().lower(): k for k, name in enumerate(header_row)}
     for required in ("indicator", "value"):
         if required not in header:
-            raise ValidationError("line 1", f"a header with the column '{required}'", ",".join(rows[0]))
+            raise ValidationError(where_header, f"a header with the column '{required}'", ",".join(header_row))
     unknown = [name for name in header if name and name not in _COLUMNS]
     if unknown:
-        raise ValidationError("line 1", f"only the columns {', '.join(_COLUMNS)}", unknown)
+        raise ValidationError(where_header, f"only the columns {', '.join(_COLUMNS)}", unknown)
     inputs: list[IndicatorInput] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row in rows[1:]:
         raw_id = _cell(row, header, "indicator")
         try:
             indicator_id = int(raw_id)

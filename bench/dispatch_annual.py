@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import highspy
@@ -149,15 +149,19 @@ def direct_highs(data: dict[str, np.ndarray]) -> tuple[float, float, float]:
     cost[col(exp_, t)] = -EXPORT_PRICE
     cost[col(chp, t)] = cost[col(boil, t)] = GAS_PRICE
 
-    rows, cols, vals, row_lo, row_hi = [], [], [], [], []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    row_lo: list[np.ndarray] = []
+    row_hi: list[np.ndarray] = []
 
-    def add_rows(entries: list[tuple[int, np.ndarray, np.ndarray | float]], lo: np.ndarray, hi: np.ndarray) -> None:
-        base = sum(len(r) for r in row_lo)
-        m = len(lo)
+    def add_rows(entries: Sequence[tuple[int, np.ndarray, float]], lo: np.ndarray, hi: np.ndarray) -> None:
+        """One row per element of ``lo``; entry (variable, steps, coefficient) puts one term in each row."""
+        base = int(sum(len(r) for r in row_lo))
         for variable, steps_of_row, coefficient in entries:
-            rows.append(base + np.arange(m)[: len(steps_of_row)] if len(steps_of_row) == m else base + steps_of_row)
+            rows.append(base + np.arange(len(lo)))
             cols.append(col(variable, steps_of_row))
-            vals.append(np.broadcast_to(coefficient, steps_of_row.shape).astype(float))
+            vals.append(np.full(len(lo), float(coefficient)))
         row_lo.append(lo)
         row_hi.append(hi)
 
@@ -180,7 +184,7 @@ def direct_highs(data: dict[str, np.ndarray]) -> tuple[float, float, float]:
         rhs[0] = keep * spec["init"] * spec["E"]
         previous = np.arange(1, n)
         entries = [(state, t, 1.0), (charge, t, -spec["eta"]), (discharge, t, 1.0 / spec["eta"])]
-        base = sum(len(r) for r in row_lo)
+        base = int(sum(len(r) for r in row_lo))
         add_rows(entries, rhs, rhs)
         rows.append(base + previous)
         cols.append(col(state, previous - 1))

@@ -104,9 +104,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         target: Annotated[
             str | None,
-            typer.Option(
-                "--target", "--target-tco2e", help="Abatement target [tCO2e/yr]: reach it at least cost."
-            ),
+            typer.Option("--target", "--target-tco2e", help="Abatement target [tCO2e/yr]: reach it at least cost."),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:

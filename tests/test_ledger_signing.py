@@ -115,6 +115,10 @@ def test_proof_bundle_checks_offline_and_names_each_failure() -> None:
     assert index == 7
     entry = ledger.entries.get_entries(index, index + 1)[0]
     bundle = make_bundle(entry, index, ledger.log.inclusion_proof(index), sth, signing.public_key_pem(park))
+    assert ledger.proof_bundle("reading_batch", "batch:7", sth, signing.public_key_pem(park)) == bundle
+    ledger.append(Entry("reading_batch", "ENT-0001", "batch:late", 1, {}))
+    with pytest.raises(ValidationError, match="before the signed head"):
+        ledger.proof_bundle("reading_batch", "batch:late", sth, signing.public_key_pem(park))
     result = check_bundle(bundle, trusted_key=park.public_key())
     assert result.ok and result.problems == [] and result.tree_size == 11
     assert bundle["entry_json"]["record"] == "batch:7"

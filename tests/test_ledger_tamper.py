@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carbonpark.ledger import merkle, signing
 from carbonpark.ledger.attestation import Ledger, MemoryEntryStore
@@ -106,3 +108,24 @@ def test_a_changed_entry_with_its_leaf_hash_is_caught_by_the_authenticated_paren
     report = ledger.verify(head)
     assert not report.ok and report.first_bad_index == 2
     assert report.problems[-1] == "node store damaged below leaves [2, 4)"
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 40), data=st.data())
+def test_any_change_delete_or_insert_is_located(size: int, data: st.DataObject) -> None:
+    ledger = Ledger()
+    ledger.append_many(Entry("activity_datum", "ENT-1", f"d:{i}", i, {"v": str(i)}) for i in range(size))
+    head = ledger.head(99)
+    assert isinstance(ledger.entries, MemoryEntryStore)
+    stored = ledger.entries.entries
+    victim = data.draw(st.integers(0, size - 1), label="victim")
+    mode = data.draw(st.sampled_from(["change", "delete", "insert"]), label="mode")
+    if mode == "change":
+        stored[victim] = stored[victim].replace(b'"v":"', b'"v":"x')
+    elif mode == "delete":
+        del stored[victim]
+    else:
+        stored.insert(victim, Entry("activity_datum", "ENT-1", "intruder", 0, {}).to_bytes())
+    report = ledger.verify(head)
+    assert not report.ok
+    assert report.first_bad_index == victim

@@ -14,9 +14,11 @@ The ``EntryStore`` protocol
     The number of entries stored.
 ``get_entries(start, end) -> list[bytes]``
     The raw entries of leaves ``[start, end)``, in order.
-``put_entries(first_index, entries) -> None``
-    Store ``entries`` as leaves ``first_index, first_index + 1, …``; ``first_index`` must be
-    the current size (else :class:`carbonpark.errors.ConflictError`).
+``put_entries(first_index, rows) -> None``
+    Store ``rows`` (a sequence of :class:`EntryRow`: kind, record handle, raw entry bytes)
+    as leaves ``first_index, first_index + 1, …``; ``first_index`` must be the current size
+    (else :class:`carbonpark.errors.ConflictError`). Kind and record are stored beside the
+    bytes so that :meth:`find` is an index lookup.
 ``find(kind, record) -> int | None``
     The leaf index of the latest entry of that kind for that record handle.
 
@@ -29,18 +31,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from carbonpark.errors import ConflictError, ValidationError
 from carbonpark.ledger import merkle, signing
-from carbonpark.ledger.entries import Entry, parse_entry
+from carbonpark.ledger.bundle import make_bundle
+from carbonpark.ledger.entries import Entry
 from carbonpark.ledger.log import MerkleLog, NodeStore
 from carbonpark.ledger.signing import SignedTreeHead, TreeHead
 from carbonpark.ledger.tamper import TamperReport, locate_tampering
 
-__all__ = ["EntryStore", "Ledger", "MemoryEntryStore", "Receipt"]
+__all__ = ["EntryRow", "EntryStore", "Ledger", "MemoryEntryStore", "Receipt"]
+
+
+class EntryRow(NamedTuple):
+    """One stored entry: its kind and record handle (for look-ups) and its raw canonical bytes."""
+
+    kind: str
+    record: str
+    data: bytes
 
 
 @runtime_checkable
@@ -51,7 +62,7 @@ class EntryStore(Protocol):
 
     def get_entries(self, start: int, end: int) -> list[bytes]: ...
 
-    def put_entries(self, first_index: int, entries: Sequence[bytes]) -> None: ...
+    def put_entries(self, first_index: int, rows: Sequence[EntryRow]) -> None: ...
 
     def find(self, kind: str, record: str) -> int | None: ...
 
@@ -69,13 +80,12 @@ class MemoryEntryStore:
     def get_entries(self, start: int, end: int) -> list[bytes]:
         return self.entries[start:end]
 
-    def put_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
+    def put_entries(self, first_index: int, rows: Sequence[EntryRow]) -> None:
         if first_index != len(self.entries):
             raise ConflictError(f"entry store: size is {len(self.entries)}, the writer expected {first_index}")
-        for offset, data in enumerate(entries):
-            entry = parse_entry(data)
-            self._index[(entry.kind, entry.record)] = first_index + offset
-        self.entries.extend(bytes(e) for e in entries)
+        for offset, row in enumerate(rows):
+            self._index[(row.kind, row.record)] = first_index + offset
+        self.entries.extend(bytes(row.data) for row in rows)
 
     def find(self, kind: str, record: str) -> int | None:
         return self._index.get((kind, record))
@@ -120,12 +130,13 @@ class Ledger:
 
     def append_many(self, entries: Iterable[Entry]) -> list[Receipt]:
         """Attest entries in order, as one batch (one write to each store)."""
-        raw = [e.to_bytes() for e in entries]
-        if not raw:
+        rows = [EntryRow(e.kind, e.record, e.to_bytes()) for e in entries]
+        if not rows:
             return []
         first = self.log.size
+        raw = [row.data for row in rows]
         hashes = [merkle.leaf_hash(r) for r in raw]
-        self.entries.put_entries(first, raw)
+        self.entries.put_entries(first, rows)
         self.log.append_leaf_hashes(hashes)
         return [Receipt(first + i, h, r) for i, (h, r) in enumerate(zip(hashes, raw, strict=True))]
 
@@ -144,6 +155,14 @@ class Ledger:
         if index is None:
             raise ValidationError("record", f"a {kind} record handle in the ledger", record)
         return index
+
+    def proof_bundle(self, kind: str, record: str, sth: SignedTreeHead, public_key_pem: bytes) -> dict[str, Any]:
+        """The offline proof bundle of ``record`` under the signed head ``sth`` (docs/ledger.md §4)."""
+        index = self.index_of(kind, record)
+        if index >= sth.head.size:
+            raise ValidationError("record", f"a record attested before the signed head (size {sth.head.size})", record)
+        entry = self.entries.get_entries(index, index + 1)[0]
+        return make_bundle(entry, index, self.log.inclusion_proof(index, sth.head.size), sth, public_key_pem)
 
     def verify(self, head: TreeHead) -> TamperReport:
         """Check the stored entries against a (signature-checked) tree head; see :func:`locate_tampering`."""

@@ -79,10 +79,13 @@ def bench_postgres(rows: list[tuple[int, int, float, int]], pg_url: str) -> dict
         dsn = pg_url.replace("postgresql+psycopg://", "postgresql://")
 
         def raw() -> None:
-            with psycopg.connect(dsn, options=f"-csearch_path={schemas[1]}") as conn, conn.cursor() as cur:
-                with cur.copy("COPY readings (meter_id, ts_ms, value, quality) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+            with (
+                psycopg.connect(dsn, options=f"-csearch_path={schemas[1]}") as conn,
+                conn.cursor() as cur,
+                cur.copy("COPY readings (meter_id, ts_ms, value, quality) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
 
         t_raw = timed(raw)
         engine.dispose()

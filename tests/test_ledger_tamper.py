@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbonpark.ledger import merkle, signing
+from carbonpark.ledger import merkle, signing, tamper
 from carbonpark.ledger.attestation import Ledger, MemoryEntryStore
 from carbonpark.ledger.entries import Entry
 from carbonpark.ledger.log import MemoryNodeStore
@@ -129,3 +129,30 @@ def test_any_change_delete_or_insert_is_located(size: int, data: st.DataObject) 
     report = ledger.verify(head)
     assert not report.ok
     assert report.first_bad_index == victim
+
+
+def test_entries_are_read_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With slices of 4 entries the store is never asked for more than 4 at a time, and the
+    # answers are the same as with one big read.
+    monkeypatch.setattr(tamper, "CHUNK", 4)
+    ledger, entries, nodes, head = _filled()
+    asked: list[int] = []
+    original = entries.get_entries
+
+    def spy(start: int, end: int) -> list[bytes]:
+        asked.append(end - start)
+        return original(start, end)
+
+    monkeypatch.setattr(entries, "get_entries", spy)
+    assert ledger.verify(head).ok
+    entries.entries[29] = entries.entries[29].replace(b'"t":"', b'"t":"0')
+    assert ledger.verify(head).first_bad_index == 29
+    assert asked and max(asked) <= 4
+    nodes.tamper((0, 29), merkle.leaf_hash(entries.entries[29]))
+    for level in range(1, 6):
+        nodes.tamper((level, 29 >> level), bytes(32))
+    # (5, 0) is part of the root's tiling, so the store no longer reproduces the signed root,
+    # and its leaf 29 now agrees with entry 29: only the signed head shows the change.
+    rewritten = ledger.verify(head)
+    assert rewritten.first_bad_index is None
+    assert "the log was rewritten" in rewritten.problems[-1]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, overload, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -165,5 +165,36 @@ class Ledger:
         return make_bundle(entry, index, self.log.inclusion_proof(index, sth.head.size), sth, public_key_pem)
 
     def verify(self, head: TreeHead) -> TamperReport:
-        """Check the stored entries against a (signature-checked) tree head; see :func:`locate_tampering`."""
-        return locate_tampering(self.entries.get_entries(0, self.entries.size()), head, self.log)
+        """Check the stored entries against a (signature-checked) tree head; see :func:`locate_tampering`.
+
+        The entries are read from the store in slices, never all at once.
+        """
+        return locate_tampering(_StoredEntries(self.entries), head, self.log)
+
+
+class _StoredEntries(Sequence[bytes]):
+    """A read-only view of an :class:`EntryStore` as a sequence; slices become ``get_entries`` calls."""
+
+    def __init__(self, store: EntryStore) -> None:
+        self._store = store
+        self._size = store.size()
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._size)
+            if step != 1:
+                raise ValidationError("slice", "a contiguous range of entries", index)
+            return self._store.get_entries(start, stop) if start < stop else []
+        if not -self._size <= index < self._size:
+            raise IndexError(index)
+        position = index % self._size
+        return self._store.get_entries(position, position + 1)[0]

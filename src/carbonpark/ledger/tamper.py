@@ -72,31 +72,48 @@ class TamperReport:
         }
 
 
-def _mth(hashes: Sequence[bytes]) -> bytes:
-    """``MTH`` of a run of leaf hashes (RFC 6962 §2.1), via perfect-subtree tiling."""
-    if not hashes:
-        return merkle.EMPTY_ROOT
-    tiles = merkle.perfect_subtrees(0, len(hashes))
-    parts, position = [], 0
-    for level, _ in tiles:
-        width = 1 << level
-        run = list(hashes[position : position + width])
-        while len(run) > 1:
-            run = [merkle.node_hash(run[i], run[i + 1]) for i in range(0, len(run), 2)]
-        parts.append(run[0])
-        position += width
-    return merkle.fold_subtrees(parts)
+CHUNK = 65_536
+"""Entries read per slice of the entry sequence [entries]; bounds memory on large logs."""
 
 
-def _descend(leaves: Sequence[bytes], log: MerkleLog, size: int, root: bytes) -> tuple[int, str | None]:
+def _range_root(entries: Sequence[bytes], start: int, end: int) -> bytes:
+    """``MTH`` of the entries ``[start, end)`` (RFC 6962 §2.1), reading them in chunks.
+
+    Leaf hashes are merged into a stack of perfect subtrees as they come (a compact
+    range), so memory stays O(chunk + log n) however long the range is.
+    """
+    stack: list[tuple[int, bytes]] = []
+    for chunk_start in range(start, end, CHUNK):
+        for data in entries[chunk_start : min(chunk_start + CHUNK, end)]:
+            level, digest = 0, merkle.leaf_hash(data)
+            while stack and stack[-1][0] == level:
+                digest = merkle.node_hash(stack.pop()[1], digest)
+                level += 1
+            stack.append((level, digest))
+    return merkle.fold_subtrees([digest for _, digest in stack])
+
+
+def _first_leaf_mismatch(entries: Sequence[bytes], log: MerkleLog, size: int) -> int | None:
+    """The first index whose entry's leaf hash differs from the stored leaf hash, in chunks."""
+    for chunk_start in range(0, size, CHUNK):
+        chunk_end = min(chunk_start + CHUNK, size)
+        stored = log.leaf_hashes(chunk_start, chunk_end)
+        for offset, data in enumerate(entries[chunk_start:chunk_end]):
+            if merkle.leaf_hash(data) != stored[offset]:
+                return chunk_start + offset
+    return None
+
+
+def _descend(entries: Sequence[bytes], log: MerkleLog, size: int, root: bytes) -> tuple[int, str | None]:
     """The first leaf whose recomputed hash differs, by descending from an authenticated root."""
     start, end, expected = 0, size, root
+    stored_count = len(entries)
     while end - start > 1:
         k = merkle.split_point(end - start)
         left, right = log.subtree_hash(start, start + k), log.subtree_hash(start + k, end)
         if merkle.node_hash(left, right) != expected:
             return start, f"node store damaged below leaves [{start}, {end})"
-        if start + k > len(leaves) or _mth(leaves[start : start + k]) != left:
+        if start + k > stored_count or _range_root(entries, start, start + k) != left:
             end, expected = start + k, left
         else:
             start, expected = start + k, right
@@ -109,7 +126,9 @@ def locate_tampering(entries: Sequence[bytes], head: TreeHead, log: MerkleLog | 
     Parameters
     ----------
     entries
-        The raw entries as stored now, in log order (leaf 0 first).
+        The raw entries as stored now, in log order (leaf 0 first): any sequence that
+        supports ``len`` and slicing (a database-backed one reads in slices of
+        :data:`CHUNK`); memory stays O(chunk + log n).
     head
         A tree head whose signature the caller has verified
         (:func:`carbonpark.ledger.signing.verify_tree_head`).
@@ -126,10 +145,9 @@ def locate_tampering(entries: Sequence[bytes], head: TreeHead, log: MerkleLog | 
     """
     size = head.size
     report = TamperReport(ok=False, tree_size=size, entries_stored=len(entries))
-    leaves = [merkle.leaf_hash(e) for e in entries[:size]]
     if len(entries) < size:
         report.problems.append(f"{size - len(entries)} entries missing: {len(entries)} stored, head covers {size}")
-    elif _mth(leaves) == head.root:
+    elif _range_root(entries, 0, size) == head.root:
         report.ok = True
         return report
     else:
@@ -141,10 +159,9 @@ def locate_tampering(entries: Sequence[bytes], head: TreeHead, log: MerkleLog | 
         return report
     if log.size < size or log.root(size) != head.root:
         report.problems.append("the node store does not reproduce the signed root either: the log was rewritten")
-        stored = log.leaf_hashes(0, min(size, log.size))
-        report.first_bad_index = next((i for i, (a, b) in enumerate(zip(stored, leaves, strict=False)) if a != b), None)
+        report.first_bad_index = _first_leaf_mismatch(entries, log, min(size, log.size, len(entries)))
         return report
-    index, damage = _descend(leaves, log, size, head.root)
+    index, damage = _descend(entries, log, size, head.root)
     report.first_bad_index = index
     if damage:
         report.problems.append(damage)

@@ -98,6 +98,8 @@ def test_carbonpark_rules_decimals_as_strings_and_safe_integers() -> None:
     with pytest.raises(ValidationError):
         canonical_json({"s": "\ud800"})
     with pytest.raises(ValidationError):
+        canonical_json({"\ud800": 1, "a": 2})
+    with pytest.raises(ValidationError):
         canonical_json({"o": object()})
 
 

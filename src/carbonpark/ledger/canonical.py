@@ -107,7 +107,7 @@ def _string(value: str) -> str:
 
 
 def _utf16_key(name: str) -> bytes:
-    return name.encode("utf-16-be")
+    return name.encode("utf-16-be", "surrogatepass")
 
 
 def _serialise(value: Any, path: str) -> str:

@@ -30,7 +30,13 @@ import pandas as pd
 from carbonpark.errors import CarbonparkError, ValidationError
 from carbonpark.forecast.backtest import BacktestResult, rolling_origin
 from carbonpark.forecast.baselines import SeasonalNaive
-from carbonpark.forecast.contract import Forecaster, feature_columns, normalise_freq
+from carbonpark.forecast.contract import (
+    Forecaster,
+    feature_columns,
+    normalise_freq,
+    validate_future,
+    validate_history,
+)
 from carbonpark.forecast.long_term import (
     ARIMAForecaster,
     ElasticityForecaster,
@@ -195,6 +201,9 @@ def run_forecast(
         Turns a name into a forecaster (the registry's ``get_forecaster``).
     """
     freq = normalise_freq(freq)
+    # Check the future rows up front, whatever model ends up chosen (one that ignores
+    # features must not hide a wrong number of future rows).
+    validate_future(future, validate_history(history, freq, min_length=1), horizon, freq)
     if model == "auto":
         selection = select_model(history, horizon, freq, windows=windows)
         chosen = selection.chosen

@@ -213,3 +213,28 @@ def test_example_day_ahead_saves_against_the_baseline() -> None:
     assert set(result.balance_residual_kw) >= {"electricity", "heat", "cooling", "gas"}
     assert max(result.balance_residual_kw.values()) < 1e-6
     assert len(result.timestamps) == 24
+
+
+# --- rolling horizon with issued forecasts ----------------------------------------------------
+
+
+def test_cli_rolling_with_forecast_table(contract_file: Path, tmp_path: Path) -> None:
+    # Issued at step 0: "no load at step 1", so the first window does not charge; step 1 then
+    # buys its actual 100 kWh at 1.0: 100.0 CNY (against 30.0 with perfect foresight).
+    table = tmp_path / "forecasts.csv"
+    table.write_text(
+        "issued_step,path,step,value\n0,loads.electricity,0,0\n0,loads.electricity,1,0\n", encoding="utf-8"
+    )
+    args = ["dispatch", str(contract_file), "--window", "2", "--commit", "1", "--forecasts", str(table), "--json"]
+    result = CliRunner().invoke(app(), args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_cost"] == pytest.approx(100.0)
+
+
+def test_forecast_table_must_cover_the_window() -> None:
+    from carbonpark.dispatch import forecast_from_table
+
+    forecast = forecast_from_table([{"issued_step": 0, "path": "loads.electricity", "step": 0, "value": 5.0}])
+    with pytest.raises(ValidationError, match="none for steps 1"):
+        forecast(0, 2)
+    assert forecast(0, 1) == {"loads.electricity": [5.0]}

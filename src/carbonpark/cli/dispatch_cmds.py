@@ -19,6 +19,7 @@ from rich.table import Table
 from carbonpark.cli.common import emit_json, err_console
 from carbonpark.dispatch import (
     DispatchResult,
+    forecast_from_table,
     load_scenario,
     pareto_front,
     solve_dispatch,
@@ -112,6 +113,12 @@ def dispatch(
         int | None, typer.Option("--window", help="Rolling horizon: steps looked ahead per solve.")
     ] = None,
     commit: Annotated[int | None, typer.Option("--commit", help="Rolling horizon: steps kept per solve.")] = None,
+    forecasts: Annotated[
+        Path | None,
+        typer.Option(
+            "--forecasts", help="Rolling horizon: CSV with issued_step, path, step, value (see docs/dispatch.md)."
+        ),
+    ] = None,
     pareto: Annotated[
         int | None, typer.Option("--pareto", help="Also trace N points of the cost–emissions front.")
     ] = None,
@@ -123,7 +130,15 @@ def dispatch(
     scenario = with_objective(load_scenario(scenario_file), objective, carbon_price, cost_weight)
     if window is None and commit is not None:
         raise ValidationError("--window", "a window length when --commit is given", None)
-    result = solve_rolling(scenario, window, commit or 1) if window is not None else solve_dispatch(scenario)
+    if forecasts is not None and window is None:
+        raise ValidationError("--forecasts", "--window (forecasts drive a rolling horizon)", str(forecasts))
+    if window is not None:
+        forecast = None
+        if forecasts is not None:
+            forecast = forecast_from_table(pd.read_csv(forecasts).to_dict("records"))
+        result = solve_rolling(scenario, window, commit or 1, forecast)
+    else:
+        result = solve_dispatch(scenario)
     front = None
     if pareto is not None:
         front = [

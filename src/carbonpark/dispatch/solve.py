@@ -42,6 +42,7 @@ __all__ = [
     "BaselineResult",
     "DispatchResult",
     "ParetoPoint",
+    "forecast_from_table",
     "pareto_front",
     "solve_dispatch",
     "solve_rolling",
@@ -399,6 +400,50 @@ def pareto_front(scenario: Scenario, points: int = 5) -> list[ParetoPoint]:
 #: ``forecast(start, length)`` → overrides for steps ``start … start+length−1``, keyed by
 #: dotted path (``"loads.electricity"``, ``"assets.pv1.profile"`` by asset name).
 Forecast = Callable[[int, int], Mapping[str, Sequence[float]]]
+
+
+def forecast_from_table(rows: Sequence[Mapping[str, Any]]) -> Forecast:
+    """A rolling-horizon forecast from issued forecasts in long form.
+
+    Parameters
+    ----------
+    rows
+        Records with ``issued_step`` (the step at which the forecast was made), ``path``
+        (``"loads.electricity"``, ``"assets.<name>.profile"`` …), ``step`` and ``value``,
+        e.g. the forecasting engine's output with its series mapped to scenario paths.
+        A window starting at step *s* uses, per path, the latest forecast issued at or before *s*.
+
+    Raises
+    ------
+    ValidationError
+        When a row lacks a field, or (when used) a window step has no forecast value.
+    """
+    issues: dict[str, dict[int, dict[int, float]]] = {}
+    for index, row in enumerate(rows):
+        try:
+            path, issued, step, value = str(row["path"]), int(row["issued_step"]), int(row["step"]), float(row["value"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"forecast row {index}", "issued_step, path, step and a numeric value", row) from exc
+        issues.setdefault(path, {}).setdefault(issued, {})[step] = value
+
+    def forecast(start: int, length: int) -> dict[str, list[float]]:
+        chosen: dict[str, list[float]] = {}
+        for path, by_issue in issues.items():
+            usable = [issued for issued in by_issue if issued <= start]
+            if not usable:
+                continue
+            values = by_issue[max(usable)]
+            missing = [s for s in range(start, start + length) if s not in values]
+            if missing:
+                raise ValidationError(
+                    f"forecast {path} issued at step {max(usable)}",
+                    f"values for steps {start}–{start + length - 1}",
+                    f"none for steps {step_ranges(np.array(missing))}",
+                )
+            chosen[path] = [values[s] for s in range(start, start + length)]
+        return chosen
+
+    return forecast
 
 
 def _slice(value: Any, start: int, stop: int) -> Any:

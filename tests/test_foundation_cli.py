@@ -29,8 +29,17 @@ def test_status_json(demo_db: str) -> None:
     p = run("status", "--db", demo_db, "--json")
     assert p.returncode == 0
     doc = json.loads(p.stdout)
-    assert {"enterprises", "sites", "meters", "sources", "products", "readings", "quarantined", "first_reading",
-            "last_reading"} <= set(doc)
+    assert {
+        "enterprises",
+        "sites",
+        "meters",
+        "sources",
+        "products",
+        "readings",
+        "quarantined",
+        "first_reading",
+        "last_reading",
+    } <= set(doc)
     assert doc["meters"] == 45 and doc["quarantined"] == 0
 
 
@@ -65,8 +74,10 @@ def test_db_upgrade_then_registry_import(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
     assert run("db", "upgrade", "--db", db).returncode == 0
     spec = tmp_path / "r.yaml"
-    spec.write_text("park: {name: P}\nenterprises:\n  - {name: A, credit_code: 91350100M000100Y43, "
-                    "industry_code: C26}\n", encoding="utf-8")
+    spec.write_text(
+        "park: {name: P}\nenterprises:\n  - {name: A, credit_code: 91350100M000100Y43, industry_code: C26}\n",
+        encoding="utf-8",
+    )
     p = run("registry", "import", str(spec), "--db", db, "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == {"created": {"parks": 1, "enterprises": 1}}

@@ -78,8 +78,9 @@ def test_meter_unit_must_fit_its_quantity() -> None:
 
 def test_enterprise_spec_names_the_field() -> None:
     with pytest.raises(ValidationError, match=r"line 3, credit_code: expected check character"):
-        validate_spec(EnterpriseSpec, {"name": "x", "credit_code": "91350100M000100Y40", "industry_code": "C26"},
-                      "line 3")
+        validate_spec(
+            EnterpriseSpec, {"name": "x", "credit_code": "91350100M000100Y40", "industry_code": "C26"}, "line 3"
+        )
 
 
 def test_handles_have_the_industrial_internet_syntax() -> None:

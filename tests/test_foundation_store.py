@@ -80,14 +80,22 @@ def test_bad_registry_input_is_refused_and_changes_nothing(
 
 
 def test_statistics_import_is_idempotent_and_keeps_history(registry_db: str, tmp_path: Path) -> None:
-    csv1 = "enterprise,period,metric,value,unit,source\n" \
-           "91350100M000100Y43,2025-01,output:p1,120.5,t,月报\n" \
-           "91350100M000100Y43,2025-01,value_added,300,万元,月报\n" \
-           "91350100M000100Y43,2025,employees,85,persons,年报\n"
+    csv1 = (
+        "enterprise,period,metric,value,unit,source\n"
+        "91350100M000100Y43,2025-01,output:p1,120.5,t,月报\n"
+        "91350100M000100Y43,2025-01,value_added,300,万元,月报\n"
+        "91350100M000100Y43,2025,employees,85,persons,年报\n"
+    )
     assert import_statistics(registry_db, _write(tmp_path, "s1.csv", csv1), "tester") == {
-        "created": 3, "updated": 0, "unchanged": 0}
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+    }
     assert import_statistics(registry_db, _write(tmp_path, "s1.csv", csv1), "tester") == {
-        "created": 0, "updated": 0, "unchanged": 3}
+        "created": 0,
+        "updated": 0,
+        "unchanged": 3,
+    }
     csv2 = "enterprise,period,metric,value,unit\n91350100M000100Y43,2025-01,value_added,310,万元\n"
     assert import_statistics(registry_db, _write(tmp_path, "s2.csv", csv2), "auditor")["updated"] == 1
     with session(registry_db) as s:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from carbonpark import __version__
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
 from carbonpark.services.demo import build_demo
+from carbonpark.services.demo_run import run_capabilities
 from carbonpark.services.registry_io import import_registry, import_statistics
 from carbonpark.services.status import list_meters, registry_status
 from carbonpark.settings import get_settings
@@ -87,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 bar.update(tasks[stage], completed=done, total=total)
 
             result = build_demo(db, size=size, seed=seed, year=year, out_dir=out_dir, on_progress=report)  # type: ignore[arg-type]
+            capabilities = run_capabilities(db, result.year, out_dir, on_progress=report)
         summary = {
             "db": normalise_url(db),
             "size": result.size,
@@ -96,16 +98,22 @@ def register(app: typer.Typer) -> None:
             "already_built": result.already_built,
             "registry": registry_status(db),
             "faults": result.faults,
-            "outputs": result.outputs,
+            "capabilities": capabilities,
+            "outputs": {**result.outputs, **{k: v["output"] for k, v in capabilities.items() if "output" in v}},
         }
         out_dir.mkdir(parents=True, exist_ok=True)
         summary_path = out_dir / "demo-summary.json"
         summary["outputs"]["summary"] = str(summary_path)
         summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        failed = {k: v["error"] for k, v in capabilities.items() if v["status"] != "ok"}
+        for name, error in failed.items():
+            err_console.print(f"[red]error:[/red] capability {name} failed: {error}", highlight=False)
         if json_out:
             emit_json(summary)
-            return
-        _print_summary(summary)
+        else:
+            _print_summary(summary)
+        if failed:
+            raise typer.Exit(1)
 
     @app.command()
     def status(db: DbOption = None, json_out: JsonOption = False) -> None:
@@ -218,6 +226,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_row(key, str(reg[key]))
     table.add_row("faults injected", str(len(summary["faults"])))
     console.print(table)
+    caps = Table("capability", "status", "figures", title="capabilities run on the demo park")
+    for name, figures in summary["capabilities"].items():
+        shown = {k: v for k, v in figures.items() if k not in {"status", "output"}}
+        caps.add_row(name, figures["status"], ", ".join(f"{k}={v}" for k, v in shown.items()))
+    console.print(caps)
     console.print(f"database: {summary['db']}")
     for name, path in summary["outputs"].items():
         console.print(f"{name}: {path}")

@@ -60,7 +60,7 @@ def list_meters(db: str | None, enterprise: str | None = None) -> list[dict[str,
         if enterprise is not None:
             ent = reg.resolve(s, Enterprise, enterprise)
             stmt = stmt.where(Meter.enterprise_id == ent.id)
-        parents = dict(s.execute(select(Meter.id, Meter.handle)).tuples().all())
+        parents = dict(s.execute(select(Meter.id, Meter.handle)).all())
         return [
             {
                 "id": m.id,
@@ -76,5 +76,5 @@ def list_meters(db: str | None, enterprise: str | None = None) -> list[dict[str,
                 "parent": parents.get(m.parent_id) if m.parent_id else None,
                 "accuracy_class": m.accuracy_class,
             }
-            for m, ent_handle, carrier in s.execute(stmt).tuples()
+            for m, ent_handle, carrier in s.execute(stmt)
         ]

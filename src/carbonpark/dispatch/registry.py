@@ -5,8 +5,7 @@ declaring an entry point in the group ``carbonpark.dispatch_assets`` whose objec
 define function ``define(ctx: DispatchContext, asset: AssetConfig) -> None``; it may
 carry the attribute ``config_model`` (a subclass of
 :class:`carbonpark.dispatch.scenario.AssetConfig` validating its fields; otherwise the
-fields are accepted as they come) and ``baseline`` (a rule for the rule-based
-baseline; otherwise the asset stays idle there).
+fields are accepted as they come). Such an asset stays idle in the rule-based baseline.
 
 References
 ----------

@@ -63,6 +63,7 @@ class BaselineResult:
     total_emissions_tco2e: float | None
     schedule: Schedule
     problems: list[str] = field(default_factory=list)
+    balance_residual_kw: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,6 +124,7 @@ class DispatchResult:
                 "total_cost": self.baseline.total_cost,
                 "total_emissions_tco2e": self.baseline.total_emissions_tco2e,
                 "problems": self.baseline.problems,
+                "balance_residual_kw": self.baseline.balance_residual_kw,
             },
             "savings": self.savings,
             "balance_residual_kw": self.balance_residual_kw,
@@ -276,11 +278,16 @@ def _baseline(ctx: DispatchContext) -> BaselineResult:
     rules = baseline_schedule(ctx)
     if rules.problems:
         return BaselineResult("infeasible", None, None, rules.schedule, rules.problems)
+    try:
+        residuals = _balance_report(ctx, rules.schedule)
+    except InfeasibleError as exc:
+        return BaselineResult("infeasible", None, None, rules.schedule, [str(exc)])
     return BaselineResult(
         "ok",
         _money(ctx.evaluate_terms(ctx.cost_terms, rules.schedule)),
         round(ctx.evaluate_terms(ctx.emission_terms, rules.schedule) / 1000.0, 9),
         rules.schedule,
+        balance_residual_kw=residuals,
     )
 
 
@@ -339,6 +346,8 @@ def with_objective(
         return scenario.model_copy(update={"objective": name})
     if name != "weighted":
         raise ValidationError("objective", "cost, emissions or weighted", name)
+    if carbon_price is None and isinstance(scenario.objective, WeightedObjective):
+        return scenario
     if carbon_price is None:
         raise ValidationError("carbon_price", "a carbon price [CNY/tCO2e] for the weighted objective", None)
     if carbon_price < 0 or cost_weight < 0:

@@ -27,7 +27,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from carbonpark.cli.common import emit_json
+from carbonpark.cli.common import emit_json, progress
 from carbonpark.errors import ValidationError
 from carbonpark.forecast import (
     FORECASTERS,
@@ -39,6 +39,7 @@ from carbonpark.forecast import (
     decompose,
     feature_columns,
     forecast_energy_by_carrier,
+    forecast_many,
     get_forecaster,
     normalise_freq,
     run_forecast,
@@ -136,6 +137,47 @@ def _forecast_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _forecast_many_doc(
+    history: pd.DataFrame,
+    future: pd.DataFrame | None,
+    horizon: int,
+    freq: str,
+    model: str,
+    windows: int,
+    tz: str,
+    resolve: Any,
+    count: int,
+) -> dict[str, Any]:
+    """Every series on its own, over the cores, with a progress bar on standard error."""
+    with progress() as bar:
+        task = bar.add_task("forecasting series", total=count)
+        runs = forecast_many(
+            history,
+            horizon,
+            freq,
+            model=model,
+            future=future,
+            windows=windows,
+            on_done=lambda _sid: bar.advance(task),
+            resolve=resolve,
+        )
+    rows = [row for run in runs.values() for row in _forecast_rows(run.forecast, tz)]
+    return {
+        "model": model,
+        "models": {sid: run.model for sid, run in runs.items()},
+        "freq": freq,
+        "horizon": horizon,
+        "timezone": tz,
+        "forecast": rows,
+        "backtest": {
+            "series": {
+                sid: (run.backtest if run.backtest is not None else {"note": run.backtest_note})
+                for sid, run in runs.items()
+            }
+        },
+    }
+
+
 def _print_forecast(doc: dict[str, Any]) -> None:
     console = Console()
     table = Table(title=f"Forecast ({doc['model']}, {doc['horizon']} steps of {doc['freq']})")
@@ -149,7 +191,21 @@ def _print_forecast(doc: dict[str, Any]) -> None:
         )
     console.print(table)
     bt = doc["backtest"]
-    if "mae" in bt:
+    if "series" in bt:
+        summary = Table(title="Backtest per series (rolling origin, against seasonal naive)")
+        for column in ("series", "model", "MAE", "naive MAE", "MASE", "coverage 80%"):
+            summary.add_column(column, justify="left" if column in ("series", "model") else "right")
+        for sid, report in bt["series"].items():
+            summary.add_row(
+                sid,
+                doc["models"][sid],
+                _fmt(report.get("mae")),
+                _fmt(report.get("baseline_mae")),
+                _fmt(report.get("mase")),
+                _fmt(report.get("coverage_80")),
+            )
+        console.print(summary)
+    elif "mae" in bt:
         metrics = Table(title=f"Backtest ({bt['method']}, {bt['windows']} windows of {bt['horizon']} steps)")
         metrics.add_column("metric")
         metrics.add_column(doc["model"], justify="right")
@@ -267,19 +323,22 @@ def register(app: typer.Typer) -> None:
             raise ValidationError(str(series), "observed values", "only empty values")
         f = normalise_freq(freq) if freq else _infer_freq(history)
         resolve = get_forecaster if model != "auto" else None
-        run = run_forecast(history, horizon, f, model=model, future=future, windows=windows, resolve=resolve)
-        backtest = run.backtest if run.backtest is not None else {"note": run.backtest_note}
-        doc: dict[str, Any] = {
-            "model": run.model,
-            "requested_model": model,
-            "freq": f,
-            "horizon": horizon,
-            "timezone": tz,
-            "forecast": _forecast_rows(run.forecast, tz),
-            "backtest": backtest,
-        }
-        if run.selection is not None:
-            doc["candidates"] = run.selection.table()
+        series_ids = history["series_id"].astype(str).unique() if "series_id" in history.columns else ["series"]
+        if len(series_ids) > 1:
+            doc = _forecast_many_doc(history, future, horizon, f, model, windows, tz, resolve, len(series_ids))
+        else:
+            run = run_forecast(history, horizon, f, model=model, future=future, windows=windows, resolve=resolve)
+            doc = {
+                "model": run.model,
+                "requested_model": model,
+                "freq": f,
+                "horizon": horizon,
+                "timezone": tz,
+                "forecast": _forecast_rows(run.forecast, tz),
+                "backtest": run.backtest if run.backtest is not None else {"note": run.backtest_note},
+            }
+            if run.selection is not None:
+                doc["candidates"] = run.selection.table()
         if as_json:
             emit_json(doc)
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from carbonpark.forecast.backtest import BacktestResult, interval_metrics, point_metrics, rolling_origin
 from carbonpark.forecast.baselines import SeasonalNaive
+from carbonpark.forecast.batch import forecast_many
 from carbonpark.forecast.calendar import calendar_features, working_days_in_month
 from carbonpark.forecast.contract import (
     FREQUENCIES,
@@ -88,6 +89,7 @@ __all__ = [
     "feature_columns",
     "find_peak",
     "forecast_energy_by_carrier",
+    "forecast_many",
     "future_timestamps",
     "get_forecaster",
     "interval_metrics",

@@ -49,13 +49,18 @@ __all__ = ["BacktestResult", "interval_metrics", "mase_scale", "point_metrics", 
 def mase_scale(train: np.ndarray, period: int) -> float:
     """In-sample mean absolute seasonal difference mean |y_t − y_{t−m}| [unit of y].
 
-    Falls back to m = 1 when the training part is not longer than one season.
+    Falls back to m = 1 when the training part is not longer than one season; NaN when
+    the seasonal naive is perfect in sample (the scale is zero up to rounding noise).
     """
     y = np.asarray(train, dtype=float)
     m = period if y.size > period else 1
     if y.size <= m:
         return float("nan")
-    return float(np.mean(np.abs(y[m:] - y[:-m])))
+    scale = float(np.mean(np.abs(y[m:] - y[:-m])))
+    # A scale at the level of rounding noise (a pure cycle) makes MASE meaningless.
+    if scale <= 1e-9 * max(1.0, float(np.mean(np.abs(y)))):
+        return float("nan")
+    return scale
 
 
 def point_metrics(

@@ -128,7 +128,10 @@ def select_model(
     if not backtests:
         raise ValidationError("auto", "a history long enough to backtest at least one model", failures)
     use_mase = all(np.isfinite(bt.metrics.get("mase", np.nan)) for bt in backtests.values())
-    chosen = min(backtests, key=lambda n: (_score(backtests[n], use_mase), names.index(n)))
+    # The first candidate (seasonal naive first) within rounding noise of the best wins.
+    best = min(_score(bt, use_mase) for bt in backtests.values())
+    level = 1.0 if use_mase else max(1.0, float(np.mean(np.abs(pd.to_numeric(history["value"])))))
+    chosen = next(n for n in names if n in backtests and _score(backtests[n], use_mase) <= best + 1e-9 * level)
     return Selection(chosen, "mase" if use_mase else "mae", backtests, failures)
 
 

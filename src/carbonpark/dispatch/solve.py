@@ -133,6 +133,11 @@ class DispatchResult:
         }
 
 
+    def to_dict(self) -> dict[str, Any]:
+        """Same as :meth:`to_document`."""
+        return self.to_document()
+
+
 def _percent(saved: float, reference: float) -> float | None:
     return None if abs(reference) < 1e-12 else round(100.0 * saved / reference, 4)
 

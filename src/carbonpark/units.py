@@ -60,7 +60,7 @@ _ALIASES: dict[str, str] = {
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
     """The shared pint registry with the energy-statistics units carbonpark needs."""
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("tonne_of_coal_equivalent = 29.3076 GJ = tce")
     ureg.define("kilogram_of_coal_equivalent = 29.3076 MJ = kgce")
     ureg.define("tonne_of_oil_equivalent_cn = 41.868 GJ = toe")

@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
             result = build_demo(db, size=size, seed=seed, year=year, out_dir=out_dir, on_progress=report)  # type: ignore[arg-type]
             capabilities = run_capabilities(db, result.year, out_dir, on_progress=report)
-        summary = {
+        summary: dict[str, Any] = {
             "db": normalise_url(db),
             "size": result.size,
             "seed": result.seed,

@@ -268,7 +268,7 @@ def _build_registry(
                     name="燃气锅炉",
                     kind="gas_boiler",
                     site=site.handle,
-                    enterprise=row.handle,
+                    enterprise=str(row.handle),
                     rated_power_kw=e.gas_nm3_h * 9.0,
                 ),
                 ACTOR,
@@ -282,7 +282,7 @@ def _build_registry(
         )
         for material, amount in bom:
             reg.add_bom_line(
-                s, park, BomLineSpec(product=product.handle, material=material, amount=amount), ACTOR
+                s, park, BomLineSpec(product=product.code, material=material, amount=amount), ACTOR
             )
     if "elec1" in ent_rows and "metal1" in ent_rows:  # a cross-enterprise link for product footprints
         reg.add_bom_line(
@@ -309,7 +309,7 @@ def _build_registry(
                 quantity=p.quantity,
                 unit=p.unit,
                 carrier=p.carrier,
-                reading_kind=p.reading_kind,
+                reading_kind=p.reading_kind,  # type: ignore[arg-type]
                 interval_minutes=p.interval_minutes,
                 enterprise=ent_handles.get(p.enterprise) if p.enterprise else None,
                 site=None if p.enterprise else public.handle,
@@ -366,7 +366,9 @@ def _build_registry(
 
 def _add_sources(s: Any, park: Park, e: dd.DemoEnterprise, row: Enterprise) -> None:
     h = row.handle
-    sources = [("外购电力", "purchased_electricity", "CO2", "emission_factor", 2, 2, f"{e.key}-E-main")]
+    sources: list[tuple[str, str, str, str, int, int, str | None]] = [
+        ("外购电力", "purchased_electricity", "CO2", "emission_factor", 2, 2, f"{e.key}-E-main")
+    ]
     if e.gas_nm3_h:
         sources.append(("天然气燃烧", "natural_gas", "CO2", "emission_factor", 1, 1, f"{e.key}-G-main"))
     if e.steam_t_h:
@@ -387,7 +389,7 @@ def _add_sources(s: Any, park: Park, e: dd.DemoEnterprise, row: Enterprise) -> N
                 name=name,
                 enterprise=h,
                 activity=activity,
-                gas=gas,
+                gas=gas,  # type: ignore[arg-type]
                 method=method,  # type: ignore[arg-type]
                 scope=scope,
                 category=category,
@@ -482,7 +484,7 @@ def _add_statistics(
         st = stamps[main.interval_minutes]
         values = series[main.code]
         if main.reading_kind == "cumulative":  # the register; use the sub-meters' sum instead
-            values = sum(series[p.code] for p in plans if p.parent == main.code) / 0.97
+            values = np.sum([series[p.code] for p in plans if p.parent == main.code], axis=0) / 0.97
         months = np.array([t.month for t in st])
         suffix, _, unit, _ = PRODUCTS[e.profile]
         for month in sorted(set(months.tolist())):
@@ -499,7 +501,7 @@ def _add_statistics(
                     s,
                     park,
                     StatisticSpec(
-                        enterprise=row.handle,
+                        enterprise=str(row.handle),
                         period=period,
                         metric=metric,
                         value=value,
@@ -517,7 +519,7 @@ def _add_statistics(
                 s,
                 park,
                 StatisticSpec(
-                    enterprise=row.handle,
+                    enterprise=str(row.handle),
                     period=str(start.year),
                     metric=metric,
                     value=value,

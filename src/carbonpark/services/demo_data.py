@@ -178,7 +178,7 @@ def production_factor(stamps: list[datetime], profile: str, shifts: int) -> np.n
     years = sorted({t.year for t in stamps})
     cn = _cn_calendar(years[0])
     for y in years[1:]:
-        cn.update(_cn_calendar(y))
+        cn.update(dict(_cn_calendar(y).items()))
     festivals = [spring_festival(y) for y in years]
     out = np.empty(len(stamps))
     for i, t in enumerate(stamps):

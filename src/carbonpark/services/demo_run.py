@@ -134,7 +134,7 @@ def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str
                 .group_by(Statistic.metric)
             ).all()
         )
-    figures = {"enterprises_total": ents, "enterprises_on_platform": ents, "carbon_data_platform": True}
+    figures: dict[str, float | bool] = {"enterprises_total": ents, "enterprises_on_platform": ents, "carbon_data_platform": True}
     if inv is not None:
         figures.update({"emissions_tco2e": inv.total_tco2e, "energy_total_tce": inv.energy_tce})
     if stats.get("value_added"):
@@ -177,7 +177,7 @@ def _step_ledger(db: str | None, out: Path) -> dict[str, Any]:
             ledger.Entry(
                 kind="reading_batch",
                 organisation=ents.get(meter_id) or "park",
-                record=meters[meter_id],
+                record=meters[meter_id] or str(meter_id),
                 timestamp_ms=int(batch["ts_ms"].max()),
                 payload={
                     "meter": meters[meter_id],

@@ -8,6 +8,7 @@ carry their unit in the column name or in a ``unit`` column.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -236,6 +237,6 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None] = mapped_column(Integer)
     handle: Mapped[str | None] = mapped_column(String(128))
-    before: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
-    after: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)

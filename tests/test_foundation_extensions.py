@@ -16,7 +16,7 @@ def test_builtins_are_registered_as_entry_points() -> None:
 
 
 def test_unknown_names_list_what_is_installed() -> None:
-    with pytest.raises(UnknownFactorError, match="installed: .*mass_balance"):
+    with pytest.raises(UnknownFactorError, match=r"installed: .*mass_balance"):
         extensions.load("accounting_methods", "alchemy")
     with pytest.raises(UnknownFactorError, match="known: "):
         extensions.available("teleporters")

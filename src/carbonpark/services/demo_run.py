@@ -134,7 +134,11 @@ def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str
                 .group_by(Statistic.metric)
             ).all()
         )
-    figures: dict[str, float | bool] = {"enterprises_total": ents, "enterprises_on_platform": ents, "carbon_data_platform": True}
+    figures: dict[str, float | bool] = {
+        "enterprises_total": ents,
+        "enterprises_on_platform": ents,
+        "carbon_data_platform": True,
+    }
     if inv is not None:
         figures.update({"emissions_tco2e": inv.total_tco2e, "energy_total_tce": inv.energy_tce})
     if stats.get("value_added"):

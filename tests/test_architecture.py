@@ -24,6 +24,7 @@ def test_layers_point_down() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    p = subprocess.run([_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        [_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stdout[-3000:]

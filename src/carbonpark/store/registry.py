@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
@@ -326,7 +325,3 @@ def upsert_statistic(s: Session, park: Park, spec: StatisticSpec, actor: str) ->
     audit(s, actor, "update", existing, before)
     return "updated"
 
-
-def spec_fields(spec: BaseModel) -> dict[str, Any]:
-    """The fields of a spec as a dict (for messages and exports)."""
-    return spec.model_dump()

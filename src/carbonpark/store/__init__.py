@@ -3,6 +3,8 @@
 from carbonpark.store.db import (
     SchemaOutdated,
     connect,
+    current_revisions,
+    head_revisions,
     is_postgres,
     normalise_url,
     schema_revision,
@@ -16,6 +18,8 @@ __all__ = [
     "SchemaOutdated",
     "connect",
     "count_readings",
+    "current_revisions",
+    "head_revisions",
     "insert_readings",
     "is_postgres",
     "normalise_url",

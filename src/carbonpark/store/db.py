@@ -22,6 +22,8 @@ from carbonpark.settings import default_db_url
 __all__ = [
     "SchemaOutdated",
     "connect",
+    "current_revisions",
+    "head_revisions",
     "is_postgres",
     "normalise_url",
     "schema_revision",
@@ -80,27 +82,43 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(db: str | None = None) -> str:
-    """Bring the schema to the newest revision; return that revision."""
+    """Bring the schema to the newest revision of every branch; return the heads, comma-joined.
+
+    Each capability keeps its tables on its own Alembic branch off ``0001`` (``branch_labels``
+    name the capability), so ``heads`` rather than ``head`` is the target.
+    """
     engine = connect(db)
     with engine.begin() as conn:
         cfg = _alembic_config(engine)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
     return head_revision()
 
 
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(files("carbonpark.store").joinpath("migrations")))
+
+
+def head_revisions() -> frozenset[str]:
+    """The newest revision of each migration branch shipped with carbonpark."""
+    return frozenset(_script().get_heads())
+
+
 def head_revision() -> str:
-    """The newest migration revision shipped with carbonpark."""
-    script = ScriptDirectory(str(files("carbonpark.store").joinpath("migrations")))
-    head = script.get_current_head()
-    assert head is not None
-    return head
+    """The shipped heads as one sorted, comma-joined string (for messages and ``db upgrade``)."""
+    return ",".join(sorted(head_revisions()))
+
+
+def current_revisions(engine: Engine) -> frozenset[str]:
+    """The revisions the database is at (empty for an empty database)."""
+    with engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
 
 
 def schema_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The revisions the database is at, sorted and comma-joined (None for an empty database)."""
+    current = current_revisions(engine)
+    return ",".join(sorted(current)) if current else None
 
 
 @contextmanager
@@ -113,7 +131,7 @@ def session(db: str | None = None, *, require_schema: bool = True) -> Iterator[S
         If the schema is not at the newest revision (``carbonpark db upgrade`` fixes it).
     """
     engine = connect(db)
-    if require_schema and schema_revision(engine) != head_revision():
+    if require_schema and current_revisions(engine) != head_revisions():
         raise SchemaOutdated(
             f"database {engine.url.render_as_string(hide_password=True)} is not at schema {head_revision()}: "
             "run 'carbonpark db upgrade --db …' (or 'carbonpark demo') first"

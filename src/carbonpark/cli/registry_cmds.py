@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from carbonpark import __version__
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
+from carbonpark.services import registry_io
 from carbonpark.services.demo import build_demo
 from carbonpark.services.demo_run import run_capabilities
 from carbonpark.services.registry_io import import_registry, import_statistics
@@ -26,14 +27,10 @@ __all__ = ["DbOption", "JsonOption", "register"]
 
 DbOption = Annotated[
     str | None,
-    typer.Option(
-        "--db", help="SQLAlchemy URL or SQLite file path (default: $CARBONPARK_DB or ./carbonpark.db)."
-    ),
+    typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CARBONPARK_DB or ./carbonpark.db)."),
 ]
 out_console = Console()
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print exactly one JSON document on standard output.")
-]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on standard output.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -42,9 +39,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     registry_app = new_app("Park registry: enterprises, sites, devices, meters, sources, products.")
     app.add_typer(registry_app, name="registry")
-    stats_app = new_app(
-        "Periodic enterprise statistics (output, output value, value added, area, employees)."
-    )
+    stats_app = new_app("Periodic enterprise statistics (output, output value, value added, area, employees).")
     app.add_typer(stats_app, name="stats")
 
     @app.command()
@@ -64,15 +59,9 @@ def register(app: typer.Typer) -> None:
         size: Annotated[
             str, typer.Option(help="small (seconds, for tests) or full (about 200 meters, a year).")
         ] = "full",
-        seed: Annotated[
-            int, typer.Option(help="Seed of the generator: the same seed gives the same park.")
-        ] = 42,
-        year: Annotated[
-            int | None, typer.Option(help="Year of readings (default: last full calendar year).")
-        ] = None,
-        out: Annotated[
-            Path | None, typer.Option(help="Output folder (default: $CARBONPARK_OUTPUT_DIR).")
-        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the generator: the same seed gives the same park.")] = 42,
+        year: Annotated[int | None, typer.Option(help="Year of readings (default: last full calendar year).")] = None,
+        out: Annotated[Path | None, typer.Option(help="Output folder (default: $CARBONPARK_OUTPUT_DIR).")] = None,
         json_out: JsonOption = False,
     ) -> None:
         """Build the demo park, run every capability that exists, print a summary and where the outputs are."""
@@ -130,9 +119,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def meters(
         db: DbOption = None,
-        enterprise: Annotated[
-            str | None, typer.Option(help="Enterprise id, handle, credit code or name.")
-        ] = None,
+        enterprise: Annotated[str | None, typer.Option(help="Enterprise id, handle, credit code or name.")] = None,
         json_out: JsonOption = False,
     ) -> None:
         """List meters with their handle, enterprise, quantity, unit and carrier."""
@@ -162,6 +149,45 @@ def register(app: typer.Typer) -> None:
         """Create registry entities from a YAML file, all or nothing."""
         created = import_registry(db, file, get_settings().actor)
         emit_json({"created": created}) if json_out else err_console.print(f"created: {created}")
+
+    @registry_app.command("update")
+    def registry_update(
+        kind: Annotated[
+            str,
+            typer.Argument(help="enterprise, site, device, carrier, meter, calibration, source, material or product."),
+        ],
+        ref: Annotated[str, typer.Argument(help="Numeric id, Handle identifier or code.")],
+        assignments: Annotated[
+            list[str], typer.Option("--set", help="FIELD=VALUE, repeatable; an empty VALUE clears the field.")
+        ],
+        db: DbOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        """Change fields of one entity, validated like a new one; before and after go to the history."""
+        result = registry_io.update_entity(
+            db, kind, ref, registry_io.parse_assignments(assignments), get_settings().actor
+        )
+        if json_out:
+            emit_json(result)
+        else:
+            err_console.print(f"{result['handle']}: {'updated' if result['changed'] else 'unchanged'}")
+
+    @registry_app.command("delete")
+    def registry_delete(
+        kind: Annotated[
+            str,
+            typer.Argument(help="enterprise, site, device, carrier, meter, calibration, source, material or product."),
+        ],
+        ref: Annotated[str, typer.Argument(help="Numeric id, Handle identifier or code.")],
+        db: DbOption = None,
+        json_out: JsonOption = False,
+    ) -> None:
+        """Delete one entity that nothing refers to; its last state stays in the history."""
+        result = registry_io.delete_entity(db, kind, ref, get_settings().actor)
+        if json_out:
+            emit_json(result)
+        else:
+            err_console.print(f"deleted {result['deleted'].get('handle')}")
 
     @stats_app.command("import")
     def stats_import(
@@ -208,9 +234,7 @@ def register(app: typer.Typer) -> None:
 def _print_summary(summary: dict[str, Any]) -> None:
     console = out_console
     reg = summary["registry"]
-    table = Table(
-        "", "", title=f"carbonpark demo ({summary['size']}, seed {summary['seed']}, {summary['year']})"
-    )
+    table = Table("", "", title=f"carbonpark demo ({summary['size']}, seed {summary['seed']}, {summary['year']})")
     for key in (
         "park",
         "enterprises",

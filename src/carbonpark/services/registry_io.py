@@ -29,7 +29,14 @@ from carbonpark.model import (
 from carbonpark.store import registry as reg
 from carbonpark.store import session
 
-__all__ = ["STATS_COLUMNS", "import_registry", "import_statistics"]
+__all__ = [
+    "STATS_COLUMNS",
+    "delete_entity",
+    "import_registry",
+    "import_statistics",
+    "parse_assignments",
+    "update_entity",
+]
 
 STATS_COLUMNS = ("enterprise", "period", "metric", "value", "unit")
 #: Sections of a registry file, in the order they are created, with their spec and create function.
@@ -60,14 +67,10 @@ def import_registry(db: str | None, path: Path, actor: str) -> dict[str, int]:
     except yaml.YAMLError as exc:
         raise ValidationError(str(path), "a YAML document", str(exc).splitlines()[0]) from exc
     if not isinstance(doc, dict):
-        raise ValidationError(
-            str(path), "a mapping with sections such as enterprises and meters", type(doc).__name__
-        )
+        raise ValidationError(str(path), "a mapping with sections such as enterprises and meters", type(doc).__name__)
     unknown = set(doc) - {"park"} - {name for name, _, _ in SECTIONS}
     if unknown:
-        raise ValidationError(
-            "section", f"one of park, {', '.join(n for n, _, _ in SECTIONS)}", sorted(unknown)
-        )
+        raise ValidationError("section", f"one of park, {', '.join(n for n, _, _ in SECTIONS)}", sorted(unknown))
     created: dict[str, int] = {}
     with session(db) as s:
         if "park" in doc:
@@ -102,9 +105,7 @@ def import_statistics(db: str | None, path: Path, actor: str) -> dict[str, int]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in STATS_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValidationError(
-            f"{path.name}, header", f"columns {', '.join(STATS_COLUMNS)}", reader.fieldnames
-        )
+        raise ValidationError(f"{path.name}, header", f"columns {', '.join(STATS_COLUMNS)}", reader.fieldnames)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     with session(db) as s:
         park = reg.the_park(s)
@@ -116,8 +117,7 @@ def import_statistics(db: str | None, path: Path, actor: str) -> dict[str, int]:
             except ValueError as exc:
                 raise ValidationError(f"{where}, value", "a number", raw_value) from exc
             data = {
-                k: (row.get(k) or "").strip()
-                for k in ("enterprise", "period", "metric", "unit", "source", "evidence")
+                k: (row.get(k) or "").strip() for k in ("enterprise", "period", "metric", "unit", "source", "evidence")
             }
             spec = validate_spec(StatisticSpec, {**data, "value": value}, where)
             try:
@@ -127,3 +127,27 @@ def import_statistics(db: str | None, path: Path, actor: str) -> dict[str, int]:
                 raise
             counts[outcome] += 1
     return counts
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """``["name=Boiler 2", "parent="]`` as ``{"name": "Boiler 2", "parent": None}`` (empty means none)."""
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise ValidationError("--set", "FIELD=VALUE (an empty VALUE clears the field)", pair)
+        changes[field.strip()] = value if value != "" else None
+    return changes
+
+
+def update_entity(db: str | None, kind: str, ref: str, changes: dict[str, Any], actor: str) -> dict[str, Any]:
+    """Change one registry entity in one transaction; return ``{"handle", "changed", "entity"}``."""
+    with session(db) as s:
+        row, changed = reg.update_entity(s, reg.the_park(s), kind, ref, changes, actor)
+        return {"handle": getattr(row, "handle", None), "changed": changed, "entity": reg.as_dict(row)}
+
+
+def delete_entity(db: str | None, kind: str, ref: str, actor: str) -> dict[str, Any]:
+    """Delete one unreferenced registry entity; return ``{"deleted": <its last state>}``."""
+    with session(db) as s:
+        return {"deleted": reg.delete_entity(s, reg.the_park(s), kind, ref, actor)}

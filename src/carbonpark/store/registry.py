@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from carbonpark.errors import DuplicateError, NotFoundError, ValidationError
+from carbonpark.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
 from carbonpark.model import (
     BomLineSpec,
     CalibrationSpec,
@@ -30,6 +30,7 @@ from carbonpark.model import (
     StatisticSpec,
     format_handle,
     is_handle,
+    validate_spec,
 )
 from carbonpark.store.schema import (
     AuditEntry,
@@ -44,6 +45,7 @@ from carbonpark.store.schema import (
     Meter,
     Park,
     Product,
+    Reading,
     Site,
     Statistic,
 )
@@ -62,8 +64,10 @@ __all__ = [
     "add_source",
     "as_dict",
     "audit",
+    "delete_entity",
     "resolve",
     "the_park",
+    "update_entity",
     "upsert_statistic",
 ]
 
@@ -186,9 +190,7 @@ def _ensure_unique(s: Session, model: type[Base], where: dict[str, Any], what: s
 
 def add_enterprise(s: Session, park: Park, spec: EnterpriseSpec, actor: str) -> Enterprise:
     """Create an enterprise; the credit code must be new."""
-    _ensure_unique(
-        s, Enterprise, {"credit_code": spec.credit_code}, "enterprise with credit code", spec.credit_code
-    )
+    _ensure_unique(s, Enterprise, {"credit_code": spec.credit_code}, "enterprise with credit code", spec.credit_code)
     return _insert(s, park, Enterprise(park_id=park.id, **spec.model_dump()), actor)
 
 
@@ -325,3 +327,160 @@ def upsert_statistic(s: Session, park: Park, spec: StatisticSpec, actor: str) ->
     audit(s, actor, "update", existing, before)
     return "updated"
 
+
+#: Entity kinds that can be updated or deleted, with their table and spec.
+_EDITABLE: dict[str, tuple[type[Base], type[Any]]] = {
+    "enterprise": (Enterprise, EnterpriseSpec),
+    "site": (Site, SiteSpec),
+    "device": (Device, DeviceSpec),
+    "carrier": (Carrier, CarrierSpec),
+    "meter": (Meter, MeterSpec),
+    "calibration": (Calibration, CalibrationSpec),
+    "source": (EmissionSource, SourceSpec),
+    "material": (Material, MaterialSpec),
+    "product": (Product, ProductSpec),
+}
+#: Spec fields that name another entity, with the column holding its id and its table.
+_REFERENCES: dict[str, tuple[str, type[Base]]] = {
+    "enterprise": ("enterprise_id", Enterprise),
+    "site": ("site_id", Site),
+    "device": ("device_id", Device),
+    "carrier": ("carrier_id", Carrier),
+    "meter": ("meter_id", Meter),
+}
+
+
+def _editable(kind: str) -> tuple[type[Base], type[Any]]:
+    if kind not in _EDITABLE:
+        raise ValidationError("kind", f"one of {', '.join(_EDITABLE)}", kind)
+    return _EDITABLE[kind]
+
+
+def _reference_target(model: type[Base], field: str) -> tuple[str, type[Base]] | None:
+    if field == "parent":
+        return "parent_id", model
+    return _REFERENCES.get(field)
+
+
+def _spec_data(s: Session, row: Base, spec_type: type[Any]) -> dict[str, Any]:
+    """The current state of ``row`` as the data of its spec (references as handles)."""
+    data: dict[str, Any] = {}
+    for field in spec_type.model_fields:
+        target = _reference_target(type(row), field)
+        if target is None:
+            data[field] = getattr(row, field)
+            continue
+        ref_id = getattr(row, target[0])
+        data[field] = None if ref_id is None else s.get(target[1], ref_id).handle  # type: ignore[union-attr]
+    return data
+
+
+def _check_parent(s: Session, row: Base, parent: Base | None) -> None:
+    """A parent must measure the same quantity and must not make the hierarchy a cycle."""
+    seen = parent
+    while seen is not None:
+        if seen.id == row.id:  # type: ignore[attr-defined]
+            raise ValidationError("parent", "an entity that is not this one or below it", seen.handle)  # type: ignore[attr-defined]
+        parent_id = getattr(seen, "parent_id", None)
+        seen = None if parent_id is None else s.get(type(row), parent_id)
+    if isinstance(row, Meter) and isinstance(parent, Meter) and parent.quantity != row.quantity:
+        raise ValidationError("parent", f"a parent meter measuring {row.quantity}", parent.code)
+
+
+def update_entity(
+    s: Session, park: Park, kind: str, ref: str | int, changes: dict[str, Any], actor: str
+) -> tuple[Base, bool]:
+    """Change fields of one registry entity; return it and whether anything changed.
+
+    The merged state is validated like a new entity (same spec, same checks); the id and
+    the Handle identifier never change. A meter that has readings keeps its quantity,
+    because its stored values are in that quantity's canonical unit. The change is
+    written to the audit log with before and after (guide §3.2.2: traceable data).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown kind or field, or a value the spec refuses.
+    DuplicateError
+        When a new code or credit code is already taken.
+    ConflictError
+        When a meter with readings would change its quantity.
+    """
+    model, spec_type = _editable(kind)
+    unknown = sorted(set(changes) - set(spec_type.model_fields))
+    if unknown:
+        raise ValidationError("field", f"fields of a {kind}: {', '.join(spec_type.model_fields)}", unknown)
+    row = resolve(s, model, ref, park.id)
+    current = _spec_data(s, row, spec_type)
+    merged = {**current, **changes}
+    spec = validate_spec(spec_type, merged, kind)
+    new = spec.model_dump()
+    changed = {f for f in spec_type.model_fields if new[f] != current[f]}
+    if not changed:
+        return row, False
+    if isinstance(row, Meter) and "quantity" in changed and _meter_has_readings(s, row):
+        raise ConflictError(
+            f"meter {row.handle} has readings stored in {row.quantity}'s canonical unit; "
+            "its quantity cannot change (create a new meter instead)"
+        )
+    for code_field in ("code", "credit_code"):
+        if code_field in changed:
+            where = {code_field: new[code_field]} | ({"park_id": park.id} if hasattr(model, "park_id") else {})
+            _ensure_unique(s, model, where, f"{kind} with {code_field}", new[code_field])
+    before = as_dict(row)
+    for field in sorted(changed):
+        target = _reference_target(model, field)
+        if target is None:
+            setattr(row, field, new[field])
+            continue
+        referenced = _optional(s, target[1], new[field], park.id)
+        if field == "parent":
+            _check_parent(s, row, referenced)
+        setattr(row, target[0], referenced and referenced.id)  # type: ignore[attr-defined]
+    s.flush()
+    audit(s, actor, "update", row, before)
+    return row, True
+
+
+def _meter_has_readings(s: Session, meter: Meter) -> bool:
+    return s.scalar(select(Reading.ts_ms).where(Reading.meter_id == meter.id).limit(1)) is not None
+
+
+def _dependants(s: Session, row: Base) -> dict[str, int]:
+    """Rows of any table that refer to ``row`` by foreign key (and readings of a meter)."""
+    table = row.__table__  # type: ignore[attr-defined]
+    found: dict[str, int] = {}
+    for other in Base.metadata.sorted_tables:
+        for fk in other.foreign_keys:
+            if fk.column.table is table:
+                n = s.scalar(select(func.count()).select_from(other).where(fk.parent == row.id))  # type: ignore[attr-defined]
+                if n:
+                    found[other.name] = found.get(other.name, 0) + int(n)
+    if isinstance(row, Meter) and _meter_has_readings(s, row):
+        found["readings"] = int(s.scalar(select(func.count()).where(Reading.meter_id == row.id)) or 0)
+    return found
+
+
+def delete_entity(s: Session, park: Park, kind: str, ref: str | int, actor: str) -> dict[str, Any]:
+    """Delete one registry entity that nothing refers to; return its last state.
+
+    What others refer to (a meter with readings or sub-meters, an enterprise with meters)
+    is refused with the list of what refers to it: history is never cut loose. The
+    deletion is written to the audit log with the state before it.
+
+    Raises
+    ------
+    ConflictError
+        When other rows refer to the entity.
+    """
+    model, _ = _editable(kind)
+    row = resolve(s, model, ref, park.id)
+    dependants = _dependants(s, row)
+    if dependants:
+        listed = ", ".join(f"{n} {table}" for table, n in sorted(dependants.items()))
+        raise ConflictError(f"{kind} {row.handle} is referred to by {listed}; it cannot be deleted")  # type: ignore[attr-defined]
+    before = as_dict(row)
+    audit(s, actor, "delete", row, before)
+    s.delete(row)
+    s.flush()
+    return before

@@ -448,12 +448,13 @@ def _meter_has_readings(s: Session, meter: Meter) -> bool:
 
 def _dependants(s: Session, row: Base) -> dict[str, int]:
     """Rows of any table that refer to ``row`` by foreign key (and readings of a meter)."""
-    table = row.__table__  # type: ignore[attr-defined]
+    table = row.__table__
+    row_id: int = row.id  # type: ignore[attr-defined]
     found: dict[str, int] = {}
     for other in Base.metadata.sorted_tables:
         for fk in other.foreign_keys:
             if fk.column.table is table:
-                n = s.scalar(select(func.count()).select_from(other).where(fk.parent == row.id))  # type: ignore[attr-defined]
+                n = s.scalar(select(func.count()).select_from(other).where(fk.parent == row_id))
                 if n:
                     found[other.name] = found.get(other.name, 0) + int(n)
     if isinstance(row, Meter) and _meter_has_readings(s, row):

@@ -183,7 +183,7 @@ VALUE_TYPES: dict[str, ValueType] = {
     "URL": ValueType("URL", "string", True, "地址", _url),
     "EMAIL": ValueType("EMAIL", "string", False, "联系邮箱", _email),
     "DESC": ValueType("DESC", "string", True, "描述", lambda v: _text("DESC", v)),
-    "HS_ADMIN": ValueType("HS_ADMIN", "admin", False, "管理员", _admin),
+    "HS_ADMIN": ValueType("HS_ADMIN", "admin", True, "管理员", _admin),
     "MANUFACTURER": ValueType("MANUFACTURER", "string", True, "生产企业", lambda v: _handle_ref("MANUFACTURER", v)),
     "CARBON_FOOTPRINT": ValueType("CARBON_FOOTPRINT", "string", True, "碳足迹", _footprint),
     "BATCH": ValueType("BATCH", "string", True, "批次", _batch),
@@ -194,7 +194,7 @@ CARBON_TYPES: frozenset[str] = frozenset({"CARBON_FOOTPRINT", "BATCH", "EMISSION
 
 
 def is_public_by_default(type_name: str) -> bool:
-    """Whether a value of ``type_name`` is public unless said otherwise (contacts, admins, records are not)."""
+    """Whether a value of ``type_name`` is public unless said otherwise (contacts and emission records are not)."""
     known = VALUE_TYPES.get(type_name)
     return True if known is None else known.public
 

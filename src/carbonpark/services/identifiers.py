@@ -666,6 +666,15 @@ class Resolver:
             self._nodes_loaded = time.monotonic()
         return self._park_prefix, self._nodes
 
+    def is_foreign(self, handle: str) -> bool:
+        """Whether ``handle`` belongs to a prefix served elsewhere (its resolution is forwarded)."""
+        try:
+            prefix, _suffix = split_handle(handle)
+        except ValidationError:
+            return False
+        park_prefix, nodes = self._prefixes()
+        return not is_local_prefix(prefix, park_prefix, [p for p, url in nodes.items() if not url])
+
     def lookup(self, handle: str) -> Record | None:
         """The record of a local handle: one indexed query; the registry entity's derived values otherwise."""
         with self.engine.connect() as conn:

@@ -1,1 +1,1 @@
-"""carbonpark.api."""
+"""carbonpark.api: the REST API (FastAPI). Build it with :func:`carbonpark.api.app.create_app`."""

@@ -47,11 +47,17 @@ __all__ = ["EntryRow", "EntryStore", "Ledger", "MemoryEntryStore", "Receipt"]
 
 
 class EntryRow(NamedTuple):
-    """One stored entry: its kind and record handle (for look-ups) and its raw canonical bytes."""
+    """One stored entry: its raw canonical bytes and copies of fields used for look-ups.
+
+    ``organisation`` and ``timestamp_ms`` are optional for stores that only look up by
+    kind and record (the in-memory one ignores them).
+    """
 
     kind: str
     record: str
     data: bytes
+    organisation: str = ""
+    timestamp_ms: int = 0
 
 
 @runtime_checkable
@@ -130,7 +136,7 @@ class Ledger:
 
     def append_many(self, entries: Iterable[Entry]) -> list[Receipt]:
         """Attest entries in order, as one batch (one write to each store)."""
-        rows = [EntryRow(e.kind, e.record, e.to_bytes()) for e in entries]
+        rows = [EntryRow(e.kind, e.record, e.to_bytes(), e.organisation, e.timestamp_ms) for e in entries]
         if not rows:
             return []
         first = self.log.size

@@ -51,6 +51,7 @@ __all__ = [
     "KeyRecord",
     "SignatureCheck",
     "check_signatures",
+    "check_signatures_indexed",
     "key_registration",
     "key_revocation",
     "parse_entry",
@@ -271,6 +272,20 @@ class SignatureCheck:
     entries_by_organisation: Counter[str] = field(default_factory=Counter)
     signed_by_organisation: Counter[str] = field(default_factory=Counter)
 
+    def add(self, index: int, entry: Entry) -> None:
+        """Take the next entry of the log (leaf ``index``) into the replay."""
+        self.entries_by_organisation[entry.organisation] += 1
+        if entry.signature is not None:
+            problem = _signature_problem(self, index, entry)
+            if problem is None:
+                self.signed_by_organisation[entry.organisation] += 1
+            else:
+                self.findings.append((index, entry.record, problem))
+        if entry.kind == KEY_REGISTERED:
+            _register(self, index, entry)
+        elif entry.kind == KEY_REVOKED:
+            _revoke(self, index, entry)
+
     def coverage(self, organisation: str) -> float:
         """Share of ``organisation``'s entries with a valid signature [0–1] (1 when it has none)."""
         total = self.entries_by_organisation[organisation]
@@ -331,17 +346,12 @@ def check_signatures(entries: Iterable[Entry]) -> SignatureCheck:
     earlier position, is not revoked at or before the entry, and verifies over the entry's
     statement. Unsigned entries are not findings; they lower the organisation's coverage.
     """
+    return check_signatures_indexed(enumerate(entries))
+
+
+def check_signatures_indexed(entries: Iterable[tuple[int, Entry]]) -> SignatureCheck:
+    """:func:`check_signatures` over ``(leaf index, entry)`` pairs in log order (a subset of the log may be given)."""
     check = SignatureCheck()
-    for index, entry in enumerate(entries):
-        check.entries_by_organisation[entry.organisation] += 1
-        if entry.signature is not None:
-            problem = _signature_problem(check, index, entry)
-            if problem is None:
-                check.signed_by_organisation[entry.organisation] += 1
-            else:
-                check.findings.append((index, entry.record, problem))
-        if entry.kind == KEY_REGISTERED:
-            _register(check, index, entry)
-        elif entry.kind == KEY_REVOKED:
-            _revoke(check, index, entry)
+    for index, entry in entries:
+        check.add(index, entry)
     return check

@@ -199,6 +199,9 @@ class MerkleLog:
         end = self._check_size(end)
         if not 0 <= start <= end:
             raise ValidationError("start", f"a leaf index in [0, {end}]", start)
+        ranged = getattr(self.store, "get_level_range", None)
+        if ranged is not None:  # optional fast path of a store: one range scan instead of a key list
+            return list(ranged(0, start, end))
         return self.store.get_nodes([(0, i) for i in range(start, end)])
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:

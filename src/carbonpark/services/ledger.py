@@ -1,0 +1,1086 @@
+"""The one attestation interface of carbonpark, the durable log, and its verification.
+
+Every capability that writes data that must be trusted attests it here, **in its own
+transaction** (a write that is rolled back is not attested, and an attestation that fails
+rolls the write back)::
+
+    from carbonpark.services.ledger import attest, attest_many, Attestation
+
+    with session(db) as s:
+        row = ...                                   # the capability's own rows, added to s
+        s.flush()
+        attest(s, "emission_record", ent.handle, row.handle, emission_payload(row))
+
+``attest(target, kind, organisation, record, payload, *, timestamp_ms=None, signer=None,
+signature=None)`` and ``attest_many(target, [Attestation(...), ...])`` append entries to the
+RFC 6962 log (:mod:`carbonpark.ledger`). ``target`` is the caller's SQLAlchemy ``Session``
+(or ``Connection``); a database URL opens a transaction of its own. The payload is
+serialised by RFC 8785; ``Decimal`` amounts become strings, ``date``/``datetime`` ISO text.
+
+So that ``carbonpark ledger verify`` can recompute every entry from the stored rows, a
+capability that attests a kind also registers a :class:`Source` for it (at import of its
+services module, or through the entry-point group ``carbonpark.ledger_sources``): a function
+that yields ``(record, organisation, payload)`` for every record of that kind as the store
+holds it now, built by the same payload function the capability attests with. A record that
+is deleted through the platform is attested once more with :func:`attest_deletion`.
+
+Attested here already: registry audit-log entries (automatically, by a session hook when an
+:class:`~carbonpark.store.schema.AuditEntry` is committed), meter readings by meter and local
+day (:func:`attest_readings`, called by the ingest pipeline per accepted batch), the packaged
+factor-set versions (:func:`attest_factor_sets`), and the key register (:func:`register_key`,
+:func:`revoke_key`). The park's tree-head key stays outside the database
+(:func:`load_park_key`: a PEM file, or ``CARBONPARK_LEDGER_KEY``).
+
+References
+----------
+RFC 6962 §2.1, §3.5; RFC 9162 §2.1.3–2.1.4, §8.2; RFC 8785; RFC 8032. Guide §3.2.2(2)1
+(区块链存证, 多边可信数据链, 碳信用评价), §7.2 (碳核查). docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from importlib.metadata import entry_points
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.orm import Session
+
+from carbonpark.errors import ConflictError, NotFoundError, ValidationError
+from carbonpark.factors import default_library
+from carbonpark.ledger import merkle, signing
+from carbonpark.ledger.attestation import Ledger, Receipt
+from carbonpark.ledger.bundle import make_bundle
+from carbonpark.ledger.canonical import canonical_json
+from carbonpark.ledger.entries import (
+    KEY_REGISTERED,
+    KEY_REVOKED,
+    Entry,
+    EntrySignature,
+    KeyRecord,
+    SignatureCheck,
+    check_signatures_indexed,
+    key_registration,
+    key_revocation,
+    parse_entry,
+)
+from carbonpark.ledger.signing import SignedTreeHead
+from carbonpark.store import session
+from carbonpark.store.registry import as_dict
+from carbonpark.store.schema import (
+    AuditEntry,
+    Base,
+    BomLine,
+    Calibration,
+    Carrier,
+    Device,
+    EmissionSource,
+    Enterprise,
+    Material,
+    Meter,
+    Park,
+    Product,
+    Reading,
+    Site,
+    Statistic,
+)
+from carbonpark.store.schema_ledger import (
+    LedgerEntry,
+    SqlEntryStore,
+    SqlNodeStore,
+    latest_head,
+    load_heads,
+    save_head,
+)
+from carbonpark.times import zone
+
+__all__ = [
+    "DELETED",
+    "LEDGER_KEY_ENV",
+    "LEDGER_KEY_PASSWORD_ENV",
+    "Attestation",
+    "Finding",
+    "Source",
+    "VerifyReport",
+    "attest",
+    "attest_audit_backlog",
+    "attest_deletion",
+    "attest_factor_sets",
+    "attest_many",
+    "attest_readings",
+    "audit_payload",
+    "consistency",
+    "factor_set_payloads",
+    "head_json",
+    "inclusion",
+    "load_park_key",
+    "park_handle",
+    "proof_bundle",
+    "public_keys",
+    "reading_batches",
+    "register_key",
+    "register_source",
+    "revoke_key",
+    "sign",
+    "sources",
+    "verify",
+]
+
+LEDGER_KEY_ENV = "CARBONPARK_LEDGER_KEY"
+"""Environment variable with the park's Ed25519 private key: PEM text, or the path of a PEM file."""
+LEDGER_KEY_PASSWORD_ENV = "CARBONPARK_LEDGER_KEY_PASSWORD"
+"""Environment variable with the password of an encrypted park key."""
+
+DELETED: Mapping[str, Any] = {"deleted": True}
+"""Payload of a record deleted through the platform (:func:`attest_deletion`)."""
+
+KIND_READINGS = "reading_batch"
+KIND_AUDIT = "audit_log_entry"
+KIND_FACTOR_SET = "factor_set_version"
+
+READING_LAYOUT = np.dtype([("ts_ms", ">i8"), ("value", ">f8"), ("quality", ">i2")])
+"""Bytes a reading contributes to its batch digest: ts_ms int64, value float64, quality int16, big-endian."""
+
+_VERIFY_CHUNK = 20_000
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with dates as ISO text and tuples as lists, ready for RFC 8785 (Decimals stay)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# ---------------------------------------------------------------------------- the append path
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """One thing to attest (see :func:`attest` for the fields)."""
+
+    kind: str
+    organisation: str
+    record: str
+    payload: Mapping[str, Any]
+    timestamp_ms: int | None = None
+    signer: Ed25519PrivateKey | None = None
+    signature: EntrySignature | None = None
+
+    def entry(self, now_ms: int) -> Entry:
+        entry = Entry(
+            kind=self.kind,
+            organisation=self.organisation,
+            record=self.record,
+            timestamp_ms=now_ms if self.timestamp_ms is None else self.timestamp_ms,
+            payload=jsonable(self.payload),
+            signature=self.signature,
+        )
+        canonical_json(entry.to_json())  # refuse what RFC 8785 cannot carry before anything is written
+        return entry.signed(self.signer) if self.signer is not None else entry
+
+
+Target = Session | Connection | str | None
+
+
+@contextmanager
+def _connection(target: Target) -> Iterator[Connection]:
+    if isinstance(target, Session):
+        yield target.connection()
+    elif isinstance(target, Connection):
+        yield target
+    else:
+        with session(target) as s:
+            yield s.connection()
+
+
+def _ledger(conn: Connection) -> Ledger:
+    return Ledger(SqlEntryStore(conn), SqlNodeStore(conn))
+
+
+def attest_many(target: Target, items: Iterable[Attestation | Entry]) -> list[Receipt]:
+    """Append entries to the log in order, as one batch, in ``target``'s transaction.
+
+    Parameters
+    ----------
+    target
+        The caller's ``Session`` or ``Connection`` (the entries commit or roll back with
+        its rows), or a database URL / SQLite path (a transaction of its own).
+    items
+        :class:`Attestation` objects, or ready :class:`~carbonpark.ledger.entries.Entry`
+        objects (already signed when their organisation signs).
+
+    Returns
+    -------
+    list of Receipt
+        Leaf index, leaf hash and raw bytes of each entry.
+
+    Notes
+    -----
+    One batch costs one ``executemany`` into ``ledger_entries``, one into ``ledger_nodes``
+    and one update of the size; on PostgreSQL the state row is locked first, so appenders
+    queue. The lock is held until the caller commits.
+    """
+    now = _now_ms()
+    entries = [item if isinstance(item, Entry) else item.entry(now) for item in items]
+    if not entries:
+        return []
+    with _connection(target) as conn:
+        SqlNodeStore(conn).lock()
+        return _ledger(conn).append_many(entries)
+
+
+def attest(
+    target: Target,
+    kind: str,
+    organisation: str,
+    record: str,
+    payload: Mapping[str, Any],
+    *,
+    timestamp_ms: int | None = None,
+    signer: Ed25519PrivateKey | None = None,
+    signature: EntrySignature | None = None,
+) -> Receipt:
+    """Append one entry to the log in ``target``'s transaction.
+
+    Parameters
+    ----------
+    target
+        The caller's ``Session``/``Connection``, or a database URL.
+    kind
+        What is attested: ``reading_batch``, ``activity_datum``, ``emission_record``,
+        ``factor_set_version``, ``allowance_movement``, ``verification_statement``,
+        ``audit_log_entry``, or a new lower-case name.
+    organisation
+        Handle of the organisation the record belongs to (the park's for park data).
+    record
+        Handle of the record (what ``carbonpark ledger proof RECORD`` takes); attesting the
+        same record again records a new version, the latest one counts.
+    payload
+        The record's content as JSON values (``Decimal`` → string, dates → ISO text).
+    timestamp_ms
+        When the platform accepted it [ms since 1970 UTC]; now by default.
+    signer
+        The organisation's private key, when it signs here.
+    signature
+        A signature the organisation made itself over the statement (then pass the
+        ``timestamp_ms`` it signed).
+    """
+    return attest_many(target, [Attestation(kind, organisation, record, payload, timestamp_ms, signer, signature)])[0]
+
+
+def attest_deletion(target: Target, kind: str, organisation: str, record: str, reason: str = "") -> Receipt:
+    """Attest that ``record`` was deleted through the platform (payload ``{"deleted": true, …}``)."""
+    payload = dict(DELETED) | ({"reason": reason} if reason else {})
+    return attest(target, kind, organisation, record, payload)
+
+
+# ---------------------------------------------------------------------------- sources for verify
+
+
+@dataclass(frozen=True)
+class Source:
+    """How ``ledger verify`` recomputes one kind of entry from the stored rows.
+
+    Attributes
+    ----------
+    kind
+        The entry kind.
+    rows
+        ``rows(session)`` yields ``(record, organisation, payload)`` for every record of the
+        kind as the store holds it now, with the payload the capability attests.
+    description
+        What the rows are (for reports).
+    """
+
+    kind: str
+    rows: Callable[[Session], Iterable[tuple[str, str, Mapping[str, Any]]]]
+    description: str = ""
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register_source(source: Source) -> None:
+    """Make ``ledger verify`` recompute entries of ``source.kind`` with ``source.rows``."""
+    _SOURCES[source.kind] = source
+
+
+def sources() -> dict[str, Source]:
+    """The registered sources, including those of the entry-point group ``carbonpark.ledger_sources``."""
+    for ep in entry_points(group="carbonpark.ledger_sources"):
+        if ep.name not in _SOURCES:
+            loaded = ep.load()
+            register_source(loaded() if callable(loaded) and not isinstance(loaded, Source) else loaded)
+    return dict(_SOURCES)
+
+
+# ---------------------------------------------------------------------------- park, organisations
+
+
+def park_handle(conn: Connection) -> str:
+    """Handle of the (first) park, the organisation of park data; ``park`` before one exists."""
+    handle = conn.execute(select(Park.handle).order_by(Park.id).limit(1)).scalar()
+    return handle or "park"
+
+
+def _park_tz(conn: Connection) -> str:
+    return conn.execute(select(Park.timezone).order_by(Park.id).limit(1)).scalar() or "Asia/Shanghai"
+
+
+# ---------------------------------------------------------------------------- audit-log entries
+
+
+def audit_payload(row: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
+    """The payload attesting one audit-log row (all its columns)."""
+    get = row.get if isinstance(row, Mapping) else (lambda name: getattr(row, name))
+    return {
+        "id": get("id"),
+        "at_ms": get("at_ms"),
+        "actor": get("actor"),
+        "action": get("action"),
+        "entity": get("entity"),
+        "entity_id": get("entity_id"),
+        "handle": get("handle"),
+        "before": get("before"),
+        "after": get("after"),
+    }
+
+
+def _audit_record(audit_id: int) -> str:
+    return f"audit_log:{audit_id}"
+
+
+def _audit_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    org = park_handle(s.connection())
+    stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=5000)
+    for row in s.scalars(stmt):
+        yield _audit_record(row.id), org, audit_payload(row)
+
+
+register_source(Source(KIND_AUDIT, _audit_rows, "registry audit log (audit_log)"))
+
+_PENDING = "carbonpark.ledger.pending_audit"
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_audit_entries(s: Session, _ctx: Any) -> None:
+    new = [obj for obj in s.new if isinstance(obj, AuditEntry)]
+    if new:
+        s.info.setdefault(_PENDING, []).extend(new)
+
+
+@event.listens_for(Session, "before_commit")
+def _attest_audit_entries(s: Session) -> None:
+    """Attest the audit-log rows written in this transaction, just before it commits."""
+    s.flush()
+    pending: list[AuditEntry] = s.info.pop(_PENDING, [])
+    if not pending:
+        return
+    conn = s.connection()
+    org = park_handle(conn)
+    attest_many(
+        conn,
+        [
+            Attestation(KIND_AUDIT, org, _audit_record(row.id), audit_payload(row), timestamp_ms=row.at_ms)
+            for row in sorted(pending, key=lambda r: r.id)
+        ],
+    )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_audit_entries(s: Session) -> None:
+    s.info.pop(_PENDING, None)
+
+
+def attest_audit_backlog(target: Target) -> int:
+    """Attest audit-log rows that have no entry yet (rows written before the ledger existed); return how many."""
+    with _connection(target) as conn:
+        attested = {r for (r,) in conn.execute(select(LedgerEntry.record).where(LedgerEntry.kind == KIND_AUDIT))}
+        org = park_handle(conn)
+        rows = conn.execute(select(AuditEntry.__table__).order_by(AuditEntry.id)).mappings().all()
+        items = [
+            Attestation(KIND_AUDIT, org, _audit_record(r["id"]), audit_payload(r), timestamp_ms=r["at_ms"])
+            for r in rows
+            if _audit_record(r["id"]) not in attested
+        ]
+        attest_many(conn, items)
+        return len(items)
+
+
+REGISTRY_MODELS: tuple[type[Base], ...] = (
+    Park,
+    Enterprise,
+    Site,
+    Device,
+    Carrier,
+    Meter,
+    Calibration,
+    EmissionSource,
+    Material,
+    Product,
+    BomLine,
+    Statistic,
+)
+"""Tables whose rows must equal the ``after`` of their latest audit-log entry (checked by verify)."""
+
+
+# ---------------------------------------------------------------------------- readings by meter and day
+
+
+def _meter_info(conn: Connection) -> dict[int, tuple[str, str]]:
+    """meter id → (meter handle, organisation handle)."""
+    park = park_handle(conn)
+    rows = conn.execute(
+        select(Meter.id, Meter.handle, Enterprise.handle).outerjoin(Enterprise, Meter.enterprise_id == Enterprise.id)
+    ).all()
+    return {int(m): (h or f"meter:{m}", e or park) for m, h, e in rows}
+
+
+def _local_days(ts_ms: np.ndarray, tz: str) -> np.ndarray:
+    """Local calendar day (days since 1970-01-01 in the park's zone) of each UTC ms timestamp."""
+    local = pd.to_datetime(ts_ms, unit="ms", utc=True).tz_convert(tz).tz_localize(None)
+    return np.asarray(local.to_numpy().astype("datetime64[D]").astype(np.int64))
+
+
+def _batch_payload(meter: str, day: int, ts: np.ndarray, values: np.ndarray, quality: np.ndarray) -> dict[str, Any]:
+    packed = np.empty(len(ts), dtype=READING_LAYOUT)
+    packed["ts_ms"], packed["value"], packed["quality"] = ts, values, quality
+    return {
+        "meter": meter,
+        "day": (date(1970, 1, 1) + timedelta(days=int(day))).isoformat(),
+        "count": len(ts),
+        "first_ts_ms": int(ts[0]),
+        "last_ts_ms": int(ts[-1]),
+        "sha256": hashlib.sha256(packed.tobytes()).hexdigest(),
+    }
+
+
+def _batches_of_meter(
+    meter: str, org: str, ts: np.ndarray, values: np.ndarray, quality: np.ndarray, tz: str
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    days = _local_days(ts, tz)
+    cuts = np.flatnonzero(np.diff(days)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ts)], strict=True):
+        payload = _batch_payload(meter, int(days[lo]), ts[lo:hi], values[lo:hi], quality[lo:hi])
+        yield f"{meter}@{payload['day']}", org, payload
+
+
+def reading_batches(
+    target: Session | Connection, meter_days: Iterable[tuple[int, str]] | None = None
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(record, organisation, payload)`` of the reading batches (one per meter and local day).
+
+    Parameters
+    ----------
+    target
+        Session or connection.
+    meter_days
+        ``(meter id, local ISO date)`` pairs to compute; every stored batch when None.
+
+    Notes
+    -----
+    The record is ``<meter handle>@<YYYY-MM-DD>``. The payload gives the meter, the day, the
+    count, the first and last timestamps and ``sha256``, the SHA-256 of the day's readings in
+    timestamp order, each packed as :data:`READING_LAYOUT` (18 bytes). Readings are read in
+    primary-key order, so a full pass streams the table once.
+    """
+    conn = target.connection() if isinstance(target, Session) else target
+    tz = _park_tz(conn)
+    meters = _meter_info(conn)
+    if meter_days is not None:
+        for meter_id, day in sorted(set(meter_days)):
+            start = int(pd.Timestamp(day).tz_localize(zone(tz)).timestamp() * 1000)
+            end = int((pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(zone(tz)).timestamp() * 1000)
+            rows = conn.execute(
+                select(Reading.ts_ms, Reading.value, Reading.quality)
+                .where(Reading.meter_id == meter_id, Reading.ts_ms >= start, Reading.ts_ms < end)
+                .order_by(Reading.ts_ms)
+            ).all()
+            if rows:
+                arr = np.array(rows, dtype=float)
+                meter, org = meters.get(meter_id, (f"meter:{meter_id}", park_handle(conn)))
+                yield from _batches_of_meter(
+                    meter, org, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2].astype(np.int16), tz
+                )
+        return
+    result = conn.execution_options(stream_results=True, yield_per=100_000).execute(
+        select(Reading.meter_id, Reading.ts_ms, Reading.value, Reading.quality).order_by(
+            Reading.meter_id, Reading.ts_ms
+        )
+    )
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending_meter = -1
+
+    def flush() -> Iterator[tuple[str, str, dict[str, Any]]]:
+        if not pending:
+            return
+        ts, values, quality = (np.concatenate(parts) for parts in zip(*pending, strict=True))
+        pending.clear()
+        meter, org = meters.get(pending_meter, (f"meter:{pending_meter}", park_handle(conn)))
+        yield from _batches_of_meter(meter, org, ts, values, quality, tz)
+
+    for part in result.partitions():
+        ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
+        ts = np.fromiter((r[1] for r in part), dtype=np.int64, count=len(part))
+        values = np.fromiter((r[2] for r in part), dtype=np.float64, count=len(part))
+        quality = np.fromiter((r[3] for r in part), dtype=np.int16, count=len(part))
+        cuts = np.flatnonzero(np.diff(ids)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ids)], strict=True):
+            if int(ids[lo]) != pending_meter:
+                yield from flush()
+                pending_meter = int(ids[lo])
+            pending.append((ts[lo:hi], values[lo:hi], quality[lo:hi]))
+    yield from flush()
+
+
+register_source(Source(KIND_READINGS, lambda s: reading_batches(s), "meter readings by meter and local day (readings)"))
+
+
+def attest_readings(
+    target: Session | Connection,
+    rows: Iterable[Sequence[Any]],
+    *,
+    timestamp_ms: int | None = None,
+) -> list[Receipt]:
+    """Attest the reading batches touched by accepted readings (the ingest pipeline calls this per batch).
+
+    Parameters
+    ----------
+    target
+        The transaction that stored the readings (flushed), so the batches are recomputed
+        from the stored rows, including readings of the same day accepted earlier.
+    rows
+        The accepted readings, ``(meter_id, ts_ms, …)`` tuples (extra fields are ignored).
+    timestamp_ms
+        Acceptance time; now by default.
+
+    Returns
+    -------
+    list of Receipt
+        One per (meter, local day) touched: a new version of that day's batch.
+    """
+    conn = target.connection() if isinstance(target, Session) else target
+    tz = _park_tz(conn)
+    pairs: dict[int, set[int]] = {}
+    for row in rows:
+        pairs.setdefault(int(row[0]), set()).add(int(row[1]))
+    keys: set[tuple[int, str]] = set()
+    for meter_id, stamps in pairs.items():
+        for day in set(_local_days(np.fromiter(stamps, dtype=np.int64), tz).tolist()):
+            keys.add((meter_id, (date(1970, 1, 1) + timedelta(days=int(day))).isoformat()))
+    items = [Attestation(KIND_READINGS, org, rec, p, timestamp_ms) for rec, org, p in reading_batches(conn, keys)]
+    return attest_many(conn, items)
+
+
+# ---------------------------------------------------------------------------- factor sets
+
+
+def factor_set_payloads() -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(record, payload)`` of each packaged factor set: its files and their SHA-256 (the version)."""
+    data = files("carbonpark.factors").joinpath("data")
+    for info in default_library().factor_sets():
+        if info.kind == "user":
+            continue
+        digests = {name: hashlib.sha256(data.joinpath(name).read_bytes()).hexdigest() for name in info.files}
+        yield (
+            f"factor_set:{info.name}",
+            {"name": info.name, "kind": info.kind, "description": info.description, "files": digests},
+        )
+
+
+def _factor_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    org = park_handle(s.connection())
+    for record, payload in factor_set_payloads():
+        yield record, org, payload
+
+
+register_source(Source(KIND_FACTOR_SET, _factor_rows, "packaged factor-set data files (carbonpark.factors)"))
+
+
+def attest_factor_sets(target: Target) -> list[Receipt]:
+    """Attest the packaged factor-set versions whose content is not attested yet (or changed)."""
+    with _connection(target) as conn:
+        org = park_handle(conn)
+        latest = _latest_payloads(conn, KIND_FACTOR_SET)
+        items = [
+            Attestation(KIND_FACTOR_SET, org, record, payload)
+            for record, payload in factor_set_payloads()
+            if latest.get(record) != canonical_json(payload)
+        ]
+        return attest_many(conn, items)
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def _pem_text(text: str) -> bytes:
+    if "-----BEGIN" in text:
+        return text.encode("ascii")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValidationError(LEDGER_KEY_ENV, "PEM text of an Ed25519 private key, or the path of a PEM file", text)
+    return path.read_bytes()
+
+
+def load_park_key(path: Path | str | None = None) -> Ed25519PrivateKey:
+    """The park's tree-head key: from ``path``, else ``$CARBONPARK_LEDGER_KEY`` (PEM text or a file path).
+
+    The key is never stored in the database. An encrypted key's password comes from
+    ``$CARBONPARK_LEDGER_KEY_PASSWORD``.
+    """
+    if path is not None:
+        pem = Path(path).expanduser().read_bytes()
+    elif os.environ.get(LEDGER_KEY_ENV):
+        pem = _pem_text(os.environ[LEDGER_KEY_ENV])
+    else:
+        raise ValidationError(
+            "park key", f"--key FILE or the environment variable {LEDGER_KEY_ENV} (PEM text or a file path)", None
+        )
+    password = os.environ.get(LEDGER_KEY_PASSWORD_ENV)
+    return signing.load_private_key(pem, password.encode("utf-8") if password else None)
+
+
+def _key_entries(conn: Connection) -> Iterator[tuple[int, Entry]]:
+    stmt = (
+        select(LedgerEntry.leaf_index, LedgerEntry.data)
+        .where(LedgerEntry.kind.in_((KEY_REGISTERED, KEY_REVOKED)))
+        .order_by(LedgerEntry.leaf_index)
+    )
+    for index, data in conn.execute(stmt):
+        yield int(index), parse_entry(bytes(data))
+
+
+def key_register(conn: Connection) -> dict[str, KeyRecord]:
+    """Every key the log registered, by key id, with revocations applied (replayed in log order)."""
+    return check_signatures_indexed(_key_entries(conn)).keys
+
+
+def register_key(
+    target: Target,
+    organisation: str,
+    public_key: Ed25519PublicKey | Ed25519PrivateKey,
+    role: str = "submitter",
+    replaces: str | None = None,
+) -> Receipt:
+    """Record a key of ``organisation`` in the log (``replaces``: the key it rotates out)."""
+    if role not in ("submitter", "park", "verifier", "witness"):
+        raise ValidationError("role", "submitter, park, verifier or witness", role)
+    with _connection(target) as conn:
+        keys = key_register(conn)
+        kid = signing.key_id(public_key)
+        if kid in keys:
+            raise ConflictError(f"key {kid} is already registered (for {keys[kid].organisation})")
+        if replaces is not None and (replaces not in keys or keys[replaces].organisation != organisation):
+            raise ValidationError("replaces", f"a key id registered for {organisation}", replaces)
+        return attest_many(conn, [key_registration(organisation, public_key, _now_ms(), role, replaces)])[0]
+
+
+def revoke_key(target: Target, organisation: str, key_id: str, reason: str) -> Receipt:
+    """Record in the log that ``key_id`` of ``organisation`` is revoked from now on."""
+    with _connection(target) as conn:
+        keys = key_register(conn)
+        known = keys.get(key_id)
+        if known is None or known.organisation != organisation:
+            raise ValidationError("key_id", f"a key id registered for {organisation}", key_id)
+        if known.revoked_at is not None:
+            raise ConflictError(f"key {key_id} was already revoked at leaf {known.revoked_at}")
+        return attest_many(conn, [key_revocation(organisation, key_id, _now_ms(), reason)])[0]
+
+
+def public_keys(target: Target) -> list[dict[str, Any]]:
+    """The key register: every key with its organisation, role, PEM and the leaves that started and ended it."""
+    with _connection(target) as conn:
+        return [
+            {
+                "key_id": k.key_id,
+                "organisation": k.organisation,
+                "role": k.role,
+                "public_key": signing.public_key_pem(k.public_key).decode("ascii"),
+                "registered_at_leaf": k.registered_at,
+                "revoked_at_leaf": k.revoked_at,
+            }
+            for k in key_register(conn).values()
+        ]
+
+
+def _park_key_valid(keys: dict[str, KeyRecord], key_id: str, size: int) -> KeyRecord | None:
+    """The registered park key ``key_id`` if it was valid for a head of ``size`` entries."""
+    k = keys.get(key_id)
+    if k is None or k.role != "park" or k.registered_at >= size:
+        return None
+    if k.revoked_at is not None and k.revoked_at < size - 1:
+        return None
+    return k
+
+
+# ---------------------------------------------------------------------------- signed tree heads
+
+
+def sign(target: Target, key: Ed25519PrivateKey, timestamp_ms: int | None = None) -> SignedTreeHead:
+    """Sign the current tree head with the park's key and store it; register the key in the log first if new.
+
+    The key's registration (role ``park``, organisation the park's handle) is itself an entry,
+    so it is covered by the head it signs.
+    """
+    with _connection(target) as conn:
+        keys = key_register(conn)
+        kid = signing.key_id(key)
+        if kid not in keys:
+            register_key(conn, park_handle(conn), key, role="park")
+        elif keys[kid].role != "park" or keys[kid].revoked_at is not None:
+            raise ValidationError("park key", "a registered, unrevoked park key", kid)
+        SqlNodeStore(conn).lock()
+        ledger = _ledger(conn)
+        sth = ledger.sign_head(key, _now_ms() if timestamp_ms is None else timestamp_ms)
+        save_head(conn, sth)
+        return sth
+
+
+def head_json(target: Target) -> dict[str, Any]:
+    """The latest signed tree head as JSON (NotFoundError when none was signed yet)."""
+    with _connection(target) as conn:
+        sth = latest_head(conn)
+        if sth is None:
+            raise NotFoundError("signed tree head", "(latest): run 'carbonpark ledger sign' first")
+        return sth.to_json()
+
+
+# ---------------------------------------------------------------------------- proofs
+
+
+def _find_record(conn: Connection, record: str, kind: str | None) -> tuple[int, str]:
+    stmt = select(LedgerEntry.leaf_index, LedgerEntry.kind).where(LedgerEntry.record == record)
+    if kind:
+        stmt = stmt.where(LedgerEntry.kind == kind)
+    row = conn.execute(stmt.order_by(LedgerEntry.leaf_index.desc()).limit(1)).first()
+    if row is None:
+        raise NotFoundError("ledger record", record)
+    return int(row[0]), str(row[1])
+
+
+def inclusion(target: Target, record: str, kind: str | None = None, size: int | None = None) -> dict[str, Any]:
+    """The inclusion proof of the latest entry of ``record`` in the tree of ``size`` (the latest signed head)."""
+    with _connection(target) as conn:
+        index, _ = _find_record(conn, record, kind)
+        sth = latest_head(conn)
+        tree = size if size is not None else (sth.head.size if sth else SqlNodeStore(conn).size())
+        if index >= tree:
+            raise ValidationError(
+                "record", f"a record attested before the tree of size {tree} (sign a new head)", record
+            )
+        ledger = _ledger(conn)
+        data = ledger.entries.get_entries(index, index + 1)[0]
+        return {
+            "record": record,
+            "leaf_index": index,
+            "tree_size": tree,
+            "entry": signing.b64encode(data),
+            "leaf_hash": signing.b64encode(merkle.leaf_hash(data)),
+            "inclusion_proof": [signing.b64encode(p) for p in ledger.log.inclusion_proof(index, tree)],
+            "root": signing.b64encode(ledger.log.root(tree)),
+        }
+
+
+def consistency(target: Target, first: int, second: int | None = None) -> dict[str, Any]:
+    """The consistency proof between tree sizes ``first`` and ``second`` (the current size by default)."""
+    with _connection(target) as conn:
+        log = _ledger(conn).log
+        second = log.size if second is None else second
+        if not 0 <= first <= second <= log.size:
+            raise ValidationError("first, second", f"sizes with 0 ≤ first ≤ second ≤ {log.size}", (first, second))
+        return {
+            "first": first,
+            "second": second,
+            "first_root": signing.b64encode(log.root(first)),
+            "second_root": signing.b64encode(log.root(second)),
+            "consistency_proof": [signing.b64encode(p) for p in log.consistency_proof(first, second)],
+        }
+
+
+def proof_bundle(target: Target, record: str, kind: str | None = None) -> dict[str, Any]:
+    """The self-contained proof bundle of ``record`` under the latest signed head (docs/ledger.md §4)."""
+    with _connection(target) as conn:
+        index, found_kind = _find_record(conn, record, kind)
+        sth = latest_head(conn)
+        if sth is None or index >= sth.head.size:
+            raise ValidationError(
+                "record", "a record covered by a signed tree head (run 'carbonpark ledger sign')", record
+            )
+        key = key_register(conn).get(sth.key_id)
+        if key is None:
+            raise NotFoundError("park key", sth.key_id)
+        ledger = _ledger(conn)
+        entry = ledger.entries.get_entries(index, index + 1)[0]
+        bundle = make_bundle(
+            entry,
+            index,
+            ledger.log.inclusion_proof(index, sth.head.size),
+            sth,
+            signing.public_key_pem(key.public_key),
+        )
+        return {**bundle, "kind": found_kind, "record": record}
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing ``ledger verify`` found wrong: which record, of which kind, what."""
+
+    kind: str
+    record: str
+    problem: str
+    leaf_index: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "record": self.record, "problem": self.problem, "leaf_index": self.leaf_index}
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of :func:`verify`; ``ok`` only when every check passed."""
+
+    ok: bool = False
+    tree_size: int = 0
+    entries_stored: int = 0
+    signed_tree_size: int | None = None
+    head: dict[str, Any] | None = None
+    park_key_id: str | None = None
+    key_source: str = ""
+    checked: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "tree_size": self.tree_size,
+            "entries_stored": self.entries_stored,
+            "signed_tree_size": self.signed_tree_size,
+            "head": self.head,
+            "park_key_id": self.park_key_id,
+            "key_source": self.key_source,
+            "checked": dict(self.checked),
+            "findings": [f.to_json() for f in self.findings],
+            "warnings": list(self.warnings),
+        }
+
+
+def _latest_payloads(conn: Connection, kind: str) -> dict[str, bytes]:
+    """record → canonical payload bytes of its latest entry of ``kind``."""
+    out: dict[str, bytes] = {}
+    stmt = select(LedgerEntry.record, LedgerEntry.data).where(LedgerEntry.kind == kind).order_by(LedgerEntry.leaf_index)
+    for record, data in conn.execute(stmt):
+        try:
+            doc = json.loads(data if isinstance(data, str) else bytes(data))
+            out[str(record)] = canonical_json(doc["payload"])
+        except (ValueError, KeyError, TypeError, ValidationError):
+            out[str(record)] = b"<unreadable entry>"
+    return out
+
+
+def _check_log(conn: Connection, report: VerifyReport, pinned: Ed25519PublicKey | None) -> SignedTreeHead | None:
+    """Entries against leaf hashes, the node store against every signed head, the head signatures."""
+    entries, nodes = SqlEntryStore(conn), SqlNodeStore(conn)
+    size = nodes.size()
+    report.tree_size, report.entries_stored = size, entries.count()
+    log = _ledger(conn).log
+    records: dict[int, tuple[str, str]] = {}
+    keys = SignatureCheck()
+    bad_leaves = 0
+    top = conn.execute(select(func.max(LedgerEntry.leaf_index))).scalar()
+    last = max(size, -1 if top is None else int(top) + 1)
+    for start in range(0, last, _VERIFY_CHUNK):
+        stop = min(start + _VERIFY_CHUNK, last)
+        stored = log.leaf_hashes(start, min(stop, size)) if start < size else []
+        present = set()
+        for index, kind, record, org, ts, data in entries.iter_rows(start, stop):
+            present.add(index)
+            if index >= size:
+                report.findings.append(Finding(kind, record, f"entry {index} lies beyond the log's size {size}", index))
+                continue
+            records[index] = (kind, record)
+            if merkle.leaf_hash(data) != stored[index - start]:
+                bad_leaves += 1
+                report.findings.append(Finding(kind, record, f"entry {index} differs from what was attested", index))
+            try:
+                entry = parse_entry(data)
+            except ValidationError as exc:
+                report.findings.append(Finding(kind, record, f"entry {index} is not a canonical entry: {exc}", index))
+                continue
+            if (entry.kind, entry.record, entry.organisation, entry.timestamp_ms) != (kind, record, org, ts):
+                report.findings.append(
+                    Finding(kind, record, f"entry {index}: its look-up columns differ from the attested entry", index)
+                )
+            keys.add(index, entry)
+        for missing in sorted(set(range(start, min(stop, size))) - present):
+            report.findings.append(Finding("?", "?", f"entry {missing} is missing from ledger_entries", missing))
+    report.checked["entries"] = len(records)
+    report.checked["entry_signatures"] = sum(keys.signed_by_organisation.values())
+    for index, record, problem in keys.findings:
+        kind = records.get(index, ("?", record))[0]
+        report.findings.append(Finding(kind, record, problem, index))
+    heads = load_heads(conn)
+    if not heads:
+        report.findings.append(Finding("tree_head", "-", "no signed tree head: run 'carbonpark ledger sign'"))
+        return None
+    latest = heads[-1]
+    for sth in heads:
+        key = _park_key_valid(keys.keys, sth.key_id, sth.head.size)
+        label = f"tree head of size {sth.head.size} at {sth.head.timestamp_ms}"
+        if pinned is not None and sth is latest and sth.key_id != signing.key_id(pinned):
+            report.findings.append(Finding("tree_head", label, "signed by a key other than the park key given"))
+            continue
+        public = pinned if pinned is not None and sth.key_id == signing.key_id(pinned) else key and key.public_key
+        if public is None:
+            report.findings.append(Finding("tree_head", label, f"signed by key {sth.key_id[:12]}…, not a park key"))
+        elif not signing.verify_tree_head(public, sth):
+            report.findings.append(Finding("tree_head", label, "signature does not verify"))
+        elif sth.head.size > size:
+            report.findings.append(Finding("tree_head", label, f"covers {sth.head.size} entries, the log has {size}"))
+        elif log.root(sth.head.size) != sth.head.root:
+            report.findings.append(Finding("tree_head", label, "the stored tree no longer has this head's root"))
+    report.checked["tree_heads"] = len(heads)
+    report.signed_tree_size, report.head = latest.head.size, latest.to_json()
+    report.park_key_id = latest.key_id
+    report.key_source = "given (pinned)" if pinned is not None else "the park key registered in the log"
+    if pinned is None:
+        report.warnings.append(
+            "the park key was taken from the log itself; pin it with --public-key (or the park key in the "
+            "environment) and compare heads with a witness"
+        )
+    if latest.head.size <= report.entries_stored and not bad_leaves and not report.findings:
+        tamper = _ledger(conn).verify(latest.head)
+        if not tamper.ok:
+            where = tamper.first_bad_index
+            kind, record = records.get(where, ("?", "?")) if where is not None else ("?", "?")
+            report.findings.append(Finding(kind, record, "; ".join(tamper.problems), where))
+    if size > latest.head.size:
+        report.warnings.append(f"{size - latest.head.size} entries appended after the latest signed head")
+    return latest
+
+
+def _is_tombstone(payload: bytes) -> bool:
+    return payload.startswith(b'{"deleted":true')
+
+
+def _check_sources(s: Session, report: VerifyReport) -> None:
+    conn = s.connection()
+    for kind, source in sorted(sources().items()):
+        attested = _latest_payloads(conn, kind)
+        seen: set[str] = set()
+        n = 0
+        for record, _org, payload in source.rows(s):
+            n += 1
+            seen.add(record)
+            want = attested.get(record)
+            got = canonical_json(jsonable(payload))
+            if want is None:
+                report.findings.append(
+                    Finding(kind, record, "stored but never attested (inserted behind the platform)")
+                )
+            elif _is_tombstone(want):
+                report.findings.append(Finding(kind, record, "stored but attested as deleted"))
+            elif want != got:
+                report.findings.append(Finding(kind, record, "stored data differ from what was attested (changed)"))
+        for record, want in attested.items():
+            if record not in seen and not _is_tombstone(want):
+                report.findings.append(Finding(kind, record, "attested but no longer stored (deleted)"))
+        report.checked[kind] = n
+
+
+def _check_registry_state(s: Session, report: VerifyReport) -> None:
+    """Each registry row must equal the ``after`` of its latest audit-log entry (a delete: be gone)."""
+    last: dict[tuple[str, int], AuditEntry] = {}
+    for row in s.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=5000)):
+        if row.entity_id is not None:
+            last[(row.entity, row.entity_id)] = row
+    n = 0
+    for model in REGISTRY_MODELS:
+        table = model.__tablename__
+        present: set[int] = set()
+        for obj in s.scalars(select(model)):
+            n += 1
+            oid = obj.id  # type: ignore[attr-defined]
+            present.add(oid)
+            name = getattr(obj, "handle", None) or f"{table}:{oid}"
+            entry = last.get((table, oid))
+            if entry is None or entry.action == "delete":
+                report.findings.append(
+                    Finding(
+                        "registry", name, f"{table} row {oid} has no audit-log history (inserted behind the platform)"
+                    )
+                )
+            elif canonical_json(jsonable(entry.after)) != canonical_json(jsonable(as_dict(obj))):
+                report.findings.append(
+                    Finding(
+                        "registry",
+                        name,
+                        f"{table} row {oid} differs from its last audited state (audit_log:{entry.id})",
+                    )
+                )
+        for (entity, oid), entry in last.items():
+            if entity == table and oid not in present and entry.action != "delete":
+                report.findings.append(
+                    Finding("registry", entry.handle or f"{table}:{oid}", f"{table} row {oid} deleted without audit")
+                )
+    report.checked["registry_rows"] = n
+
+
+def verify(db: str | None, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
+    """Recompute every entry from the stored rows and check the log against its signed heads.
+
+    Checks, in one read-only transaction:
+
+    1. every stored entry is canonical, its leaf hash equals the stored one, nothing is
+       missing or beyond the log's size, and its look-up columns match it;
+    2. every signed tree head verifies under a park key valid at that size (or the pinned
+       ``public_key``) and the stored tree still has its root; the entries reproduce the
+       latest head (:func:`carbonpark.ledger.tamper.locate_tampering` locates a change);
+    3. entry signatures against the key register replayed from the log;
+    4. for each registered :class:`Source`, the payload recomputed from the stored rows
+       equals the latest attested one: a row changed, deleted or inserted behind the
+       platform is reported by record;
+    5. every registry row equals the state its latest audit-log entry recorded.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` only when nothing was found.
+    """
+    report = VerifyReport()
+    with session(db) as s:
+        conn = s.connection()
+        if public_key is None and os.environ.get(LEDGER_KEY_ENV):
+            public_key = load_park_key().public_key()
+        _check_log(conn, report, public_key)
+        _check_sources(s, report)
+        _check_registry_state(s, report)
+    report.ok = not report.findings
+    return report

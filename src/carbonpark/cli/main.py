@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from carbonpark.cli import (
     account_cmds,
+    api_cmds,
     dispatch_cmds,
     evaluate_cmds,
     footprint_cmds,
     forecast_cmds,
     ledger_cmds,
+    quality_cmds,
     registry_cmds,
     retrofit_cmds,
+    targets_cmds,
     trading_cmds,
 )
 from carbonpark.cli.common import new_app
@@ -29,14 +32,17 @@ def _root() -> None:
 
 for module in (
     registry_cmds,
+    api_cmds,
     account_cmds,
     evaluate_cmds,
     forecast_cmds,
     dispatch_cmds,
     trading_cmds,
     retrofit_cmds,
+    targets_cmds,
     footprint_cmds,
     ledger_cmds,
+    quality_cmds,
 ):
     module.register(app)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from carbonpark.errors import CarbonparkError, DuplicateError, NotFoundError, ValidationError
 from carbonpark.services.access import ROLES, Principal, check_year
+from carbonpark.store import session
 from carbonpark.store.registry import resolve
 from carbonpark.store.schema import AuditEntry, Enterprise, Meter, Park
 from carbonpark.store.schema_auth import ApiKey, ApiKeyMeter, AuthToken, LoginFailure, User, VerifierAssignment
@@ -55,6 +57,8 @@ __all__ = [
     "authenticate_key",
     "authenticate_token",
     "check_production",
+    "create_demo_users",
+    "demo_users_step",
     "issue_token",
     "revoke_key",
     "revoke_token",
@@ -480,3 +484,22 @@ def create_demo_users(s: Session, password: str, year: int, settings: SecuritySe
     assign_verifier(s, DEMO_USERS["verifier"], first.id, year, "demo")
     _, key = add_api_key(s, settings, DEMO_KEY, "demo", enterprise=first.id)
     return {"users": dict(DEMO_USERS), "created": True, "enterprise_id": first.id, "device_key": key}
+
+
+def demo_users_step(db: str | None, year: int) -> dict[str, Any]:
+    """The demo step creating one user per role: names, and the password/key when first created.
+
+    The password is ``$CARBONPARK_DEMO_PASSWORD`` if set; otherwise a random one is generated and
+    returned here, which is the only time it is shown (the demo prints it once).
+    """
+    given = os.environ.get("CARBONPARK_DEMO_PASSWORD", "")
+    password = given or secrets.token_urlsafe(12)
+    with session(db) as s:
+        result = create_demo_users(s, password, year, SecuritySettings())
+    figures: dict[str, Any] = {"users": ", ".join(f"{name} ({role})" for role, name in DEMO_USERS.items())}
+    if not result["created"]:
+        figures["password"] = "unchanged (users existed already)"
+        return figures
+    figures["password"] = "$CARBONPARK_DEMO_PASSWORD" if given else password
+    figures["device_key"] = f"{DEMO_KEY}: {result['device_key']}"
+    return figures

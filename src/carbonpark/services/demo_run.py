@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from carbonpark import accounting, dispatch, evaluate, forecast, ledger
+from carbonpark.services.auth import demo_users_step
+from carbonpark.services.quality import step_quality
 from carbonpark.store import session
 from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading, Statistic
 from carbonpark.times import local_iso, period_bounds_ms
@@ -292,11 +294,13 @@ def run_capabilities(
     results: dict[str, dict[str, Any]] = {}
     inventory = None
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("quality", lambda: step_quality(db, out)),
         ("accounting", lambda: _step_accounting(db, year, out)),
         ("evaluation", lambda: _step_evaluation(db, year, out, inventory)),
         ("ledger", lambda: _step_ledger(db, out)),
         ("forecast", lambda: _step_forecast(db, out)),
         ("dispatch", lambda: _step_dispatch(db, out)),
+        ("users", lambda: demo_users_step(db, year)),
     ]
     for i, (name, step) in enumerate(steps):
         report("capabilities", i, len(steps))

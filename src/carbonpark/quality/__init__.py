@@ -27,7 +27,9 @@ from carbonpark.quality.checks import (
 )
 from carbonpark.quality.flags import (
     ESTIMATE_MASK,
+    ESTIMATED_FLAGS,
     FLAG_LABELS,
+    FLAGGED_MASK,
     INFO_MASK,
     SUSPECT_MASK,
     QualityFlag,
@@ -47,7 +49,9 @@ from carbonpark.quality.metrology import (
 )
 
 __all__ = [
+    "ESTIMATED_FLAGS",
     "ESTIMATE_MASK",
+    "FLAGGED_MASK",
     "FLAG_LABELS",
     "INFO_MASK",
     "SUSPECT_MASK",

@@ -36,7 +36,9 @@ import numpy as np
 from carbonpark.errors import ValidationError
 
 __all__ = [
+    "ESTIMATED_FLAGS",
     "ESTIMATE_MASK",
+    "FLAGGED_MASK",
     "FLAG_LABELS",
     "INFO_MASK",
     "SUSPECT_MASK",
@@ -75,7 +77,12 @@ SUSPECT_MASK = int(
     | QualityFlag.UNCALIBRATED
 )
 INFO_MASK = int(QualityFlag.ROLLOVER | QualityFlag.CORRECTED)
+#: Bits that make a reading count as "flagged" in an emission record (estimated or doubted).
+FLAGGED_MASK = ESTIMATE_MASK | SUSPECT_MASK
 _ALL = ESTIMATE_MASK | SUSPECT_MASK | INFO_MASK
+#: Every code that carries an estimate bit, for code that matches codes rather than bits
+#: (``numpy.isin(quality, list(ESTIMATED_FLAGS))`` equals ``quality & ESTIMATE_MASK != 0``).
+ESTIMATED_FLAGS: frozenset[int] = frozenset(c for c in range(_ALL + 1) if c & ESTIMATE_MASK and not c & ~_ALL)
 
 #: Human labels of each flag: name → (zh-CN, English).
 FLAG_LABELS: dict[str, tuple[str, str]] = {

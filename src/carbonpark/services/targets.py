@@ -1,0 +1,295 @@
+"""Dual-carbon targets and the implementation path over the store (issue 13 item 1).
+
+``import_targets`` reads a YAML file of targets and path measures (one document per
+organisation, upserted, every change in the audit log); ``target_status`` puts an
+organisation's targets beside its stored emission records: the monthly gap against this
+year's cap and the path checked against every target.
+
+File layout (``docs/targets.md``)::
+
+    targets:
+      - organisation: park            # or an enterprise id, handle, credit code or name
+        peak_year: 2028
+        peak_tco2e: 520000
+        neutrality_year: 2058
+        caps_tco2e: {2026: 500000, 2027: 495000}
+        intensity_caps: {2026: 0.85}  # tCO2e per 10^4 CNY value added
+        clean_share_targets: {2030: 0.35}
+    path:
+      - {organisation: park, id: pv-2026, name: 屋顶光伏二期, year: 2026, owner: 园区管委会,
+         annual_abatement_tco2e: 1800, status: planned}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from carbonpark.errors import ValidationError
+from carbonpark.retrofit.targets import DualCarbonTargets, PathMeasure, check_path, monthly_gap, path_trajectory
+from carbonpark.settings import get_settings
+from carbonpark.store import session
+from carbonpark.store.registry import as_dict, audit, now_ms, resolve, the_park
+from carbonpark.store.schema import Enterprise, Park
+from carbonpark.store.schema_accounting import AccountingRun, ActivityDatum, EmissionRecord
+from carbonpark.store.schema_targets import CarbonTarget, PathMeasureRow
+from carbonpark.times import from_ms
+
+__all__ = ["import_targets", "org_handle", "target_status"]
+
+_TARGET_KEYS = {
+    "organisation",
+    "peak_year",
+    "peak_tco2e",
+    "neutrality_year",
+    "caps_tco2e",
+    "intensity_caps",
+    "clean_share_targets",
+}
+_MEASURE_KEYS = {"organisation", "id", "name", "year", "owner", "annual_abatement_tco2e", "status"}
+
+
+def org_handle(s: Session, park: Park, ref: str) -> str:
+    """The handle of the organisation named by ``ref``: ``park`` (or the park's handle) or an enterprise."""
+    if ref.strip().lower() == "park" or ref.strip() == park.handle:
+        return str(park.handle)
+    return str(resolve(s, Enterprise, ref, park.id).handle)
+
+
+def _by_year(where: str, raw: Any) -> dict[int, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValidationError(where, "a mapping of year to number, e.g. {2026: 500000}", raw)
+    out: dict[int, float] = {}
+    for year, value in raw.items():
+        try:
+            out[int(year)] = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"{where}[{year}]", "a year and a number", value) from exc
+    return out
+
+
+def _targets_from(where: str, item: Any, handle: str) -> DualCarbonTargets:
+    unknown = sorted(set(item) - _TARGET_KEYS)
+    if unknown:
+        raise ValidationError(f"{where}", f"keys among {', '.join(sorted(_TARGET_KEYS))}", unknown)
+    return DualCarbonTargets(
+        organisation=handle,
+        peak_year=item.get("peak_year"),
+        peak_tco2e=item.get("peak_tco2e"),
+        neutrality_year=item.get("neutrality_year"),
+        caps_tco2e=_by_year(f"{where}.caps_tco2e", item.get("caps_tco2e")),
+        intensity_caps=_by_year(f"{where}.intensity_caps", item.get("intensity_caps")),
+        clean_share_targets=_by_year(f"{where}.clean_share_targets", item.get("clean_share_targets")),
+    )
+
+
+def _measure_from(where: str, item: Any) -> PathMeasure:
+    missing = sorted({"organisation", "id", "name", "year", "owner", "annual_abatement_tco2e"} - set(item))
+    unknown = sorted(set(item) - _MEASURE_KEYS)
+    if missing or unknown:
+        raise ValidationError(where, f"keys {', '.join(sorted(_MEASURE_KEYS))} (status optional)", missing or unknown)
+    try:
+        return PathMeasure(
+            id=str(item["id"]),
+            name=str(item["name"]),
+            year=int(item["year"]),
+            owner=str(item["owner"]),
+            annual_abatement_tco2e=float(item["annual_abatement_tco2e"]),
+            status=str(item.get("status", "planned")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(where, "year as an integer and annual_abatement_tco2e as a number", item) from exc
+
+
+def _as_json(values: Mapping[int, float]) -> dict[str, float]:
+    return {str(year): value for year, value in sorted(values.items())}
+
+
+def _upsert_targets(s: Session, park: Park, t: DualCarbonTargets, actor: str) -> str:
+    row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle == t.organisation)).one_or_none()
+    fields = {
+        "peak_year": t.peak_year,
+        "peak_tco2e": t.peak_tco2e,
+        "neutrality_year": t.neutrality_year,
+        "caps_tco2e": _as_json(t.caps_tco2e),
+        "intensity_caps": _as_json(t.intensity_caps),
+        "clean_share_targets": _as_json(t.clean_share_targets),
+    }
+    if row is None:
+        row = CarbonTarget(park_id=park.id, org_handle=t.organisation, updated_ms=now_ms(), **fields)
+        s.add(row)
+        s.flush()
+        audit(s, actor, "create", row, None)
+        return "created"
+    if all(getattr(row, k) == v for k, v in fields.items()):
+        return "unchanged"
+    before = as_dict(row)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    row.updated_ms = now_ms()
+    s.flush()
+    audit(s, actor, "update", row, before)
+    return "updated"
+
+
+def _upsert_measure(s: Session, park: Park, handle: str, m: PathMeasure, actor: str) -> str:
+    row = s.scalars(
+        select(PathMeasureRow).where(PathMeasureRow.org_handle == handle, PathMeasureRow.code == m.id)
+    ).one_or_none()
+    fields = {
+        "name": m.name,
+        "year": m.year,
+        "owner": m.owner,
+        "annual_abatement_tco2e": m.annual_abatement_tco2e,
+        "status": m.status,
+    }
+    if row is None:
+        row = PathMeasureRow(park_id=park.id, org_handle=handle, code=m.id, **fields)
+        s.add(row)
+        s.flush()
+        audit(s, actor, "create", row, None)
+        return "created"
+    if all(getattr(row, k) == v for k, v in fields.items()):
+        return "unchanged"
+    before = as_dict(row)
+    for k, v in fields.items():
+        setattr(row, k, v)
+    s.flush()
+    audit(s, actor, "update", row, before)
+    return "updated"
+
+
+def import_targets(db: str | None, file: Path, actor: str) -> dict[str, int]:
+    """Upsert the targets and path measures of a YAML file, all or nothing.
+
+    Returns counts ``{"created", "updated", "unchanged"}`` over targets and measures.
+    """
+    doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    if not isinstance(doc, Mapping) or not set(doc) <= {"targets", "path"}:
+        raise ValidationError(str(file), "a mapping with 'targets' and/or 'path' lists", type(doc).__name__)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    with session(db) as s:
+        park = the_park(s)
+        for i, item in enumerate(doc.get("targets") or [], start=1):
+            where = f"targets[{i}]"
+            if not isinstance(item, Mapping) or "organisation" not in item:
+                raise ValidationError(where, "a mapping with 'organisation'", item)
+            handle = org_handle(s, park, str(item["organisation"]))
+            counts[_upsert_targets(s, park, _targets_from(where, item, handle), actor)] += 1
+        for i, item in enumerate(doc.get("path") or [], start=1):
+            where = f"path[{i}]"
+            if not isinstance(item, Mapping):
+                raise ValidationError(where, "a mapping", item)
+            measure = _measure_from(where, item)
+            handle = org_handle(s, park, str(item["organisation"]))
+            counts[_upsert_measure(s, park, handle, measure, actor)] += 1
+    return counts
+
+
+def _stored_targets(row: CarbonTarget) -> DualCarbonTargets:
+    return DualCarbonTargets(
+        organisation=row.org_handle,
+        peak_year=row.peak_year,
+        peak_tco2e=row.peak_tco2e,
+        neutrality_year=row.neutrality_year,
+        caps_tco2e={int(y): v for y, v in row.caps_tco2e.items()},
+        intensity_caps={int(y): v for y, v in row.intensity_caps.items()},
+        clean_share_targets={int(y): v for y, v in row.clean_share_targets.items()},
+    )
+
+
+def _emissions_by_month(s: Session, run_org: str, timezone: str) -> dict[tuple[int, int], float]:
+    """Stored emissions [tCO2e] of the organisation's yearly accounting runs by local (year, month).
+
+    Only yearly runs count (a monthly run repeats what the yearly run of its year holds) and
+    only ``emission`` records (removals and biogenic CO2 are kept apart, as in the accounting
+    JSON); each record is placed in the month its period starts in. A month counts as having
+    data when at least one of its records rests on readings or on a manual entry: a month whose
+    meters sent nothing yet is missing, not zero.
+    """
+    has_data = or_(ActivityDatum.origin == "manual", ActivityDatum.n_readings > 0, ActivityDatum.id.is_(None))
+    stmt = (
+        select(EmissionRecord.start_ms, func.sum(EmissionRecord.tco2e))
+        .join(AccountingRun, EmissionRecord.run_id == AccountingRun.id)
+        .outerjoin(ActivityDatum, EmissionRecord.activity_datum_id == ActivityDatum.id)
+        .where(AccountingRun.org == run_org, func.length(AccountingRun.period) == 4)
+        .where(EmissionRecord.kind == "emission", has_data)
+        .group_by(EmissionRecord.start_ms)
+    )
+    out: dict[tuple[int, int], float] = {}
+    for start_ms, tco2e in s.execute(stmt):
+        local = from_ms(int(start_ms), timezone)
+        key = (local.year, local.month)
+        out[key] = out.get(key, 0.0) + float(tco2e or 0.0)
+    return out
+
+
+def target_status(db: str | None, org: str, year: int) -> dict[str, Any]:
+    """An organisation's targets beside its stored emissions for ``year`` and its path.
+
+    Returns ``{"org", "year", "targets", "months": [...], "path": {...}, "checks": [...]}``:
+    the monthly gap of :func:`carbonpark.retrofit.targets.monthly_gap` (actuals from the stored
+    emission records, the rest of the year at the run rate), the trajectory of past years' actuals
+    continued flat from the last full year and abated by the path's measures, and every target
+    checked against it.
+    """
+    tz = get_settings().timezone
+    with session(db) as s:
+        park = the_park(s)
+        handle = org_handle(s, park, org)
+        row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle == handle)).one_or_none()
+        if row is None:
+            raise ValidationError(
+                "--org", "an organisation with targets (import them with 'carbonpark targets import')", org
+            )
+        targets = _stored_targets(row)
+        measures = [
+            PathMeasure(m.code, m.name, m.year, m.owner, m.annual_abatement_tco2e, m.status)
+            for m in s.scalars(select(PathMeasureRow).where(PathMeasureRow.org_handle == handle))
+        ]
+        monthly = _emissions_by_month(s, "park" if handle == park.handle else handle, tz)
+    this_year = {m: v for (y, m), v in monthly.items() if y == year}
+    consecutive = {m: this_year[m] for m in range(1, 13) if all(k in this_year for k in range(1, m + 1))}
+    months = monthly_gap(year, consecutive, {}, targets.caps_tco2e.get(year)) if consecutive else []
+    annual: dict[int, float] = {}
+    for (y, _), v in monthly.items():
+        annual[y] = annual.get(y, 0.0) + v
+    full_years = sorted(y for y in annual if sum(1 for (yy, _) in monthly if yy == y) == 12)
+    horizon = max([year, targets.peak_year or year, targets.neutrality_year or year, *targets.caps_tco2e])
+    baseline: dict[int, float] = {y: annual[y] for y in full_years}
+    basis = "actual full years"
+    if months:
+        baseline[year] = months[-1].projected_year_tco2e
+        basis += f", {year} projected from {len(months)} month(s)"
+    if baseline:
+        last = max(baseline)
+        for y in range(last + 1, horizon + 1):
+            baseline[y] = baseline[last]
+        basis += f", flat after {last}"
+    trajectory = path_trajectory(baseline, measures) if baseline else {}
+    return {
+        "org": handle,
+        "year": year,
+        "targets": {
+            "peak_year": targets.peak_year,
+            "peak_tco2e": targets.peak_tco2e,
+            "neutrality_year": targets.neutrality_year,
+            "caps_tco2e": _as_json(targets.caps_tco2e),
+            "intensity_caps": _as_json(targets.intensity_caps),
+            "clean_share_targets": _as_json(targets.clean_share_targets),
+        },
+        "months": [vars(m) for m in months],
+        "path": {
+            "basis": basis,
+            "measures": [vars(m) for m in sorted(measures, key=lambda m: (m.year, m.id))],
+            "trajectory_tco2e": {str(y): v for y, v in trajectory.items()},
+        },
+        "checks": [vars(c) for c in check_path(targets, trajectory)] if trajectory else [],
+    }

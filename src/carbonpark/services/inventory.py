@@ -1,0 +1,1159 @@
+"""Inventory (碳盘查) and verification (碳核查) over stored data: versions, steps, evidence, statements.
+
+An organisation is an enterprise (id, handle, credit code or name) or ``park``. :func:`build`
+compiles the inventory of an organisation and year from the stored activity data (refreshed from
+the readings unless the year is locked) through the accounting engine, under the organisation's
+boundaries, with IPCC Approach 1 (or 2) uncertainty. :func:`save_version` stores it as a version;
+:func:`submit` freezes it; a verification statement (:func:`issue_statement`) marks it verified.
+A frozen version is never changed: :func:`reopen` starts a new draft version that supersedes it.
+
+:func:`is_period_locked` is the lock the accounting and ingest capabilities consult: an
+organisation-year is locked while its newest inventory version is submitted or verified.
+
+References
+----------
+The guide §7.1 (ten steps), §7.2 (verification, continuous data-driven verification); SPEC C12,
+C13; ISO 14064-1:2018 clause 9; MEE 《碳排放权交易管理办法（试行）》 (2021).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from carbonpark import accounting, inventory
+from carbonpark.errors import ConflictError, NotFoundError, ValidationError
+from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, default_library
+from carbonpark.services.activity import aggregate_in_session, datum_record, park_timezone, stored_activity
+from carbonpark.settings import get_settings
+from carbonpark.store import session
+from carbonpark.store.registry import resolve
+from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Statistic
+from carbonpark.store.schema_inventory import (
+    InventoryDocument,
+    InventorySetting,
+    InventoryVersion,
+    MonitoringPlan,
+    StepEventRow,
+    VerificationAssignment,
+    VerificationFinding,
+    VerificationStatement,
+    VerifierOrg,
+    VerifierUser,
+)
+from carbonpark.times import period_bounds_ms
+
+__all__ = [
+    "PARK",
+    "BuildResult",
+    "add_finding",
+    "add_plan",
+    "add_verifier",
+    "add_verifier_user",
+    "assign_verifier",
+    "build",
+    "calendar",
+    "compile_in_session",
+    "configure",
+    "correct_finding",
+    "is_period_locked",
+    "issue_statement",
+    "key_emitter_list",
+    "list_findings",
+    "org_key",
+    "recalculation",
+    "reopen",
+    "run_checks",
+    "save_version",
+    "set_finding_status",
+    "step",
+    "steps",
+    "submit",
+    "upload_document",
+    "verification_step",
+    "verification_steps",
+    "verify_diff",
+    "versions",
+]
+
+PARK = "park"
+FROZEN = ("submitted", "verified")
+DOCUMENT_KINDS = ("invoice", "purchase", "weighing", "lab_ncv", "lab_carbon", "meter_calibration", "other")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _sha(doc: Any) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def org_key(s: Session, org: str | int) -> tuple[str, Enterprise | None]:
+    """``("park", None)`` or ``(handle, enterprise)`` for an id, handle, credit code or name."""
+    text = str(org).strip()
+    if text.lower() in (PARK, "园区"):
+        if s.scalars(select(Park.id)).first() is None:
+            raise NotFoundError("park", "(any): the database has no park yet")
+        return PARK, None
+    ent = resolve(s, Enterprise, text)
+    return str(ent.handle), ent
+
+
+def _latest(s: Session, key: str, year: int) -> InventoryVersion | None:
+    return s.scalars(
+        select(InventoryVersion)
+        .where(InventoryVersion.org == key, InventoryVersion.year == year)
+        .order_by(InventoryVersion.version.desc())
+    ).first()
+
+
+def is_period_locked(s: Session, enterprise_id: int | None, year: int) -> bool:
+    """Whether the organisation-year is submitted or verified (its newest version is frozen).
+
+    ``enterprise_id`` None means the park. Used by the accounting and ingest capabilities: they
+    must not rewrite data of a locked year.
+    """
+    stmt = select(InventoryVersion.status).where(InventoryVersion.year == year)
+    if enterprise_id is None:
+        stmt = stmt.where(InventoryVersion.org == PARK)
+    else:
+        stmt = stmt.where(InventoryVersion.enterprise_id == enterprise_id)
+    status = s.scalars(stmt.order_by(InventoryVersion.version.desc())).first()
+    return status in FROZEN
+
+
+# ---------------------------------------------------------------- settings (steps 2, 3)
+
+
+def _setting(s: Session, key: str, year: int) -> InventorySetting | None:
+    return s.scalars(select(InventorySetting).where(InventorySetting.org == key, InventorySetting.year == year)).first()
+
+
+def _default_boundary(s: Session, ent: Enterprise | None) -> inventory.OrganisationalBoundary:
+    ents = [ent] if ent is not None else list(s.scalars(select(Enterprise).order_by(Enterprise.id)))
+    approach = ent.boundary_approach if ent is not None else "operational_control"
+    if approach not in inventory.APPROACHES:
+        approach = "operational_control"
+    shares = tuple(inventory.EntityShare(str(e.handle), float(e.equity_share) * 100.0, True) for e in ents)
+    return inventory.OrganisationalBoundary(approach, shares)
+
+
+def _boundaries(
+    s: Session, key: str, ent: Enterprise | None, year: int
+) -> tuple[inventory.OrganisationalBoundary, inventory.OperationalBoundary, dict[str, Any]]:
+    row = _setting(s, key, year)
+    if row is None:
+        guideline = inventory.default_guideline(ent.industry_code).key if ent is not None else ""
+        return _default_boundary(s, ent), inventory.OperationalBoundary(), {"guideline": guideline}
+    org_b = inventory.OrganisationalBoundary.from_dict(row.boundary) if row.boundary else _default_boundary(s, ent)
+    op_b = (
+        inventory.OperationalBoundary.from_dict(row.operational) if row.operational else inventory.OperationalBoundary()
+    )
+    extra = {"base_year": row.base_year, "threshold_pct": row.threshold_pct, "guideline": row.guideline}
+    return org_b, op_b, extra
+
+
+def configure(
+    db: str | None,
+    org: str | int,
+    year: int,
+    *,
+    actor: str,
+    approach: str | None = None,
+    shares: dict[str, float] | None = None,
+    uncontrolled: list[str] | None = None,
+    included: list[str] | None = None,
+    excluded: dict[str, str] | None = None,
+    significance_pct: float | None = None,
+    base_year: int | None = None,
+    threshold_pct: float | None = None,
+    guideline: str | None = None,
+) -> dict[str, Any]:
+    """Set the boundaries, base year and guideline of an organisation-year (steps 2 and 3).
+
+    ``shares`` maps an entity (id, handle or name; ``park`` for park-level sources) to its equity
+    share [%]; ``uncontrolled`` lists entities outside control. Unset arguments keep their value.
+
+    Raises
+    ------
+    ConflictError
+        If the year is locked (submitted or verified): reopen it first.
+    """
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        if is_period_locked(s, ent.id if ent else None, year):
+            raise ConflictError(f"{key} {year} is submitted or verified: run 'inventory reopen' first")
+        org_b, op_b, extra = _boundaries(s, key, ent, year)
+        entities = {e.entity: e for e in org_b.entities}
+        for ref, pct in (shares or {}).items():
+            handle = PARK if ref == PARK else str(resolve(s, Enterprise, ref).handle)
+            old = entities.get(handle, inventory.EntityShare(handle))
+            entities[handle] = inventory.EntityShare(handle, float(pct), old.controlled)
+        for ref in uncontrolled or []:
+            handle = PARK if ref == PARK else str(resolve(s, Enterprise, ref).handle)
+            old = entities.get(handle, inventory.EntityShare(handle))
+            entities[handle] = inventory.EntityShare(handle, old.share_pct, False)
+        org_b = inventory.OrganisationalBoundary(approach or org_b.approach, tuple(entities.values()))
+        op_b = inventory.OperationalBoundary(
+            included=tuple(included) if included is not None else op_b.included,
+            excluded=excluded if excluded is not None else op_b.excluded,
+            significance_pct=significance_pct if significance_pct is not None else op_b.significance_pct,
+            criterion=op_b.criterion,
+        )
+        if guideline is not None and guideline not in inventory.guidelines():
+            raise ValidationError("guideline", f"one of {', '.join(inventory.guidelines())}", guideline)
+        if base_year is not None:
+            inventory.RecalculationPolicy(base_year, threshold_pct or 5.0)
+        row = _setting(s, key, year)
+        if row is None:
+            row = InventorySetting(org=key, enterprise_id=ent.id if ent else None, year=year)
+            s.add(row)
+        row.boundary, row.operational = org_b.to_dict(), op_b.to_dict()
+        row.base_year = base_year if base_year is not None else extra.get("base_year")
+        row.threshold_pct = threshold_pct if threshold_pct is not None else float(extra.get("threshold_pct") or 5.0)
+        row.guideline = guideline if guideline is not None else str(extra.get("guideline") or "")
+        row.updated_ms, row.updated_by = _now_ms(), actor
+        s.flush()
+        return {
+            "org": key,
+            "year": year,
+            "boundary": row.boundary,
+            "operational_boundary": row.operational,
+            "base_year": row.base_year,
+            "threshold_pct": row.threshold_pct,
+            "guideline": row.guideline,
+        }
+
+
+# ---------------------------------------------------------------- compilation (steps 4-7)
+
+
+@dataclass
+class BuildResult:
+    """A compiled inventory: the ``build --json`` document, the detail, and where it came from."""
+
+    document: dict[str, Any]
+    detail: dict[str, Any]
+    compilation: inventory.Compilation | None
+    uncertainty: inventory.UncertaintyResult | None
+    version: int | None = None
+    status: str = "live"
+
+
+def _quality(s: Session, data: list[Any]) -> dict[int, inventory.DatumQuality]:
+    classes = dict(s.execute(select(Meter.id, Meter.accuracy_class)).all())
+    codes = dict(s.execute(select(Meter.id, Meter.code)).all())
+    out = {}
+    for d in data:
+        estimated = d.amount and abs(d.estimated_amount) > 0.5 * abs(d.amount)
+        if estimated:
+            out[d.id] = inventory.DatumQuality("estimated")
+        elif d.meter_id is not None and classes.get(d.meter_id):
+            out[d.id] = inventory.DatumQuality("metered", str(classes[d.meter_id]), str(codes.get(d.meter_id, "")))
+        else:
+            out[d.id] = inventory.DatumQuality("document")
+    return out
+
+
+def compile_in_session(
+    s: Session,
+    org: str | int,
+    year: int,
+    *,
+    refresh: bool = True,
+    boundary: inventory.OrganisationalBoundary | None = None,
+    operational: inventory.OperationalBoundary | None = None,
+    factor_set: str = DEFAULT_FACTOR_SET,
+    gwp_set: str = DEFAULT_GWP_SET,
+) -> inventory.Compilation:
+    """Compile the organisation-year from stored activity data (refreshed from readings unless locked).
+
+    Raises
+    ------
+    ValidationError
+        If there are no activity data for the organisation and year.
+    """
+    key, ent = org_key(s, org)
+    tz = park_timezone(s)
+    start, end = period_bounds_ms(str(year), tz)
+    ent_id = ent.id if ent else None
+    if refresh and not is_period_locked(s, ent_id, year):
+        stmt = select(EmissionSource.id)
+        if ent is not None:
+            stmt = stmt.where(EmissionSource.enterprise_id == ent.id)
+        ids = list(s.scalars(stmt))
+        if ids:
+            aggregate_in_session(s, start, end, "month", source_ids=ids)
+    data = stored_activity(s, start, end, None if ent is None else {ent.id})
+    if not data:
+        raise ValidationError(
+            f"activity data of {key} for {year}", "metered sources with readings or activity data entered", "none"
+        )
+    handles = dict(s.execute(select(Enterprise.id, Enterprise.handle)).all())
+    records = [datum_record(d, handles.get(d.enterprise_id) or PARK, year) for d in data]
+    period_of = {d.id: d.period for d in data}
+    lib = default_library()
+    groups: dict[str, list[accounting.ActivityRecord]] = defaultdict(list)
+    for record in records:
+        groups[period_of[record.line]].append(record)
+    amounts: list[accounting.GasAmount] = []
+    for _label, group in sorted(groups.items()):
+        amounts.extend(accounting.quantify(group, library=lib, factor_set=factor_set))
+    rows = accounting.weight(amounts, gwp_set, library=lib)
+    energy = accounting.energy_use(records, library=lib, factor_set=factor_set)
+    inv = accounting.aggregate(rows, energy, factor_set=factor_set, gwp_set=lib.check_gwp_set(gwp_set))
+    org_b, op_b, _extra = _boundaries(s, key, ent, year)
+    org_b, op_b = boundary or org_b, operational or op_b
+    by_month: dict[str, float] = defaultdict(float)
+    for row in inv.rows:
+        a = row.amount
+        if a.kind == "emission" and a.category in op_b.included:
+            month = period_of.get(a.lines[0] if a.lines else a.line, str(year))[:7]
+            by_month[month] += row.tco2e * org_b.factor(a.enterprise or PARK)
+    return inventory.compile_inventory(
+        inv,
+        records,
+        org=key,
+        year=year,
+        boundary=org_b,
+        operational=op_b,
+        quality=_quality(s, data),
+        by_month=dict(sorted(by_month.items())),
+    )
+
+
+def _uncertainty(comp: inventory.Compilation, method: str) -> inventory.UncertaintyResult:
+    if method == "approach1":
+        return inventory.approach1(comp.terms)
+    if method == "approach2":
+        return inventory.approach2(comp.terms)
+    raise ValidationError("uncertainty method", "approach1 or approach2", method)
+
+
+def _detail(comp: inventory.Compilation, unc: inventory.UncertaintyResult, extra: dict[str, Any]) -> dict[str, Any]:
+    other = inventory.approach2(comp.terms) if unc.method == "approach1" else inventory.approach1(comp.terms)
+    a1, a2 = (unc, other) if unc.method == "approach1" else (other, unc)
+    detail = comp.detail()
+    detail["uncertainty"] = {
+        "approach1": {"total": a1.total.to_dict(), "by_category": {c: i.to_dict() for c, i in a1.by_category.items()}},
+        "approach2": {
+            "total": a2.total.to_dict(),
+            "by_category": {c: i.to_dict() for c, i in a2.by_category.items()},
+            "draws": a2.draws,
+        },
+        "reported": unc.method,
+        "inputs": inventory.uncertainty.input_table(comp.terms),
+    }
+    detail.update({k: v for k, v in extra.items() if v is not None})
+    return detail
+
+
+def build(db: str | None, org: str | int, year: int, *, method: str = "approach1", fresh: bool = False) -> BuildResult:
+    """The inventory of ``org`` for ``year``: the frozen version if the year is locked, else compiled now.
+
+    ``fresh`` compiles from the data even when the year is locked (what :func:`verify_diff` compares).
+    """
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        locked = is_period_locked(s, ent.id if ent else None, year)
+        if locked and not fresh:
+            v = _latest(s, key, year)
+            assert v is not None
+            return BuildResult(dict(v.document), dict(v.detail), None, None, v.version, v.status)
+        comp = compile_in_session(s, org, year, refresh=not locked)
+        unc = _uncertainty(comp, method)
+        _b, _o, extra = _boundaries(s, key, ent, year)
+        if ent is not None:
+            extra["enterprise"] = {
+                "name": ent.name,
+                "name_en": ent.name_en,
+                "credit_code": ent.credit_code,
+                "industry_code": ent.industry_code,
+            }
+        park = s.scalars(select(Park).order_by(Park.id)).first()
+        if park is not None:
+            extra["park"] = {"name": park.name, "name_en": park.name_en, "region": park.region}
+        extra["steps"] = _step_list(s, "inventory", key, year, None)
+        return BuildResult(comp.document(unc), _detail(comp, unc, extra), comp, unc)
+
+
+# ---------------------------------------------------------------- versions
+
+
+def _version_dict(v: InventoryVersion) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "org": v.org,
+        "year": v.year,
+        "version": v.version,
+        "status": v.status,
+        "total_tco2e": v.total_tco2e,
+        "sha256": v.sha256,
+        "supersedes_id": v.supersedes_id,
+        "created_ms": v.created_ms,
+        "created_by": v.created_by,
+        "note": v.note,
+    }
+
+
+def _attest(s: Session, kind: str, org: str, record: str, payload: dict[str, Any]) -> None:
+    try:
+        from carbonpark.services import ledger
+    except ImportError:  # the ledger capability is optional
+        return
+    ledger.attest(s, kind, org, record, payload)
+
+
+def save_version(db: str | None, org: str | int, year: int, *, actor: str, note: str = "") -> dict[str, Any]:
+    """Compile now and store it: a new draft version, or the open draft replaced in place.
+
+    Raises
+    ------
+    ConflictError
+        If the newest version is submitted or verified (frozen): :func:`reopen` first.
+    """
+    result = build(db, org, year)
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        latest = _latest(s, key, year)
+        if latest is not None and latest.status in FROZEN:
+            raise ConflictError(f"{key} {year} version {latest.version} is {latest.status} (frozen): reopen it first")
+        sha = _sha(result.detail)
+        now = _now_ms()
+        if latest is None:
+            latest = InventoryVersion(
+                org=key, enterprise_id=ent.id if ent else None, year=year, version=1, supersedes_id=None
+            )
+            s.add(latest)
+        latest.status, latest.total_tco2e = "draft", float(result.document["total_tco2e"])
+        latest.document, latest.detail, latest.sha256 = result.document, result.detail, sha
+        latest.created_ms, latest.created_by, latest.status_ms, latest.note = now, actor, now, note
+        s.flush()
+        return _version_dict(latest)
+
+
+def submit(db: str | None, org: str | int, year: int, *, actor: str) -> dict[str, Any]:
+    """Freeze the open draft as submitted (the report to the authority); needs step internal_review done."""
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        latest = _latest(s, key, year)
+        if latest is None or latest.status != "draft":
+            raise ConflictError(f"{key} {year} has no open draft to submit (save a version first)")
+        status = {st["step"]: st["state"] for st in _step_list(s, "inventory", key, year, None)}
+        if status.get("internal_review") != "done":
+            raise ConflictError(f"{key} {year}: step internal_review must be done before submission (guide §7.1 九)")
+        latest.status, latest.status_ms = "submitted", _now_ms()
+        s.flush()
+        _attest(
+            s,
+            "inventory_version",
+            key,
+            f"inventory/{key}/{year}/v{latest.version}",
+            {"year": year, "version": latest.version, "status": "submitted", "sha256": latest.sha256},
+        )
+        return _version_dict(latest)
+
+
+def reopen(db: str | None, org: str | int, year: int, *, actor: str, reason: str) -> dict[str, Any]:
+    """Start a new draft version that supersedes the frozen one (corrections after findings)."""
+    if not reason.strip():
+        raise ValidationError("reason", "why the frozen inventory is reopened", reason)
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        latest = _latest(s, key, year)
+        if latest is None or latest.status not in FROZEN:
+            raise ConflictError(f"{key} {year} has no submitted or verified version to reopen")
+        now = _now_ms()
+        new = InventoryVersion(
+            org=key,
+            enterprise_id=ent.id if ent else None,
+            year=year,
+            version=latest.version + 1,
+            status="draft",
+            total_tco2e=latest.total_tco2e,
+            document=latest.document,
+            detail=latest.detail,
+            sha256=latest.sha256,
+            supersedes_id=latest.id,
+            created_ms=now,
+            created_by=actor,
+            status_ms=now,
+            note=f"reopened: {reason}",
+        )
+        s.add(new)
+        s.flush()
+        return _version_dict(new)
+
+
+def versions(db: str | None, org: str | int, year: int) -> list[dict[str, Any]]:
+    """Every version of the organisation-year, oldest first."""
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        rows = s.scalars(
+            select(InventoryVersion)
+            .where(InventoryVersion.org == key, InventoryVersion.year == year)
+            .order_by(InventoryVersion.version)
+        )
+        return [_version_dict(v) for v in rows]
+
+
+def recalculation(db: str | None, org: str | int, year: int) -> dict[str, Any]:
+    """The base year as reported (its newest saved version) against the base year compiled now.
+
+    Compiling the base year again uses the boundaries set for ``year`` (the structural change) and
+    today's methods; the result says whether the policy's threshold triggers a recalculation.
+    """
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        row = _setting(s, key, year)
+        if row is None or row.base_year is None:
+            raise ValidationError(f"base year of {key} {year}", "a base year (inventory configure --base-year)", None)
+        policy = inventory.RecalculationPolicy(row.base_year, row.threshold_pct)
+        base_version = _latest(s, key, row.base_year)
+        if base_version is None:
+            raise NotFoundError("base-year inventory version", f"{key} {row.base_year}")
+        org_b, op_b, _extra = _boundaries(s, key, ent, year)
+        base_b, base_op, _e = _boundaries(s, key, ent, row.base_year)
+        original = compile_in_session(s, org, row.base_year, refresh=False, boundary=base_b, operational=base_op)
+        again = compile_in_session(s, org, row.base_year, refresh=False, boundary=org_b, operational=op_b)
+        trigger = "structural" if (org_b, op_b) != (base_b, base_op) else "method"
+        result = inventory.recalculate(policy, original, again, trigger)
+        doc = result.to_dict()
+        doc["base_year_version"] = base_version.version
+        doc["base_year_reported_tco2e"] = base_version.total_tco2e
+        return doc
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _events(s: Session, workflow: str, key: str, year: int, assignment_id: int | None) -> list[inventory.StepEvent]:
+    stmt = select(StepEventRow).where(
+        StepEventRow.workflow == workflow, StepEventRow.org == key, StepEventRow.year == year
+    )
+    if assignment_id is not None:
+        stmt = stmt.where(StepEventRow.assignment_id == assignment_id)
+    return [
+        inventory.StepEvent(e.step, e.state, e.actor, e.at_ms, e.note)
+        for e in s.scalars(stmt.order_by(StepEventRow.id))
+    ]
+
+
+def _step_list(s: Session, workflow: str, key: str, year: int, assignment_id: int | None) -> list[dict[str, Any]]:
+    defs = inventory.INVENTORY_STEPS if workflow == "inventory" else inventory.VERIFICATION_STEPS
+    return [
+        {
+            "step": st.step.key,
+            "name_zh": st.step.name_zh,
+            "name_en": st.step.name_en,
+            "state": st.state,
+            "actor": st.actor,
+            "at_ms": st.at_ms,
+            "note": st.note,
+        }
+        for st in inventory.replay(defs, _events(s, workflow, key, year, assignment_id))
+    ]
+
+
+def steps(db: str | None, org: str | int, year: int) -> list[dict[str, Any]]:
+    """The ten inventory steps of the organisation-year with state, who and when."""
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        return _step_list(s, "inventory", key, year, None)
+
+
+def step(
+    db: str | None, org: str | int, year: int, name: str, state: str, *, actor: str, note: str = ""
+) -> list[dict[str, Any]]:
+    """Move one inventory step.
+
+    Finishing ``compilation`` saves a version; ``external_verification`` is done only on a verified version.
+    """
+    if state == "done" and name == "compilation":
+        save_version(db, org, year, actor=actor, note="compilation step done")
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        events = _events(s, "inventory", key, year, None)
+        inventory.check_transition(inventory.INVENTORY_STEPS, events, name, state)
+        if state == "done" and name == "external_verification":
+            latest = _latest(s, key, year)
+            if latest is None or latest.status != "verified":
+                raise ConflictError(f"{key} {year}: external verification is done when a statement has verified it")
+        s.add(
+            StepEventRow(
+                workflow="inventory",
+                org=key,
+                year=year,
+                step=name,
+                state=state,
+                actor=actor,
+                at_ms=_now_ms(),
+                note=note,
+            )
+        )
+        s.flush()
+        return _step_list(s, "inventory", key, year, None)
+
+
+# ---------------------------------------------------------------- verification
+
+
+def add_verifier(db: str | None, name: str, *, credit_code: str = "", accreditation: str = "") -> dict[str, Any]:
+    """Register a verification body."""
+    with session(db) as s:
+        if s.scalars(select(VerifierOrg).where(VerifierOrg.name == name)).first():
+            raise ConflictError(f"verifier {name!r} already exists")
+        row = VerifierOrg(name=name, credit_code=credit_code, accreditation=accreditation, created_ms=_now_ms())
+        s.add(row)
+        s.flush()
+        return {"id": row.id, "name": row.name, "credit_code": credit_code, "accreditation": accreditation}
+
+
+def _verifier(s: Session, ref: str | int) -> VerifierOrg:
+    text = str(ref).strip()
+    cond = VerifierOrg.id == int(text) if text.isdigit() else VerifierOrg.name == text
+    row = s.scalars(select(VerifierOrg).where(cond)).first()
+    if row is None:
+        raise NotFoundError("verifier", ref)
+    return row
+
+
+def add_verifier_user(db: str | None, verifier: str | int, name: str, role: str = "member") -> dict[str, Any]:
+    """Add a person to a verification body; ``role`` lead, member or technical_reviewer."""
+    if role not in ("lead", "member", "technical_reviewer"):
+        raise ValidationError("role", "lead, member or technical_reviewer", role)
+    with session(db) as s:
+        org = _verifier(s, verifier)
+        row = VerifierUser(verifier_org_id=org.id, name=name, role=role)
+        s.add(row)
+        s.flush()
+        return {"id": row.id, "verifier": org.name, "name": name, "role": role}
+
+
+def assign_verifier(
+    db: str | None, verifier: str | int, org: str | int, year: int, *, actor: str, lead: str | None = None
+) -> dict[str, Any]:
+    """Assign a verification body (and its lead verifier) to an organisation-year."""
+    with session(db) as s:
+        body = _verifier(s, verifier)
+        key, ent = org_key(s, org)
+        lead_id = None
+        if lead is not None:
+            user = s.scalars(
+                select(VerifierUser).where(VerifierUser.verifier_org_id == body.id, VerifierUser.name == lead)
+            ).first()
+            if user is None:
+                raise NotFoundError("verifier user", lead)
+            lead_id = user.id
+        row = VerificationAssignment(
+            verifier_org_id=body.id,
+            lead_user_id=lead_id,
+            org=key,
+            enterprise_id=ent.id if ent else None,
+            year=year,
+            created_ms=_now_ms(),
+            created_by=actor,
+        )
+        s.add(row)
+        s.flush()
+        return {"id": row.id, "verifier": body.name, "org": key, "year": year, "lead": lead}
+
+
+def _assignment(s: Session, ref: int) -> VerificationAssignment:
+    row = s.get(VerificationAssignment, int(ref))
+    if row is None:
+        raise NotFoundError("verification assignment", ref)
+    return row
+
+
+def verification_steps(db: str | None, assignment: int) -> list[dict[str, Any]]:
+    """The eight verification steps of an assignment with state, who and when."""
+    with session(db) as s:
+        a = _assignment(s, assignment)
+        return _step_list(s, "verification", a.org, a.year, a.id)
+
+
+def verification_step(
+    db: str | None, assignment: int, name: str, state: str, *, actor: str, note: str = "", today: date | None = None
+) -> list[dict[str, Any]]:
+    """Move one verification step; ``delivery`` done sets the record-keeping date (five years on)."""
+    with session(db) as s:
+        a = _assignment(s, assignment)
+        events = _events(s, "verification", a.org, a.year, a.id)
+        inventory.check_transition(inventory.VERIFICATION_STEPS, events, name, state)
+        if state == "done" and name == "delivery":
+            a.retain_until = inventory.retain_until(today or date.today())
+        if state == "done" and name == "record_keeping" and a.retain_until is None:
+            raise ConflictError("record keeping needs the delivery date (finish step delivery first)")
+        s.add(
+            StepEventRow(
+                workflow="verification",
+                org=a.org,
+                year=a.year,
+                assignment_id=a.id,
+                step=name,
+                state=state,
+                actor=actor,
+                at_ms=_now_ms(),
+                note=note,
+            )
+        )
+        s.flush()
+        return _step_list(s, "verification", a.org, a.year, a.id)
+
+
+def upload_document(
+    db: str | None,
+    org: str | int,
+    year: int,
+    path: Path,
+    *,
+    kind: str,
+    actor: str,
+    meta: dict[str, Any] | None = None,
+    as_blob: bool = False,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Store an evidence file (copied under ``<output>/documents/<sha256>/`` or as a blob) with its sha256.
+
+    ``meta`` says what it supports: ``source`` + ``amount`` (+ ``unit``) for invoices and weighing
+    records; ``fuel``, ``batch``, ``mass_t`` for weighing; ``fuel``, ``batch``, ``ncv`` for lab reports.
+    """
+    if kind not in DOCUMENT_KINDS:
+        raise ValidationError("document kind", f"one of {', '.join(DOCUMENT_KINDS)}", kind)
+    data = Path(path).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    meta = dict(meta or {})
+    for key in ("amount", "mass_t", "ncv"):
+        if key in meta:
+            try:
+                meta[key] = float(meta[key])
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"document meta {key}", "a number", meta[key]) from exc
+    stored: str | None = None
+    if not as_blob:
+        folder = Path(out_dir or get_settings().output_dir) / "documents" / sha
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / Path(path).name
+        shutil.copyfile(path, target)
+        stored = str(target.resolve())
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        row = InventoryDocument(
+            org=key,
+            enterprise_id=ent.id if ent else None,
+            year=year,
+            kind=kind,
+            filename=Path(path).name,
+            sha256=sha,
+            size=len(data),
+            path=stored,
+            blob=data if as_blob else None,
+            meta=meta,
+            uploaded_by=actor,
+            at_ms=_now_ms(),
+        )
+        s.add(row)
+        s.flush()
+        return {"id": row.id, "org": key, "year": year, "kind": kind, "sha256": sha, "size": len(data), "path": stored}
+
+
+def _finding_dict(f: VerificationFinding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "assignment": f.assignment_id,
+        "severity": f.severity,
+        "check": f.check,
+        "ref": f.ref,
+        "description": f.description,
+        "misstatement_tco2e": f.misstatement_tco2e,
+        "status": f.status,
+        "correction": f.correction,
+        "corrected_version_id": f.corrected_version_id,
+    }
+
+
+def add_finding(
+    db: str | None,
+    assignment: int,
+    severity: str,
+    description: str,
+    *,
+    actor: str,
+    misstatement_tco2e: float = 0.0,
+    ref: str = "",
+    check: str = "manual",
+) -> dict[str, Any]:
+    """Record a finding of a verification."""
+    inventory.Finding(severity, description, misstatement_tco2e)
+    with session(db) as s:
+        a = _assignment(s, assignment)
+        row = VerificationFinding(
+            assignment_id=a.id,
+            severity=severity,
+            check=check,
+            ref=ref,
+            description=description,
+            misstatement_tco2e=misstatement_tco2e,
+            status="open",
+            created_ms=_now_ms(),
+            created_by=actor,
+        )
+        s.add(row)
+        s.flush()
+        return _finding_dict(row)
+
+
+def correct_finding(db: str | None, finding: int, correction: str, *, actor: str) -> dict[str, Any]:
+    """The enterprise's correction: the finding becomes ``corrected``, tied to the newest version."""
+    with session(db) as s:
+        row = s.get(VerificationFinding, int(finding))
+        if row is None:
+            raise NotFoundError("finding", finding)
+        if row.status != "open":
+            raise ConflictError(f"finding {finding} is {row.status}, not open")
+        a = _assignment(s, row.assignment_id)
+        latest = _latest(s, a.org, a.year)
+        row.status, row.correction = "corrected", correction
+        row.corrected_version_id = latest.id if latest else None
+        s.flush()
+        return _finding_dict(row)
+
+
+def set_finding_status(db: str | None, finding: int, status: str, *, actor: str) -> dict[str, Any]:
+    """The verifier accepts a correction (``closed``) or rejects it (``open`` again)."""
+    if status not in ("open", "closed"):
+        raise ValidationError("status", "open or closed", status)
+    with session(db) as s:
+        row = s.get(VerificationFinding, int(finding))
+        if row is None:
+            raise NotFoundError("finding", finding)
+        row.status = status
+        row.closed_ms = _now_ms() if status == "closed" else None
+        s.flush()
+        return _finding_dict(row)
+
+
+def list_findings(db: str | None, assignment: int) -> list[dict[str, Any]]:
+    """Findings of an assignment, oldest first."""
+    with session(db) as s:
+        rows = s.scalars(
+            select(VerificationFinding)
+            .where(VerificationFinding.assignment_id == int(assignment))
+            .order_by(VerificationFinding.id)
+        )
+        return [_finding_dict(f) for f in rows]
+
+
+def _metered_amounts(db: str | None, year: int) -> dict[str, float]:
+    from carbonpark.services.activity import activity_records
+
+    records, _gaps = activity_records(db, str(year))
+    return {r.source: r.amount for r in records}
+
+
+def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = True) -> dict[str, Any]:
+    """Run the automated cross-checks on the newest version; failed items become findings when ``record``."""
+    with session(db) as s:
+        a = _assignment(s, assignment)
+        latest = _latest(s, a.org, a.year)
+        if latest is None:
+            raise NotFoundError("inventory version", f"{a.org} {a.year}")
+        detail = latest.detail
+        docs = list(
+            s.scalars(select(InventoryDocument).where(InventoryDocument.org == a.org, InventoryDocument.year == a.year))
+        )
+        previous = _latest(s, a.org, a.year - 1)
+        prev_detail = previous.detail if previous is not None else None
+        meters = list(s.scalars(select(Meter)))
+    reported: dict[str, float] = defaultdict(float)
+    per_unit: dict[str, float] = {}
+    tco2e_of: dict[str, float] = defaultdict(float)
+    for src in detail["sources"]:
+        if src["kind"] == "emission":
+            tco2e_of[src["source"]] += src["tco2e"]
+    seen: set[tuple[str, str]] = set()
+    for src in detail["sources"]:
+        k = (src["source"], src["activity"])
+        if k in seen:
+            continue
+        seen.add(k)
+        reported[src["source"]] += src["amount"]
+    for ref, amount in reported.items():
+        per_unit[ref] = tco2e_of[ref] / amount if amount else 0.0
+    results: list[inventory.crosschecks.CheckResult] = []
+    metered = _metered_amounts(db, a.year)
+    results += inventory.crosschecks.activity_vs_meter({k: v for k, v in reported.items() if k in metered}, metered)
+    documented: dict[str, float] = defaultdict(float)
+    weighing, lab = [], []
+    for d in docs:
+        m = d.meta or {}
+        if d.kind in ("invoice", "purchase", "weighing") and "source" in m and "amount" in m:
+            documented[str(m["source"])] += float(m["amount"])
+        if d.kind == "weighing" and "batch" in m:
+            weighing.append({"fuel": m.get("fuel", ""), "batch": m["batch"], "mass_t": m.get("mass_t", 0.0)})
+        if d.kind == "lab_ncv" and "batch" in m:
+            lab.append({"fuel": m.get("fuel", ""), "batch": m["batch"], "ncv": m.get("ncv", 0.0)})
+    if documented:
+        results += inventory.crosschecks.activity_vs_documents(
+            {k: v for k, v in reported.items() if k in documented}, documented
+        )
+    results += inventory.crosschecks.ncv_batches(weighing, lab)
+    if prev_detail is not None:
+        prev: dict[str, float] = defaultdict(float)
+        for src in prev_detail["sources"]:
+            if src["kind"] == "emission":
+                prev[src["source"]] += src["tco2e"]
+        results += inventory.crosschecks.year_on_year(dict(tco2e_of), dict(prev))
+    parent_of = {m.id: m.parent_id for m in meters if m.parent_id is not None}
+    if parent_of:
+        codes = {m.id: m.code for m in meters}
+        metered_by_meter = _meter_totals(db, a.year, {*parent_of, *parent_of.values()})
+        parents = {codes[p]: metered_by_meter.get(p, 0.0) for p in set(parent_of.values())}
+        children: dict[str, dict[str, float]] = defaultdict(dict)
+        for child, parent in parent_of.items():
+            children[codes[parent]][codes[child]] = metered_by_meter.get(child, 0.0)
+        results += inventory.crosschecks.energy_balance(parents, children)
+    findings = []
+    if record:
+        with session(db) as s:
+            for r in results:
+                if r.ok or (r.severity == "observation" and r.check != "year_on_year"):
+                    continue
+                mis = 0.0
+                if r.check in ("activity_vs_meter", "activity_vs_documents") and r.reference is not None:
+                    mis = ((r.reported or 0.0) - r.reference) * per_unit.get(r.ref, 0.0)
+                row = VerificationFinding(
+                    assignment_id=int(assignment),
+                    severity=r.severity,
+                    check=r.check,
+                    ref=r.ref,
+                    description=r.detail,
+                    misstatement_tco2e=mis,
+                    status="open",
+                    created_ms=_now_ms(),
+                    created_by=actor,
+                )
+                s.add(row)
+                s.flush()
+                findings.append(_finding_dict(row))
+    return {
+        "assignment": int(assignment),
+        "checked": len(results),
+        "failed": sum(1 for r in results if not r.ok),
+        "results": [r.to_dict() for r in results],
+        "findings": findings,
+    }
+
+
+def _meter_totals(db: str | None, year: int, meter_ids: set[int]) -> dict[int, float]:
+    from carbonpark.services.activity import estimated_flags, meter_amounts, period_buckets
+
+    with session(db) as s:
+        tz = park_timezone(s)
+        start, end = period_bounds_ms(str(year), tz)
+        buckets = period_buckets(start, end, "year", tz)
+        flags = estimated_flags()
+        out = {}
+        for meter in s.scalars(select(Meter).where(Meter.id.in_(meter_ids))):
+            out[meter.id] = float(meter_amounts(s, meter, buckets, flags=flags).amount.sum())
+        return out
+
+
+def issue_statement(
+    db: str | None,
+    assignment: int,
+    *,
+    actor: str,
+    level_of_assurance: str = "reasonable",
+    materiality_pct: float = inventory.MATERIALITY_PCT,
+) -> dict[str, Any]:
+    """Issue (or re-issue) the verification statement on the newest version, which becomes verified.
+
+    Needs the verification step ``technical_review`` done and the newest version submitted (or
+    verified, for a re-issue). The opinion follows from the findings left open.
+    """
+    with session(db) as s:
+        a = _assignment(s, assignment)
+        status = {st["step"]: st["state"] for st in _step_list(s, "verification", a.org, a.year, a.id)}
+        if status.get("technical_review") != "done":
+            raise ConflictError("the statement needs step technical_review done (guide §7.2 内部技术评审)")
+        latest = _latest(s, a.org, a.year)
+        if latest is None or latest.status not in FROZEN:
+            raise ConflictError(f"{a.org} {a.year}: only a submitted inventory can be verified (submit it first)")
+        rows = list(s.scalars(select(VerificationFinding).where(VerificationFinding.assignment_id == a.id)))
+        findings = [inventory.Finding(f.severity, f.description, f.misstatement_tco2e, f.status, f.ref) for f in rows]
+        op = inventory.opinion(
+            latest.total_tco2e, findings, level_of_assurance=level_of_assurance, materiality_pct=materiality_pct
+        )
+        body = s.get(VerifierOrg, a.verifier_org_id)
+        prev = s.scalars(
+            select(VerificationStatement)
+            .where(VerificationStatement.assignment_id == a.id)
+            .order_by(VerificationStatement.id.desc())
+        ).first()
+        doc = {
+            "org": a.org,
+            "year": a.year,
+            "version": latest.version,
+            "inventory_sha256": latest.sha256,
+            "verifier": body.name if body else "",
+            **op.to_dict(),
+            "findings": [_finding_dict(f) for f in rows],
+            "standard": "ISO 14064-3:2019; MEE 企业温室气体排放报告核查指南（试行）",
+        }
+        sha = _sha(doc)
+        row = VerificationStatement(
+            assignment_id=a.id,
+            version_id=latest.id,
+            level_of_assurance=level_of_assurance,
+            materiality_pct=materiality_pct,
+            opinion=op.opinion,
+            verified_total_tco2e=latest.total_tco2e,
+            document=doc,
+            sha256=sha,
+            supersedes_id=prev.id if prev else None,
+            issued_ms=_now_ms(),
+            issued_by=actor,
+        )
+        s.add(row)
+        latest.status, latest.status_ms = "verified", _now_ms()
+        s.flush()
+        _attest(
+            s,
+            "verification_statement",
+            a.org,
+            f"statement/{a.org}/{a.year}/{row.id}",
+            {"year": a.year, "version": latest.version, "opinion": op.opinion, "sha256": sha},
+        )
+        return {"id": row.id, "sha256": sha, "supersedes_id": row.supersedes_id, **doc}
+
+
+def verify_diff(db: str | None, org: str | int, year: int) -> dict[str, Any]:
+    """What changed in the data since the last verified version (continuous verification)."""
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        verified = s.scalars(
+            select(InventoryVersion)
+            .where(InventoryVersion.org == key, InventoryVersion.year == year, InventoryVersion.status == "verified")
+            .order_by(InventoryVersion.version.desc())
+        ).first()
+        if verified is None:
+            raise NotFoundError("verified inventory version", f"{key} {year}")
+        before, version = dict(verified.detail), verified.version
+    now = build(db, org, year, fresh=True)
+    out = inventory.diff_details(before, now.detail)
+    return {"org": key, "year": year, "verified_version": version, **out}
+
+
+# ---------------------------------------------------------------- plans, key emitters, calendar
+
+
+def add_plan(
+    db: str | None,
+    org: str | int,
+    entries: list[dict[str, Any]],
+    *,
+    actor: str,
+    valid_from_year: int,
+    guideline: str | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Store a new version of the enterprise's monitoring plan (数据质量控制计划); old versions stay."""
+    plan = inventory.check_plan(entries)
+    with session(db) as s:
+        key, ent = org_key(s, org)
+        if ent is None:
+            raise ValidationError("org", "an enterprise (monitoring plans belong to enterprises)", org)
+        g = guideline or inventory.default_guideline(ent.industry_code).key
+        if g not in inventory.guidelines():
+            raise ValidationError("guideline", f"one of {', '.join(inventory.guidelines())}", g)
+        last = s.scalar(select(func.max(MonitoringPlan.version)).where(MonitoringPlan.enterprise_id == ent.id)) or 0
+        sources = [
+            str(h) for h in s.scalars(select(EmissionSource.handle).where(EmissionSource.enterprise_id == ent.id))
+        ]
+        row = MonitoringPlan(
+            enterprise_id=ent.id,
+            version=last + 1,
+            guideline=g,
+            valid_from_year=valid_from_year,
+            entries=[e.to_dict() for e in plan],
+            created_ms=_now_ms(),
+            created_by=actor,
+            note=note,
+        )
+        s.add(row)
+        s.flush()
+        return {
+            "org": key,
+            "version": row.version,
+            "guideline": g,
+            "valid_from_year": valid_from_year,
+            "entries": len(plan),
+            "sources_without_plan": inventory.plan_gaps(plan, sources),
+        }
+
+
+def key_emitter_list(db: str | None, year: int) -> list[dict[str, Any]]:
+    """Enterprises whose inventory of ``year`` (newest version, else compiled now) reaches 26,000 tCO2e."""
+    totals: dict[str, float] = {}
+    with session(db) as s:
+        ents = list(s.scalars(select(Enterprise).order_by(Enterprise.id)))
+        stored = {
+            v.org: v.total_tco2e
+            for v in s.scalars(
+                select(InventoryVersion).where(InventoryVersion.year == year).order_by(InventoryVersion.version)
+            )
+        }
+    for ent in ents:
+        key = str(ent.handle)
+        if key in stored:
+            totals[key] = stored[key]
+            continue
+        try:
+            totals[key] = float(build(db, key, year).document["total_tco2e"])
+        except ValidationError:
+            continue
+    return inventory.key_emitters(totals)
+
+
+def calendar(db: str | None, year: int, today: date | None = None) -> list[dict[str, Any]]:
+    """Deadlines of reporting year ``year`` with reminders (the dashboard's card), per organisation."""
+    today = today or datetime.now().date()
+    with session(db) as s:
+        rows = list(s.scalars(select(InventoryVersion).where(InventoryVersion.year == year)))
+        orgs = sorted({r.org for r in rows}) or [PARK]
+        out = []
+        for key in orgs:
+            latest = _latest(s, key, year)
+            done = {
+                "report": latest is not None and latest.status in FROZEN,
+                "verification": latest is not None and latest.status == "verified",
+            }
+            out.append({"org": key, "reminders": [r.to_dict() for r in inventory.reminders(year, today, done)]})
+        return out
+
+
+def statistics_output(s: Session, enterprise_id: int, year: int) -> float:
+    """Gross output value of the year [10^4 CNY] (for intensities)."""
+    return float(
+        s.scalar(
+            select(func.sum(Statistic.value)).where(
+                Statistic.enterprise_id == enterprise_id,
+                Statistic.metric == "gross_output_value",
+                Statistic.period.like(f"{year}%"),
+            )
+        )
+        or 0.0
+    )

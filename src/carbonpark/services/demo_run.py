@@ -6,7 +6,6 @@ returns a short summary. A step that fails is reported with its error; the other
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,15 +13,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from carbonpark import accounting, dispatch, evaluate, forecast, ledger
+from carbonpark import accounting, dispatch, evaluate, forecast
+from carbonpark.services import ledger as ledger_service
 from carbonpark.services.auth import demo_users_step
+from carbonpark.services.footprints import demo_footprints
 from carbonpark.services.quality import step_quality
 from carbonpark.store import session
 from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading, Statistic
-from carbonpark.times import local_iso, period_bounds_ms
+from carbonpark.times import period_bounds_ms
 
 __all__ = ["ACTIVITY_OF_SOURCE", "activity_records", "run_capabilities"]
 
@@ -163,53 +163,8 @@ def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str
 
 
 def _step_ledger(db: str | None, out: Path) -> dict[str, Any]:
-    """Attest one batch per meter and day: the digest of its readings, in the Merkle log."""
-    log = ledger.Ledger()
-    with session(db) as s:
-        tz = s.scalars(select(Park.timezone)).first() or "Asia/Shanghai"
-        meters = dict(s.execute(select(Meter.id, Meter.handle)).all())
-        ents = dict(
-            s.execute(select(Meter.id, Enterprise.handle).join(Enterprise, Meter.enterprise_id == Enterprise.id)).all()
-        )
-        rows = s.execute(
-            select(Reading.meter_id, Reading.ts_ms, Reading.value).order_by(Reading.meter_id, Reading.ts_ms)
-        ).all()
-    frame = pd.DataFrame(rows, columns=["meter_id", "ts_ms", "value"])
-    frame["day"] = frame["ts_ms"] // 86_400_000
-    entries = []
-    for (meter_id, day), batch in frame.groupby(["meter_id", "day"], sort=True):
-        digest = hashlib.sha256(batch[["ts_ms", "value"]].to_numpy().tobytes()).hexdigest()
-        entries.append(
-            ledger.Entry(
-                kind="reading_batch",
-                organisation=ents.get(meter_id) or "park",
-                record=meters[meter_id] or str(meter_id),
-                timestamp_ms=int(batch["ts_ms"].max()),
-                payload={
-                    "meter": meters[meter_id],
-                    "first": int(batch["ts_ms"].min()),
-                    "count": len(batch),
-                    "sha256": digest,
-                    "day": int(day),
-                },
-            )
-        )
-    log.append_many(entries)
-    key = Ed25519PrivateKey.generate()
-    head = log.sign_head(key, int(frame["ts_ms"].max()))
-    path = out / "ledger-head.json"
-    path.write_text(
-        json.dumps(
-            {
-                "size": log.size,
-                "root": head.head.root.hex() if hasattr(head, "head") else str(head),
-                "signed_at": local_iso(int(frame["ts_ms"].max()), tz),
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
-    return {"entries": log.size, "output": str(path)}
+    """Attest the demo's data in the durable log and sign its head (logic in services/ledger.py)."""
+    return ledger_service.demo_attestation(db, out)
 
 
 def _intake_frame(db: str | None) -> pd.DataFrame:
@@ -297,10 +252,11 @@ def run_capabilities(
         ("quality", lambda: step_quality(db, out)),
         ("accounting", lambda: _step_accounting(db, year, out)),
         ("evaluation", lambda: _step_evaluation(db, year, out, inventory)),
-        ("ledger", lambda: _step_ledger(db, out)),
         ("forecast", lambda: _step_forecast(db, out)),
         ("dispatch", lambda: _step_dispatch(db, out)),
+        ("footprint", lambda: demo_footprints(db, year, out)),
         ("users", lambda: demo_users_step(db, year)),
+        ("ledger", lambda: _step_ledger(db, out)),
     ]
     for i, (name, step) in enumerate(steps):
         report("capabilities", i, len(steps))

@@ -531,7 +531,7 @@ def demo_footprints(db: str | None, year: int, out: Path) -> dict[str, Any]:
             register_supplier_footprint(
                 s, str(mat.handle), float(row["tco2e_per_unit"]), row["unit"], row["source"], admin
             )
-        ids.sync_registry(s, admin)
+        registered = ids.demo_identifiers(s, admin)
         truck = TransportLeg("truck", 180.0, 0.0001, source="illustrative road-freight factor (demo)")
         options = FootprintOptions(period=str(year), transport={"metal1-part": {"steel_sheet": (truck,)}})
         result = park_footprints(s, options, admin)
@@ -539,6 +539,7 @@ def demo_footprints(db: str | None, year: int, out: Path) -> dict[str, Any]:
     path = out / "footprints.json"
     path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     summary: dict[str, Any] = {
+        **registered,
         "products": len(result.footprints),
         "skipped": len(result.skipped),
         "output": str(path),

@@ -88,6 +88,7 @@ __all__ = [
     "add_value",
     "delete_identifier",
     "delete_value",
+    "demo_identifiers",
     "history",
     "load_record",
     "reader_for",
@@ -779,3 +780,30 @@ def resolve_once(
         return resolver.resolve(handle, reader, list(types), list(indices))
     finally:
         resolver.close()
+
+
+def demo_identifiers(s: Session, reader: Reader) -> dict[str, int]:
+    """Demo: every registry entity registered, a node for each key emitter, the platform's models as virtual assets.
+
+    The nodes (``88.<prefix>.<enterprise id>``, served here) and the virtual assets are illustrative: they
+    show indicators 15 and 16 with figures, not a real park's deployment.
+    """
+    added = sync_registry(s, reader)
+    park = s.scalars(select(Park).order_by(Park.id)).first()
+    prefix = park.handle_prefix if park is not None else get_settings().handle_prefix
+    nodes = 0
+    for ent in s.scalars(select(Enterprise).where(Enterprise.key_emitter.is_(True)).order_by(Enterprise.id)):
+        node = f"88.{prefix}.{ent.id}"
+        if not s.scalar(select(func.count()).select_from(IdentifierNode).filter_by(prefix=node)):
+            add_node(s, node, reader, enterprise=ent)
+            nodes += 1
+    assets = {
+        "model": ("DESC", "forecast model: LightGBM short-term load forecaster (carbonpark.forecast)"),
+        "algorithm": ("DESC", "accounting method: emission-factor method, GB/T 32150 (carbonpark.accounting)"),
+        "process": ("DESC", "process: day-ahead dispatch of the park battery (carbonpark.dispatch)"),
+    }
+    existing = set(s.scalars(select(Identifier.kind)))
+    for kind, value in assets.items():
+        if kind not in existing:
+            register_virtual(s, kind, reader, [value])
+    return {"registered": added, "nodes": nodes}

@@ -9,6 +9,7 @@ from carbonpark.cli import (
     evaluate_cmds,
     footprint_cmds,
     forecast_cmds,
+    ingest_cmds,
     ledger_cmds,
     quality_cmds,
     registry_cmds,
@@ -42,6 +43,7 @@ for module in (
     targets_cmds,
     footprint_cmds,
     ledger_cmds,
+    ingest_cmds,
     quality_cmds,
 ):
     module.register(app)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from carbonpark.services.ingest import ingest_totals, virtual_meter_set
 from carbonpark.store import registry as reg
 from carbonpark.store import session
 from carbonpark.store.schema import (
@@ -43,6 +44,7 @@ def registry_status(db: str | None) -> dict[str, Any]:
             "products": count(Product),
             "readings": count(Reading),
             "quarantined": count(Quarantined),
+            **{k: v for k, v in ingest_totals(s).items() if k in ("duplicates", "corrected", "pending")},
             "first_reading": local_iso(first, tz) if first is not None else None,
             "last_reading": local_iso(last, tz) if last is not None else None,
         }
@@ -61,6 +63,7 @@ def list_meters(db: str | None, enterprise: str | None = None) -> list[dict[str,
             ent = reg.resolve(s, Enterprise, enterprise)
             stmt = stmt.where(Meter.enterprise_id == ent.id)
         parents = dict(s.execute(select(Meter.id, Meter.handle)).all())
+        virtual = virtual_meter_set(s)
         return [
             {
                 "id": m.id,
@@ -75,6 +78,7 @@ def list_meters(db: str | None, enterprise: str | None = None) -> list[dict[str,
                 "interval_minutes": m.interval_minutes,
                 "parent": parents.get(m.parent_id) if m.parent_id else None,
                 "accuracy_class": m.accuracy_class,
+                "virtual": m.id in virtual,
             }
             for m, ent_handle, carrier in s.execute(stmt)
         ]

@@ -1,0 +1,965 @@
+"""The one ingest pipeline: every connector's readings are validated, converted and stored here.
+
+MQTT (JSON and Sparkplug B), CSV/Excel files, ``POST /api/readings`` and the field
+protocols (OPC UA, Modbus TCP, HJ 212) all hand batches of
+:class:`~carbonpark.ingest.model.RawReading` to :func:`ingest_readings` (or to a sink made
+by :func:`make_sink`), which in ONE transaction
+
+1. validates each reading (meter known, not virtual, in the caller's scope; timestamp;
+   finite number; unit of the meter's quantity),
+2. converts the value to the canonical unit of the meter's quantity
+   (:data:`carbonpark.units.CANONICAL`, e.g. kWh for energy),
+3. de-duplicates on (meter, ts) within the batch and against the store: the same value
+   again is a *duplicate* (a no-op, counted), a different value is quarantined as a
+   ``conflict`` unless the reading is an explicit *correction*,
+4. keeps periods that are submitted or verified (locked, :func:`period_locked`) as they
+   are: late or corrected data there become *pending corrections*
+   (``reading_corrections``) for a new inventory version to take up,
+5. stores the new readings in bulk (COPY on PostgreSQL) and applies corrections in open
+   periods (history kept in ``reading_corrections``),
+6. puts every rejected reading in the quarantine with its raw payload and the reason,
+7. checks publisher sequence numbers (:class:`~carbonpark.ingest.model.SeqMark`) and
+   raises a ``data_gap`` alarm for numbers that never came (cleared when they do),
+8. writes one ``ingest_batches`` row with the counts (accepted + duplicates + quarantined
+   + corrected + pending = sent), so that ``carbonpark status`` adds up.
+
+The caller acknowledges its messages only after :func:`ingest_readings` returns: the
+batch is committed by then.
+
+References
+----------
+.. [1] 《工业互联网园区“双碳”管理平台建设指南》§3.2.2 (采集层, standard protocols),
+   §4.1 (能源与排放数据采集, data completeness and accuracy), §6.4 (data quality).
+.. [2] SPEC.md C3 (collection) and C5 (monitoring).
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy.orm import Session
+
+from carbonpark import units
+from carbonpark.errors import CarbonparkError, UnitError, ValidationError
+from carbonpark.ingest.model import RawReading, SeqMark
+from carbonpark.services.ledger import attest_readings
+from carbonpark.settings import get_settings
+from carbonpark.store import connect, session
+from carbonpark.store.schema import Meter, Park, Quarantined
+from carbonpark.store.schema_ingest import (
+    Alarm,
+    IngestBatch,
+    IngestSequence,
+    LockedPeriod,
+    ReadingCorrection,
+)
+from carbonpark.times import period_bounds_ms, to_ms
+
+__all__ = [
+    "REASONS",
+    "VIRTUAL_KINDS",
+    "BatchReport",
+    "IngestResult",
+    "IngestScope",
+    "add_batch_listener",
+    "forget_meters",
+    "ingest_in_session",
+    "ingest_readings",
+    "ingest_totals",
+    "lock_period",
+    "make_sink",
+    "open_alarms",
+    "period_locked",
+    "raise_alarm",
+    "virtual_meter_set",
+]
+
+#: Quarantine reasons the pipeline writes (``quarantine.reason``), with what they mean.
+REASONS: dict[str, str] = {
+    "malformed": "the message could not be parsed (bad JSON, protobuf or file row)",
+    "missing_field": "meter, ts or value is absent",
+    "unknown_meter": "no meter with that id, handle or code (meters are never auto-created)",
+    "ambiguous_meter": "the reference names more than one meter (use the handle)",
+    "virtual_meter": "the meter is virtual (computed from other meters); it takes no readings",
+    "out_of_scope": "the sender's key does not cover this meter",
+    "bad_timestamp": "not an ISO 8601 timestamp or epoch milliseconds after 2000-01-01",
+    "future_timestamp": "more than a day ahead of the receiving clock",
+    "bad_value": "not a finite number",
+    "unknown_unit": "a unit carbonpark does not know",
+    "wrong_unit": "a unit of another quantity than the meter measures",
+    "conflict": "a different value for a (meter, ts) already stored, not sent as a correction",
+    "unknown_alias": "a Sparkplug B metric alias no NBIRTH/DBIRTH declared",
+}
+
+#: ``Meter.reading_kind`` values of meters that take no readings; meters listed in the activity
+#: capability's ``virtual_meters`` (``carbonpark.services.activity.virtual_meter_ids``) are virtual too.
+VIRTUAL_KINDS: frozenset[str] = frozenset({"virtual"})
+
+#: Readings before this instant are refused: it catches epoch seconds sent as milliseconds.
+MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+#: Readings further ahead of the receiving clock are refused [ms].
+MAX_FUTURE_MS = 86_400_000
+#: Relative tolerance under which two values of the same (meter, ts) are the same reading.
+SAME_VALUE_RTOL = 1e-9
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class IngestScope:
+    """Which meters a sender may write (a device key's scope); ``None`` fields do not restrict.
+
+    A reading is allowed when its meter is in ``meter_ids`` or belongs to an enterprise in
+    ``enterprise_ids``; with both ``None`` everything is allowed.
+    """
+
+    meter_ids: frozenset[int] | None = None
+    enterprise_ids: frozenset[int] | None = None
+
+    def allows(self, meter_id: int, enterprise_id: int | None) -> bool:
+        """Whether the scope covers the meter."""
+        if self.meter_ids is None and self.enterprise_ids is None:
+            return True
+        if self.meter_ids is not None and meter_id in self.meter_ids:
+            return True
+        return self.enterprise_ids is not None and enterprise_id in self.enterprise_ids
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What became of a batch: ``accepted + duplicates + len(quarantined) + corrected + pending = sent``.
+
+    ``quarantined`` lists ``(index, reason)`` with the index of the reading in the batch
+    as sent (0-based); ``alarms`` are the ids of alarms raised by this batch.
+    """
+
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: list[tuple[int, str]] = field(default_factory=list)
+    corrected: int = 0
+    pending: int = 0
+    alarms: list[int] = field(default_factory=list)
+    first_ts_ms: int | None = None
+    last_ts_ms: int | None = None
+
+    def answer(self) -> dict[str, Any]:
+        """The answer a sender gets (``POST /api/readings``): accepted, duplicates, quarantined."""
+        return {
+            "accepted": self.accepted + self.corrected + self.pending,
+            "duplicates": self.duplicates,
+            "quarantined": [{"index": i, "reason": r} for i, r in self.quarantined],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every count, for ``--json`` output of the CLI."""
+        return {
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "corrected": self.corrected,
+            "pending_corrections": self.pending,
+            "quarantined": [{"index": i, "reason": r} for i, r in self.quarantined],
+            "alarms": list(self.alarms),
+        }
+
+    def add(self, other: IngestResult, offset: int = 0) -> None:
+        """Add ``other`` (a later batch whose indexes start at ``offset``) to this result."""
+        self.sent += other.sent
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined.extend((i + offset, r) for i, r in other.quarantined)
+        self.corrected += other.corrected
+        self.pending += other.pending
+        self.alarms.extend(other.alarms)
+        for ts in (other.first_ts_ms, other.last_ts_ms):
+            if ts is not None:
+                self.first_ts_ms = ts if self.first_ts_ms is None else min(self.first_ts_ms, ts)
+                self.last_ts_ms = ts if self.last_ts_ms is None else max(self.last_ts_ms, ts)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """Handed to batch listeners inside the transaction, after the batch is stored.
+
+    ``touched`` maps a meter id to the (first, last) ``ts_ms`` of the readings stored or
+    corrected in place for it: the periods an aggregation has to re-run.
+    """
+
+    batch_id: int
+    channel: str
+    received_ms: int
+    result: IngestResult
+    touched: dict[int, tuple[int, int]]
+
+
+_LISTENERS: list[Callable[[Session, BatchReport], None]] = []
+
+
+def add_batch_listener(listener: Callable[[Session, BatchReport], None]) -> None:
+    """Call ``listener(session, report)`` in the transaction of every stored batch.
+
+    For capabilities that react to new data in the same transaction (ledger attestation
+    of the batch, re-aggregation of touched periods, monitoring). A listener that raises
+    rolls the whole batch back (and the sender does not get an acknowledgement).
+    """
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+# --------------------------------------------------------------------------- meters
+
+
+@dataclass(frozen=True, slots=True)
+class _MeterInfo:
+    id: int
+    enterprise_id: int | None
+    unit: str  # the meter's registered unit (what a reading without unit is in)
+    target: str  # canonical unit of its quantity: what is stored
+    virtual: bool
+    timezone: str
+
+
+class _MeterBook:
+    """Meters by id, handle and code, cached per database and refreshed when the registry changes."""
+
+    def __init__(self, rows: Iterable[_MeterInfo], codes: dict[str, list[int]], handles: dict[str, int], sig: Any):
+        self.by_id = {m.id: m for m in rows}
+        self.codes = codes
+        self.handles = handles
+        self.signature = sig
+        self.checked = time.monotonic()
+
+    def find(self, ref: str | int) -> _MeterInfo | str:
+        """The meter, or the quarantine reason (``unknown_meter``, ``ambiguous_meter``)."""
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            return self.by_id.get(ref) or "unknown_meter"
+        text = str(ref).strip()
+        found: set[int] = set()
+        if text.isdigit() and int(text) in self.by_id:
+            found.add(int(text))
+        if text in self.handles:
+            found.add(self.handles[text])
+        found.update(self.codes.get(text, ()))
+        if not found:
+            return "unknown_meter"
+        if len(found) > 1:
+            return "ambiguous_meter"
+        return self.by_id[found.pop()]
+
+
+_BOOKS: dict[str, _MeterBook] = {}
+_BOOKS_LOCK = threading.Lock()
+#: How often the meter cache checks whether the registry changed [s].
+BOOK_CHECK_S = 1.0
+
+
+def _meter_signature(s: Session) -> tuple[Any, ...]:
+    from carbonpark.store.schema import AuditEntry
+
+    count, top = s.execute(select(func.count(), func.max(Meter.id))).one()
+    last_change = s.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.entity == "meter"))
+    return (count, top, last_change, frozenset(_virtual_ids(s)))
+
+
+def _virtual_ids(s: Session) -> set[int]:
+    """Meters defined as virtual by the activity capability (a formula over other meters)."""
+    try:
+        module = importlib.import_module("carbonpark.services.activity")
+    except ImportError:
+        return set()
+    finder = getattr(module, "virtual_meter_ids", None)
+    return set(finder(s)) if finder is not None else set()
+
+
+def virtual_meter_set(s: Session) -> set[int]:
+    """Ids of the virtual meters: ``reading_kind`` in :data:`VIRTUAL_KINDS` or defined by a formula."""
+    marked = set(s.scalars(select(Meter.id).where(Meter.reading_kind.in_(sorted(VIRTUAL_KINDS)))))
+    return marked | _virtual_ids(s)
+
+
+def _load_book(s: Session, sig: tuple[Any, ...]) -> _MeterBook:
+    tz_of = dict(s.execute(select(Park.id, Park.timezone)).all())
+    rows: list[_MeterInfo] = []
+    codes: dict[str, list[int]] = {}
+    handles: dict[str, int] = {}
+    virtual = sig[-1]
+    stmt = select(
+        Meter.id,
+        Meter.park_id,
+        Meter.enterprise_id,
+        Meter.code,
+        Meter.handle,
+        Meter.quantity,
+        Meter.unit,
+        Meter.reading_kind,
+    )
+    for mid, park_id, ent, code, handle, quantity, unit, kind in s.execute(stmt):
+        target = units.CANONICAL.get(quantity, unit)
+        is_virtual = kind in VIRTUAL_KINDS or mid in virtual
+        rows.append(_MeterInfo(mid, ent, unit, target, is_virtual, tz_of.get(park_id, "Asia/Shanghai")))
+        codes.setdefault(code, []).append(mid)
+        if handle:
+            handles[handle] = mid
+    return _MeterBook(rows, codes, handles, sig)
+
+
+def _meter_book(s: Session, url: str, *, missed: bool = False) -> _MeterBook:
+    book = _BOOKS.get(url)
+    now = time.monotonic()
+    if book is not None and not missed and now - book.checked < BOOK_CHECK_S:
+        return book
+    sig = _meter_signature(s)
+    if book is not None and book.signature == sig:
+        book.checked = now
+        return book
+    book = _load_book(s, sig)
+    with _BOOKS_LOCK:
+        _BOOKS[url] = book
+    return book
+
+
+def forget_meters(db: str | None = None) -> None:
+    """Drop the cached meter look-up (of ``db``, or of every database)."""
+    with _BOOKS_LOCK:
+        if db is None:
+            _BOOKS.clear()
+        else:
+            _BOOKS.pop(str(connect(db).url), None)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@lru_cache(maxsize=4096)
+def _affine(from_unit: str, to_unit: str) -> tuple[float, float] | str:
+    """``(a, b)`` with ``to = a * from + b``, or the quarantine reason for the unit."""
+    try:
+        units.convert(1.0, from_unit, from_unit)
+    except UnitError:
+        return "unknown_unit"
+    try:
+        b = units.convert(0.0, from_unit, to_unit)
+        a = units.convert(1.0, from_unit, to_unit) - b
+    except UnitError:
+        return "wrong_unit"
+    return (a, b)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        f = float(value)
+    elif isinstance(value, str):
+        try:
+            f = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _timestamp(ts: Any, tz: str) -> int | None:
+    from carbonpark.times import parse_timestamp
+
+    if isinstance(ts, bool) or ts is None:
+        return None
+    if isinstance(ts, int):
+        return ts
+    if isinstance(ts, float):
+        return round(ts) if math.isfinite(ts) else None
+    if isinstance(ts, datetime):
+        return to_ms(ts, tz)
+    try:
+        return parse_timestamp(ts, tz)
+    except (ValidationError, OverflowError, ValueError):
+        return None
+
+
+def _raw_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bytes | bytearray):
+        return raw.decode("utf-8", "replace")
+    try:
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or math.isclose(a, b, rel_tol=SAME_VALUE_RTOL, abs_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def period_locked(s: Session, enterprise_id: int | None, year: int) -> bool:
+    """Whether the enterprise's (or the park's, ``None``) ``year`` is submitted or verified.
+
+    Looks at ``carbonpark.services.inventory.is_period_locked(s, enterprise_id, year)``
+    when the inventory capability provides it, and at the ``locked_periods`` table
+    (:func:`lock_period`); a park-wide row (``enterprise_id`` NULL) locks every enterprise.
+    """
+    hook = _inventory_hook()
+    if hook is not None and hook(s, enterprise_id, year):
+        return True
+    stmt = select(LockedPeriod.id).where(LockedPeriod.year == year)
+    if enterprise_id is None:
+        stmt = stmt.where(LockedPeriod.enterprise_id.is_(None))
+    else:
+        stmt = stmt.where((LockedPeriod.enterprise_id == enterprise_id) | LockedPeriod.enterprise_id.is_(None))
+    return s.scalar(stmt.limit(1)) is not None
+
+
+def _inventory_hook() -> Callable[[Session, int | None, int], bool] | None:
+    try:
+        module = importlib.import_module("carbonpark.services.inventory")
+    except ImportError:
+        return None
+    return getattr(module, "is_period_locked", None)
+
+
+def lock_period(s: Session, enterprise_id: int | None, year: int, status: str = "submitted") -> None:
+    """Record that a year of an enterprise (or the park) is submitted or verified."""
+    exists = s.scalar(
+        select(LockedPeriod).where(
+            LockedPeriod.enterprise_id.is_(enterprise_id)
+            if enterprise_id is None
+            else LockedPeriod.enterprise_id == enterprise_id,
+            LockedPeriod.year == year,
+        )
+    )
+    if exists is not None:
+        exists.status = status
+        return
+    s.add(LockedPeriod(enterprise_id=enterprise_id, year=year, status=status, locked_ms=_now_ms()))
+
+
+@lru_cache(maxsize=16)
+def _year_starts(tz: str) -> tuple[list[int], int]:
+    first = 1990
+    return [period_bounds_ms(str(y), tz)[0] for y in range(first, 2200)], first
+
+
+def _year_of(ts_ms: int, tz: str) -> int:
+    starts, first = _year_starts(tz)
+    return first + bisect.bisect_right(starts, ts_ms) - 1
+
+
+# --------------------------------------------------------------------------- alarms and sequences
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def raise_alarm(
+    s: Session,
+    kind: str,
+    message: str,
+    *,
+    subject: str = "",
+    meter_id: int | None = None,
+    severity: str = "warning",
+    detail: dict[str, Any] | None = None,
+    at_ms: int | None = None,
+) -> Alarm:
+    """Raise an alarm (state ``raised``: not acknowledged, not cleared) in the caller's transaction."""
+    alarm = Alarm(
+        kind=kind,
+        severity=severity,
+        meter_id=meter_id,
+        subject=subject,
+        raised_ms=at_ms or _now_ms(),
+        message=message,
+        detail=detail,
+    )
+    s.add(alarm)
+    s.flush()
+    return alarm
+
+
+def open_alarms(s: Session, kind: str | None = None, subject: str | None = None) -> list[Alarm]:
+    """Alarms not cleared yet (optionally of one kind and subject), oldest first."""
+    stmt = select(Alarm).where(Alarm.cleared_ms.is_(None))
+    if kind is not None:
+        stmt = stmt.where(Alarm.kind == kind)
+    if subject is not None:
+        stmt = stmt.where(Alarm.subject == subject)
+    return list(s.scalars(stmt.order_by(Alarm.id)))
+
+
+#: At most this many missing sequence numbers are listed per stream (the count is always kept).
+MAX_MISSING = 1000
+
+
+def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[int]:
+    """Advance each stream's sequence; raise ``data_gap`` for skipped numbers, clear when they arrive."""
+    raised: list[int] = []
+    by_stream: dict[str, list[SeqMark]] = {}
+    for m in marks:
+        by_stream.setdefault(m.stream, []).append(m)
+    for stream in sorted(by_stream):
+        row = s.scalar(select(IngestSequence).where(IngestSequence.stream == stream).with_for_update())
+        missing: list[int] = list(row.missing) if row is not None else []
+        last = row.last_seq if row is not None else None
+        gaps: list[int] = []
+        recovered = False
+        modulus = None
+        for m in by_stream[stream]:
+            modulus = m.modulus
+            if last is None or m.reset:
+                last = m.seq
+                continue
+            d = m.seq - last
+            if m.modulus:
+                d %= m.modulus
+                if d >= m.modulus // 2:
+                    d -= m.modulus
+            if d == 1:
+                last = m.seq
+            elif d > 1:
+                skipped = [(last + k) % m.modulus if m.modulus else last + k for k in range(1, d)]
+                gaps.extend(skipped)
+                missing.extend(skipped[: max(0, MAX_MISSING - len(missing))])
+                last = m.seq
+            elif d < 0 and m.seq in missing:
+                missing.remove(m.seq)
+                recovered = True
+            elif d < 0 and not m.modulus:
+                last = m.seq  # an unbounded counter that went back: the publisher restarted
+        if row is None:
+            s.add(IngestSequence(stream=stream, last_seq=last, modulus=modulus, missing=missing, updated_ms=now_ms))
+        else:
+            row.last_seq, row.modulus, row.missing, row.updated_ms = last, modulus, missing, now_ms
+        if gaps:
+            shown = ", ".join(str(g) for g in gaps[:20]) + (" …" if len(gaps) > 20 else "")
+            alarm = raise_alarm(
+                s,
+                "data_gap",
+                f"{len(gaps)} message(s) of {stream} never arrived (seq {shown}): readings may be missing",
+                subject=stream,
+                detail={"stream": stream, "missing": gaps[:MAX_MISSING], "count": len(gaps)},
+                at_ms=now_ms,
+            )
+            raised.append(alarm.id)
+        if recovered and not missing:
+            for alarm in open_alarms(s, "data_gap", stream):
+                alarm.cleared_ms = now_ms
+    return raised
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class _Race(CarbonparkError):
+    """Another writer stored some of the same (meter, ts) between look-up and insert: retry."""
+
+
+@dataclass(slots=True)
+class _Valid:
+    idx: int
+    meter: _MeterInfo
+    ts_ms: int
+    value: float
+    quality: int
+    correction: bool
+
+
+_STAGE_PG = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage "
+    "(idx integer, meter_id integer, ts_ms bigint, value double precision, quality smallint) ON COMMIT DELETE ROWS"
+)
+_STAGE_SQLITE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage "
+    "(idx INTEGER, meter_id INTEGER, ts_ms INTEGER, value REAL, quality INTEGER)"
+)
+
+
+_WATCHED: set[int] = set()
+
+
+def _forget_stage(conn: Any) -> None:
+    """A rolled-back transaction may have taken the temporary stage table with it."""
+    conn.connection.info.pop("cp_ingest_stage", None)
+
+
+def _watch(engine: Engine) -> None:
+    if id(engine) not in _WATCHED:
+        event.listen(engine, "rollback", _forget_stage)
+        _WATCHED.add(id(engine))
+
+
+def _stage(s: Session, rows: list[_Valid]) -> None:
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        _watch(conn.engine)
+        info = conn.connection.info
+        if not info.get("cp_ingest_stage"):
+            conn.exec_driver_sql(_STAGE_PG)
+            info["cp_ingest_stage"] = True
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cur, cur.copy("COPY ingest_stage (idx, meter_id, ts_ms, value, quality) FROM STDIN") as copy:
+            copy.write("".join(f"{v.idx}\t{v.meter.id}\t{v.ts_ms}\t{v.value!r}\t{v.quality}\n" for v in rows))
+    else:
+        conn.exec_driver_sql(_STAGE_SQLITE)
+        conn.exec_driver_sql("DELETE FROM ingest_stage")
+        raw = conn.connection.driver_connection
+        raw.executemany(  # type: ignore[union-attr]
+            "INSERT INTO ingest_stage VALUES (?, ?, ?, ?, ?)",
+            [(v.idx, v.meter.id, v.ts_ms, v.value, v.quality) for v in rows],
+        )
+
+
+def _existing(s: Session) -> dict[int, float]:
+    sql = (
+        "SELECT st.idx, r.value FROM ingest_stage st JOIN readings r ON r.meter_id = st.meter_id AND r.ts_ms = st.ts_ms"
+    )
+    return {int(i): float(v) for i, v in s.connection().exec_driver_sql(sql)}
+
+
+def _drop_from_stage(s: Session, idxs: list[int]) -> None:
+    if not idxs:
+        return
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DELETE FROM ingest_stage WHERE idx = ANY(%(i)s)", {"i": idxs})
+    else:
+        raw = conn.connection.driver_connection
+        raw.executemany("DELETE FROM ingest_stage WHERE idx = ?", [(i,) for i in idxs])  # type: ignore[union-attr]
+
+
+def _insert_staged(s: Session) -> int:
+    result = s.connection().exec_driver_sql(
+        "INSERT INTO readings (meter_id, ts_ms, value, quality) "
+        "SELECT meter_id, ts_ms, value, quality FROM ingest_stage WHERE 1 = 1 "
+        "ON CONFLICT (meter_id, ts_ms) DO NOTHING"
+    )
+    return int(result.rowcount)
+
+
+def _validate(
+    readings: Sequence[RawReading],
+    book: _MeterBook,
+    scope: IngestScope | None,
+    now_ms: int,
+) -> tuple[list[_Valid], list[tuple[int, str, str]], list[int]]:
+    """Valid readings, rejects ``(index, reason, detail)`` and the indexes of unknown meters."""
+    valid: list[_Valid] = []
+    rejects: list[tuple[int, str, str]] = []
+    unknown: list[int] = []
+    horizon = now_ms + MAX_FUTURE_MS
+    for i, r in enumerate(readings):
+        if r.error is not None:
+            rejects.append((i, r.error, r.detail))
+            continue
+        if r.meter is None or r.meter == "" or r.ts is None or r.value is None:
+            absent = [n for n, v in (("meter", r.meter), ("ts", r.ts), ("value", r.value)) if v is None or v == ""]
+            rejects.append((i, "missing_field", f"absent: {', '.join(absent)}"))
+            continue
+        found = book.find(r.meter)
+        if isinstance(found, str):
+            rejects.append((i, found, f"meter {r.meter!r}"))
+            if found == "unknown_meter":
+                unknown.append(i)
+            continue
+        m = found
+        if m.virtual:
+            rejects.append((i, "virtual_meter", f"meter {r.meter!r} is virtual"))
+            continue
+        if scope is not None and not scope.allows(m.id, m.enterprise_id):
+            rejects.append((i, "out_of_scope", f"meter {r.meter!r} is not covered by the sender's key"))
+            continue
+        ts = _timestamp(r.ts, m.timezone)
+        if ts is None or ts < MIN_TS_MS:
+            rejects.append((i, "bad_timestamp", f"ts {r.ts!r}: expected ISO 8601 or epoch ms after 2000-01-01"))
+            continue
+        if ts > horizon:
+            rejects.append((i, "future_timestamp", f"ts {r.ts!r} is more than a day ahead"))
+            continue
+        value = _number(r.value)
+        if value is None:
+            rejects.append((i, "bad_value", f"value {r.value!r}: expected a finite number"))
+            continue
+        unit = r.unit.strip() if isinstance(r.unit, str) else None
+        source_unit = unit or m.unit
+        if source_unit != m.target:
+            conv = _affine(source_unit, m.target)
+            if isinstance(conv, str):
+                rejects.append((i, conv, f"unit {source_unit!r}: expected a unit convertible to {m.target!r}"))
+                continue
+            value = conv[0] * value + conv[1]
+        valid.append(_Valid(i, m, ts, value, int(r.quality or 0), bool(r.correction)))
+    return valid, rejects, unknown
+
+
+def ingest_in_session(
+    s: Session,
+    readings: Sequence[RawReading],
+    *,
+    channel: str,
+    scope: IngestScope | None = None,
+    marks: Sequence[SeqMark] = (),
+    url: str | None = None,
+    received_ms: int | None = None,
+    attest: bool = True,
+) -> IngestResult:
+    """Run the pipeline in the caller's transaction (see :func:`ingest_readings`).
+
+    ``attest=False`` skips the ledger attestation of the touched reading batches
+    (:func:`carbonpark.services.ledger.attest_readings`); only for callers that attest
+    themselves later in the same transaction.
+    """
+    now = received_ms if received_ms is not None else _now_ms()
+    key = url or str(s.get_bind().url)
+    book = _meter_book(s, key)
+    valid, rejects, unknown = _validate(readings, book, scope, now)
+    if unknown:  # maybe the registry just changed: look again once
+        fresh = _meter_book(s, key, missed=True)
+        if fresh is not book:
+            valid, rejects, _ = _validate(readings, fresh, scope, now)
+    result = IngestResult(sent=len(readings))
+    quarantine: list[tuple[int, str, str]] = list(rejects)
+
+    # de-duplicate within the batch: the first reading of a (meter, ts) stays, a later
+    # equal one is a duplicate, a later different one a conflict unless a correction
+    first: dict[tuple[int, int], _Valid] = {}
+    for v in valid:
+        k = (v.meter.id, v.ts_ms)
+        seen = first.get(k)
+        if seen is None:
+            first[k] = v
+        elif _same(seen.value, v.value):
+            result.duplicates += 1
+        elif v.correction:
+            first[k] = v  # the earlier reading of this batch is superseded by the correction
+            result.corrected += 1
+        else:
+            quarantine.append((v.idx, "conflict", f"a different value for ts {v.ts_ms} came earlier in this batch"))
+    unique = list(first.values())
+
+    locked_years: dict[tuple[int | None, int], bool] = {}
+    lock_possible = _inventory_hook() is not None or s.scalar(select(LockedPeriod.id).limit(1)) is not None
+
+    def locked(v: _Valid) -> bool:
+        if not lock_possible:
+            return False
+        k = (v.meter.enterprise_id, _year_of(v.ts_ms, v.meter.timezone))
+        if k not in locked_years:
+            locked_years[k] = period_locked(s, *k)
+        return locked_years[k]
+
+    touched: dict[int, tuple[int, int]] = {}
+    stored_keys: list[tuple[int, int]] = []
+
+    def touch(v: _Valid) -> None:
+        stored_keys.append((v.meter.id, v.ts_ms))
+        lo, hi = touched.get(v.meter.id, (v.ts_ms, v.ts_ms))
+        touched[v.meter.id] = (min(lo, v.ts_ms), max(hi, v.ts_ms))
+
+    corrections: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    if unique:
+        _stage(s, unique)
+        old = _existing(s)
+        drop: list[int] = []
+        inserts = 0
+        for v in unique:
+            prior = old.get(v.idx)
+            if prior is not None and _same(prior, v.value):
+                result.duplicates += 1
+                drop.append(v.idx)
+            elif prior is not None and not v.correction:
+                quarantine.append((v.idx, "conflict", f"stored value {prior!r} differs from {v.value!r}"))
+                drop.append(v.idx)
+            elif locked(v):
+                corrections.append(_correction(v, prior, "pending", now, channel, readings))
+                result.pending += 1
+                drop.append(v.idx)
+            elif prior is not None:
+                corrections.append(_correction(v, prior, "applied", now, channel, readings))
+                updates.append({"m": v.meter.id, "t": v.ts_ms, "v": v.value, "q": v.quality})
+                result.corrected += 1
+                drop.append(v.idx)
+                touch(v)
+            else:
+                inserts += 1
+                touch(v)
+        _drop_from_stage(s, drop)
+        if inserts:
+            stored = _insert_staged(s)
+            if stored != inserts:
+                raise _Race(f"{inserts - stored} reading(s) were stored by another writer meanwhile")
+            result.accepted += inserts
+    if updates:
+        s.connection().exec_driver_sql(
+            "UPDATE readings SET value = %(v)s, quality = %(q)s WHERE meter_id = %(m)s AND ts_ms = %(t)s"
+            if s.connection().dialect.name == "postgresql"
+            else "UPDATE readings SET value = :v, quality = :q WHERE meter_id = :m AND ts_ms = :t",
+            updates,  # type: ignore[arg-type]
+        )
+    if corrections:
+        s.execute(insert(ReadingCorrection), corrections)
+    if stored_keys and attest:
+        attest_readings(s, stored_keys, timestamp_ms=now)
+    if quarantine:
+        quarantine.sort()
+        s.execute(
+            insert(Quarantined),
+            [_quarantine_row(readings[i], reason, detail, now, channel) for i, reason, detail in quarantine],
+        )
+        result.quarantined = [(i, reason) for i, reason, _ in quarantine]
+    if marks:
+        result.alarms = _check_sequences(s, marks, now)
+    if touched:
+        result.first_ts_ms = min(lo for lo, _ in touched.values())
+        result.last_ts_ms = max(hi for _, hi in touched.values())
+    batch = IngestBatch(
+        received_ms=now,
+        channel=channel[:32],
+        sent=result.sent,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        quarantined=len(result.quarantined),
+        corrected=result.corrected,
+        pending=result.pending,
+        first_ts_ms=result.first_ts_ms,
+        last_ts_ms=result.last_ts_ms,
+    )
+    s.add(batch)
+    s.flush()
+    if _LISTENERS:
+        report = BatchReport(batch.id, channel, now, result, touched)
+        for listener in list(_LISTENERS):
+            listener(s, report)
+    return result
+
+
+def _correction(
+    v: _Valid, prior: float | None, status: str, now: int, channel: str, readings: Sequence[RawReading]
+) -> dict[str, Any]:
+    return {
+        "meter_id": v.meter.id,
+        "ts_ms": v.ts_ms,
+        "old_value": prior,
+        "new_value": v.value,
+        "quality": v.quality,
+        "kind": "correction" if prior is not None else "late",
+        "status": status,
+        "received_ms": now,
+        "channel": channel[:32],
+        "raw": _raw_text(readings[v.idx].raw),
+    }
+
+
+def _quarantine_row(r: RawReading, reason: str, detail: str, now: int, channel: str) -> dict[str, Any]:
+    value = _number(r.value)
+    ts = _timestamp(r.ts, get_settings().timezone) if r.error is None else None
+    return {
+        "received_ms": now,
+        "channel": channel[:32],
+        "meter_ref": None if r.meter is None else str(r.meter)[:128],
+        "ts_ms": ts if ts is not None and abs(ts) < 2**62 else None,
+        "value": value,
+        "reason": reason,
+        "detail": detail,
+        "raw": _raw_text(r.raw),
+    }
+
+
+#: How often a batch is retried when another writer raced it (or SQLite was busy).
+RETRIES = 5
+
+
+def ingest_readings(
+    db: str | None,
+    readings: Sequence[RawReading],
+    *,
+    channel: str,
+    scope: IngestScope | None = None,
+    marks: Sequence[SeqMark] = (),
+) -> IngestResult:
+    """Validate, convert, de-duplicate and store a batch of raw readings in one transaction.
+
+    Parameters
+    ----------
+    db
+        Database URL or SQLite path (``None``: the configured default).
+    readings
+        Raw readings from any connector; their position is the ``index`` in the answer.
+    channel
+        Where they came from (``mqtt``, ``sparkplug``, ``file``, ``rest``, ``opcua`` …),
+        kept with quarantined rows and the batch counts.
+    scope
+        The sender's scope (a device key's meters or enterprise); readings outside it are
+        quarantined as ``out_of_scope``.
+    marks
+        Sequence numbers of the messages the readings came in, checked for gaps.
+
+    Returns
+    -------
+    IngestResult
+        ``accepted + duplicates + len(quarantined) + corrected + pending == len(readings)``.
+
+    Notes
+    -----
+    The batch is committed when this returns: acknowledge the messages then, not before.
+    A batch that raced another writer on the same (meter, ts) is retried as a whole.
+
+    References
+    ----------
+    .. [1] 《工业互联网园区“双碳”管理平台建设指南》§4.1, §6.4.
+    """
+    url = str(connect(db).url)
+    for attempt in range(RETRIES):
+        try:
+            with session(db) as s:
+                return ingest_in_session(s, readings, channel=channel, scope=scope, marks=marks, url=url)
+        except _Race:
+            if attempt == RETRIES - 1:
+                raise
+        except Exception as exc:
+            if "database is locked" not in str(exc) or attempt == RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def make_sink(db: str | None, channel: str, scope: IngestScope | None = None) -> Callable[..., IngestResult]:
+    """A sink for a connector: ``sink(readings, marks=())`` runs :func:`ingest_readings`."""
+
+    def sink(readings: Sequence[RawReading], marks: Sequence[SeqMark] = ()) -> IngestResult:
+        return ingest_readings(db, readings, channel=channel, scope=scope, marks=marks)
+
+    return sink
+
+
+def ingest_totals(s: Session) -> dict[str, int]:
+    """Totals over every batch: sent, accepted, duplicates, quarantined, corrected, pending."""
+    row = s.execute(
+        select(
+            func.coalesce(func.sum(IngestBatch.sent), 0),
+            func.coalesce(func.sum(IngestBatch.accepted), 0),
+            func.coalesce(func.sum(IngestBatch.duplicates), 0),
+            func.coalesce(func.sum(IngestBatch.quarantined), 0),
+            func.coalesce(func.sum(IngestBatch.corrected), 0),
+            func.coalesce(func.sum(IngestBatch.pending), 0),
+        )
+    ).one()
+    keys = ("sent", "accepted", "duplicates", "quarantined", "corrected", "pending")
+    return {k: int(v) for k, v in zip(keys, row, strict=True)}

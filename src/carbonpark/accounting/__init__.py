@@ -6,7 +6,7 @@ Pure functions in named stages: :func:`quantify` (activity → gas amounts), :fu
 :func:`park_account` is formula (3) with its reconciliation; :func:`formula8` is formula (8).
 """
 
-from carbonpark.accounting.engine import account, aggregate, energy_use, explain, quantify, weight
+from carbonpark.accounting.engine import account, aggregate, energy_use, explain, inventory_document, quantify, weight
 from carbonpark.accounting.methods import BUILTIN_METHODS, MethodContext, cems_mass_t, hot_water_heat_gj, steam_heat_gj
 from carbonpark.accounting.model import (
     ISO_CATEGORIES,
@@ -48,6 +48,7 @@ __all__ = [
     "explain",
     "formula8",
     "hot_water_heat_gj",
+    "inventory_document",
     "park_account",
     "park_components",
     "quantify",

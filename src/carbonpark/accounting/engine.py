@@ -30,7 +30,7 @@ from carbonpark.errors import UnitError, UnknownFactorError, ValidationError
 from carbonpark.extensions import available, load
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, FactorRow, default_library
 
-__all__ = ["account", "aggregate", "energy_use", "explain", "method_for", "quantify", "weight"]
+__all__ = ["account", "aggregate", "energy_use", "explain", "inventory_document", "method_for", "quantify", "weight"]
 
 _METHOD_ALIASES = {
     "combustion": "fuel_combustion",
@@ -396,3 +396,59 @@ def explain(row: EmissionRow) -> str:
         *(f"note: {n}" for n in a.notes),
     ]
     return "\n".join(lines)
+
+
+def inventory_document(inventory: Inventory) -> dict[str, Any]:
+    """The JSON document of an inventory (the ``carbonpark account --json`` contract)."""
+    rows = []
+    for row in inventory.rows:
+        a = row.amount
+        rows.append(
+            {
+                "line": a.line,
+                "lines": list(a.lines),
+                "source": a.source,
+                "activity": a.activity,
+                "gas": a.gas,
+                "kind": a.kind,
+                "mass_t": a.mass_t,
+                "gwp": row.gwp,
+                "tco2e": row.tco2e,
+                "market_tco2e": row.market_tco2e,
+                "method": a.method,
+                "formula": a.formula,
+                "scope": a.scope,
+                "category": a.category,
+                "factors": [f.cite() for f in row.factor_rows],
+                "factor_ids": [f.id for f in row.factor_rows],
+                "notes": list(a.notes),
+            }
+        )
+    return {
+        "factor_set": inventory.factor_set,
+        "gwp": inventory.gwp_set,
+        "total_tco2e": inventory.total_tco2e,
+        "removals_tco2e": inventory.removals_tco2e,
+        "biogenic_co2_t": inventory.biogenic_co2_t,
+        "scope2_market_tco2e": inventory.scope2_market_tco2e,
+        "by_gas": inventory.by_gas,
+        "by_scope": inventory.by_scope,
+        "by_category": inventory.by_category,
+        "by_source": inventory.by_source,
+        "by_level": inventory.by_level,
+        "energy_tce": inventory.energy_tce,
+        "energy_tce_equal_value": inventory.energy_tce_equal_value,
+        "energy": [
+            {
+                "line": e.line,
+                "source": e.source,
+                "activity": e.activity,
+                "tce": e.tce,
+                "tce_equal_value": e.tce_equal_value,
+                "formula": e.formula,
+                "factors": [f.cite() for f in e.factors],
+            }
+            for e in inventory.energy
+        ],
+        "rows": rows,
+    }

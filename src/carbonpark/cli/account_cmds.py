@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbonpark.accounting import ActivityRecord, Inventory, account, explain
-from carbonpark.cli.common import emit_json, new_app
+from carbonpark.accounting import ActivityRecord, Inventory, account, explain, inventory_document
+from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.errors import ValidationError
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, default_library, load_user_set
+from carbonpark.services.accounting import account_stored, explain_record
 
 __all__ = ["COLUMNS", "inventory_document", "read_activity_csv", "register"]
 
@@ -137,62 +138,6 @@ def read_activity_csv(text: str) -> list[ActivityRecord]:
     return records
 
 
-def inventory_document(inventory: Inventory) -> dict[str, Any]:
-    """The JSON document of an inventory (the ``account --json`` contract)."""
-    rows = []
-    for row in inventory.rows:
-        a = row.amount
-        rows.append(
-            {
-                "line": a.line,
-                "lines": list(a.lines),
-                "source": a.source,
-                "activity": a.activity,
-                "gas": a.gas,
-                "kind": a.kind,
-                "mass_t": a.mass_t,
-                "gwp": row.gwp,
-                "tco2e": row.tco2e,
-                "market_tco2e": row.market_tco2e,
-                "method": a.method,
-                "formula": a.formula,
-                "scope": a.scope,
-                "category": a.category,
-                "factors": [f.cite() for f in row.factor_rows],
-                "factor_ids": [f.id for f in row.factor_rows],
-                "notes": list(a.notes),
-            }
-        )
-    return {
-        "factor_set": inventory.factor_set,
-        "gwp": inventory.gwp_set,
-        "total_tco2e": inventory.total_tco2e,
-        "removals_tco2e": inventory.removals_tco2e,
-        "biogenic_co2_t": inventory.biogenic_co2_t,
-        "scope2_market_tco2e": inventory.scope2_market_tco2e,
-        "by_gas": inventory.by_gas,
-        "by_scope": inventory.by_scope,
-        "by_category": inventory.by_category,
-        "by_source": inventory.by_source,
-        "by_level": inventory.by_level,
-        "energy_tce": inventory.energy_tce,
-        "energy_tce_equal_value": inventory.energy_tce_equal_value,
-        "energy": [
-            {
-                "line": e.line,
-                "source": e.source,
-                "activity": e.activity,
-                "tce": e.tce,
-                "tce_equal_value": e.tce_equal_value,
-                "formula": e.formula,
-                "factors": [f.cite() for f in e.factors],
-            }
-            for e in inventory.energy
-        ],
-        "rows": rows,
-    }
-
-
 def _library(user_factors: list[Path]) -> FactorLibrary:
     library = default_library()
     for path in user_factors:
@@ -243,19 +188,97 @@ def _print_inventory(inventory: Inventory) -> None:
     out.print(totals)
 
 
+def _account_stored_command(
+    db: str | None,
+    org: str | None,
+    year: int | None,
+    period: str | None,
+    factor_set: str,
+    gwp: str,
+    library: FactorLibrary,
+    as_json: bool,
+    explain_ref: str | None,
+    refresh: bool,
+) -> None:
+    if explain_ref is not None and org is None:
+        text = explain_record(db, explain_ref)
+        emit_json({"record": explain_ref, "explanation": text}) if as_json else typer.echo(text)
+        return
+    if org is None or (year is None) == (period is None):
+        raise ValidationError("account", "an activity FILE, or --org with exactly one of --year or --period", "neither")
+    label = str(year) if year is not None else str(period)
+    doc = account_stored(db, org, label, factor_set=factor_set, gwp_set=gwp, library=library, refresh=refresh)
+    if explain_ref is not None:
+        text = explain_record(db, explain_ref)
+        emit_json({"record": explain_ref, "explanation": text}) if as_json else typer.echo(text)
+        return
+    if as_json:
+        emit_json(doc)
+        return
+    _print_stored(doc)
+
+
+def _print_stored(doc: dict[str, Any]) -> None:
+    out = _stdout()
+    table = Table(
+        title=f"{doc['org']} {doc['period']}: emission records (factor set {doc['factor_set']}, GWP {doc['gwp']})"
+        + (" [locked]" if doc.get("locked") else "")
+    )
+    for column in ("record", "period", "source", "activity", "gas", "method", "scope", "tCO2e", "est.", "flag."):
+        table.add_column(column, justify="right" if column in ("tCO2e", "record", "est.", "flag.") else "left")
+    for row in doc["rows"]:
+        table.add_row(
+            str(row["record_id"]),
+            row["period"],
+            escape(row["source"]),
+            row["activity"],
+            row["gas"] + ("" if row["kind"] == "emission" else f" ({row['kind']})"),
+            row["method"],
+            row["scope"],
+            f"{row['tco2e']:,.4f}",
+            f"{row['estimated_share']:.0%}",
+            f"{row['flagged_share']:.0%}",
+        )
+    out.print(table)
+    totals = Table(title="Totals")
+    totals.add_column("figure")
+    totals.add_column("value", justify="right")
+    for label, value in (
+        ("total [tCO2e] (scope 1 + 2 location + 3)", doc["total_tco2e"]),
+        ("scope 1 [tCO2e]", doc["by_scope"]["1"]),
+        ("scope 2 location-based [tCO2e]", doc["by_scope"]["2"]),
+        ("scope 2 market-based [tCO2e]", doc["scope2_market_tco2e"]),
+        ("scope 3 [tCO2e]", doc["by_scope"]["3"]),
+        ("energy, equivalent value [tce]", doc["energy_tce"]),
+        ("resting on estimated readings [share]", doc.get("quality", {}).get("estimated_share", 0.0)),
+        ("resting on flagged readings [share]", doc.get("quality", {}).get("flagged_share", 0.0)),
+    ):
+        totals.add_row(escape(label), f"{value:,.4f}")
+    out.print(totals)
+    for gap in doc.get("sources_without_data", []):
+        err_console.print(f"no data: {gap['source']} ({gap['activity']}): {gap['reason']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``account`` command and the ``factors`` group to ``app``."""
 
     @app.command("account")
     def account_command(
-        file: Annotated[Path, typer.Argument(help="Activity CSV: source,activity,amount,unit[,optional columns].")],
+        file: Annotated[
+            Path | None,
+            typer.Argument(help="Activity CSV: source,activity,amount,unit[,optional columns]. Omit with --db/--org."),
+        ] = None,
         factor_set: Annotated[str, typer.Option("--factor-set", help="Default fuel factor set.")] = DEFAULT_FACTOR_SET,
         gwp: Annotated[str, typer.Option("--gwp", help="GWP set: SAR, AR4, AR5, AR6 (or a user set).")] = (
             DEFAULT_GWP_SET
         ),
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
         explain_line: Annotated[
-            int | None, typer.Option("--explain", help="Explain the result rows of data line ROW (1-based).")
+            str | None,
+            typer.Option(
+                "--explain",
+                help="Explain the result rows of data line ROW (1-based); with --db, an emission record id or handle.",
+            ),
         ] = None,
         user_factors: Annotated[
             list[Path] | None,
@@ -267,22 +290,45 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option("--equal-value-kgce-per-kwh", help="Electricity equal-value coefficient, in kgce/kWh."),
         ] = None,
+        db: Annotated[str | None, typer.Option("--db", help="Database URL or SQLite path (stored data).")] = None,
+        org: Annotated[
+            str | None, typer.Option("--org", help="Enterprise id, handle, credit code or name, or 'park'.")
+        ] = None,
+        year: Annotated[int | None, typer.Option("--year", help="Calendar year to account (local time).")] = None,
+        period: Annotated[
+            str | None, typer.Option("--period", help="Instead of --year: YYYY-MM or YYYY-MM-DD (local calendar).")
+        ] = None,
+        no_refresh: Annotated[
+            bool, typer.Option("--no-refresh", help="Use the stored activity data as they are (no re-aggregation).")
+        ] = False,
     ) -> None:
-        """Account the emissions of an activity file (guide §4.2; GB/T 32151; GB/T 2589)."""
+        """Account the emissions of an activity file, or of an enterprise or the park from stored data.
+
+        With FILE: the file contract (guide §4.2; GB/T 32151; GB/T 2589). With --org and --year
+        (or --period): stored activity data → emission records with lineage in the database.
+        """
         library = _library(user_factors or [])
+        if file is None:
+            _account_stored_command(
+                db, org, year, period, factor_set, gwp, library, as_json, explain_line, not no_refresh
+            )
+            return
+        if org is not None or year is not None or period is not None:
+            raise ValidationError("account", "either an activity FILE or --org with --year/--period", "both")
         records = read_activity_csv(file.read_text(encoding="utf-8-sig"))
         inventory = account(
             records, factor_set=factor_set, gwp_set=gwp, library=library, equal_value_kgce_per_kwh=equal_value
         )
         if explain_line is not None:
-            chosen = [r for r in inventory.rows if explain_line in (r.amount.line, *r.amount.lines)]
+            wanted = _number(explain_line, "--explain")
+            chosen = [r for r in inventory.rows if wanted in (r.amount.line, *r.amount.lines)]
             if not chosen:
                 raise ValidationError(
                     "--explain", f"a data line 1..{len(records)} that produced a result", explain_line
                 )
             text = "\n\n".join(explain(r) for r in chosen)
             if as_json:
-                emit_json({"line": explain_line, "explanation": text})
+                emit_json({"line": int(wanted or 0), "explanation": text})
             else:
                 typer.echo(text)
             return

@@ -1,0 +1,672 @@
+"""Activity data from stored readings: per emission source and local calendar period (SPEC C5).
+
+* :func:`meter_amounts` — one meter's amounts per period (hour, day, month, year), for interval
+  and cumulative meters and for virtual meters (a formula over other meters), with the parts
+  resting on estimated or flagged readings. The arithmetic is in
+  :mod:`carbonpark.accounting.aggregation` (conventions documented there).
+* :func:`aggregate_sources` — stores activity data (table ``activity_data``) for every metered
+  emission source of a period; periods of a locked year are left as they are.
+* :func:`reaggregate_late` — late or corrected readings: recomputes only the periods they touch
+  (and re-runs the accounting runs over them that are not locked).
+* :func:`add_virtual_meter`, :func:`add_manual_activity` — definitions and hand-entered data.
+* :func:`activity_records` — activity records of a period straight from the readings (no store).
+
+References
+----------
+The guide §4.1 (metering, collection and statistics of energy data) and §4.2 (activity data);
+GB 17167-2006; SPEC C5.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from carbonpark import accounting
+from carbonpark.accounting.aggregation import (
+    Buckets,
+    PeriodAmounts,
+    VirtualFormula,
+    bucket_amounts,
+    period_buckets,
+)
+from carbonpark.errors import NotFoundError, ValidationError
+from carbonpark.factors import default_library
+from carbonpark.model import is_handle
+from carbonpark.store import session
+from carbonpark.store.registry import resolve
+from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading
+from carbonpark.store.schema_accounting import ActivityDatum, VirtualMeter
+from carbonpark.times import period_bounds_ms
+from carbonpark.units import convert
+
+__all__ = [
+    "ACTIVITY_OF_SOURCE",
+    "STEAM_ENTHALPY_KJ_PER_KG",
+    "AggregationResult",
+    "activity_records",
+    "add_manual_activity",
+    "add_virtual_meter",
+    "aggregate_sources",
+    "estimated_flags",
+    "meter_amounts",
+    "park_timezone",
+    "reaggregate_late",
+    "source_activity",
+    "virtual_meter_ids",
+]
+
+#: Registry activity names that are not catalogue ids → the accounting activity id.
+ACTIVITY_OF_SOURCE: dict[str, str] = {
+    "purchased_electricity": "grid_electricity",
+    "purchased_heat": "purchased_heat",
+    "steam": "purchased_heat",
+}
+#: Specific enthalpy of process steam when a steam meter measures mass: saturated steam at 1.0 MPa
+#: (IAPWS-IF97 steam tables, h'' ≈ 2777 kJ/kg). Accounting needs heat; a source may override it
+#: with its own ``steam_enthalpy_kj_per_kg`` in manual data.
+STEAM_ENTHALPY_KJ_PER_KG = 2777.0
+_RESOLUTION_PREFERENCE = ("month", "year", "day", "hour")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def estimated_flags() -> frozenset[int]:
+    """Reading quality flags that mark an estimate (from :mod:`carbonpark.quality` when it defines them).
+
+    Any non-zero flag counts as *flagged*; these count as *estimated* as well.
+    """
+    try:
+        from carbonpark import quality
+
+        codes = getattr(quality, "ESTIMATED_FLAGS", None)
+        if codes is not None:
+            return frozenset(int(c) for c in codes)
+    except ImportError:  # pragma: no cover - the quality package always exists
+        pass
+    return frozenset()
+
+
+def park_timezone(s: Session) -> str:
+    """The park's time zone (periods are local calendar periods)."""
+    return s.scalars(select(Park.timezone).order_by(Park.id)).first() or "Asia/Shanghai"
+
+
+def virtual_meter_ids(s: Session) -> set[int]:
+    """Ids of the meters that are virtual (they take no readings)."""
+    return set(s.scalars(select(VirtualMeter.meter_id)))
+
+
+def _resolve_meter(s: Session, ref: str) -> Meter:
+    ref = ref.strip()
+    if ref.isdigit() or is_handle(ref):
+        return resolve(s, Meter, ref)
+    meter = s.scalars(select(Meter).where(Meter.code == ref)).first()
+    if meter is None:
+        raise NotFoundError("meter", ref)
+    return meter
+
+
+def add_virtual_meter(s: Session, meter_ref: str | int, formula: str) -> VirtualMeter:
+    """Make meter ``meter_ref`` virtual with ``formula`` over other meters (checked now).
+
+    Raises
+    ------
+    ValidationError
+        If the formula is not allowed, names an unknown meter, refers to itself (also through
+        other virtual meters), or the meter already has readings.
+    """
+    meter = _resolve_meter(s, str(meter_ref))
+    parsed = VirtualFormula.parse(formula)
+    for ref in parsed.refs:
+        _resolve_meter(s, ref)
+    if s.scalars(select(Reading.ts_ms).where(Reading.meter_id == meter.id).limit(1)).first() is not None:
+        raise ValidationError(f"meter {meter.code}", "a meter without readings to make virtual", "it has readings")
+    _check_cycle(s, meter.id, set(), {meter.id: formula})
+    row = s.get(VirtualMeter, meter.id)
+    if row is None:
+        row = VirtualMeter(meter_id=meter.id, formula=formula, created_ms=_now_ms())
+        s.add(row)
+    else:
+        row.formula = formula
+    s.flush()
+    return row
+
+
+def _check_cycle(s: Session, meter_id: int, seen: set[int], proposed: Mapping[int, str]) -> None:
+    if meter_id in seen:
+        raise ValidationError("virtual meter formula", "no meter that depends on itself", sorted(seen))
+    row = s.get(VirtualMeter, meter_id)
+    formula = proposed.get(meter_id) or (row.formula if row is not None else None)
+    if formula is None:
+        return
+    for ref in VirtualFormula.parse(formula).refs:
+        _check_cycle(s, _resolve_meter(s, ref).id, seen | {meter_id}, proposed)
+
+
+def _fetch(s: Session, meter: Meter, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Readings in [start, end), plus for cumulative meters the neighbours just outside."""
+    cols = (Reading.ts_ms, Reading.value, Reading.quality)
+    rows = list(
+        s.execute(
+            select(*cols)
+            .where(Reading.meter_id == meter.id, Reading.ts_ms >= start_ms, Reading.ts_ms < end_ms)
+            .order_by(Reading.ts_ms)
+        ).all()
+    )
+    if meter.reading_kind == "cumulative":
+        before = s.execute(
+            select(*cols)
+            .where(Reading.meter_id == meter.id, Reading.ts_ms < start_ms)
+            .order_by(Reading.ts_ms.desc())
+            .limit(1)
+        ).first()
+        after = s.execute(
+            select(*cols).where(Reading.meter_id == meter.id, Reading.ts_ms >= end_ms).order_by(Reading.ts_ms).limit(1)
+        ).first()
+        rows = ([before] if before else []) + rows + ([after] if after else [])
+    if not rows:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
+    arr = np.array([tuple(r) for r in rows], dtype=float)
+    return arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2].astype(np.int64)
+
+
+def meter_amounts(
+    s: Session,
+    meter: Meter,
+    buckets: Buckets,
+    *,
+    flags: Collection[int] | None = None,
+    _seen: frozenset[int] = frozenset(),
+) -> PeriodAmounts:
+    """Amounts of ``meter`` per bucket [meter unit]; a virtual meter evaluates its formula per bucket.
+
+    A virtual meter's estimated and flagged parts are its amount times the share of its
+    meters' summed amounts that is estimated or flagged.
+    """
+    flags = estimated_flags() if flags is None else flags
+    virtual = s.get(VirtualMeter, meter.id)
+    if virtual is None:
+        ts, values, quality = _fetch(s, meter, int(buckets.edges_ms[0]), int(buckets.edges_ms[-1]))
+        return bucket_amounts(
+            ts,
+            values,
+            quality,
+            buckets,
+            kind=meter.reading_kind,
+            interval_minutes=meter.interval_minutes,
+            rollover=meter.rollover,
+            estimated_flags=flags,
+        )
+    if meter.id in _seen:
+        raise ValidationError("virtual meter formula", "no meter that depends on itself", meter.code)
+    formula = VirtualFormula.parse(virtual.formula)
+    parts = []
+    for ref in formula.refs:
+        component = _resolve_meter(s, ref)
+        got = meter_amounts(s, component, buckets, flags=flags, _seen=_seen | {meter.id})
+        factor = convert(1.0, component.unit, meter.unit) if component.unit != meter.unit else 1.0
+        parts.append((got, factor))
+    amount = formula.evaluate([p.amount * f for p, f in parts])
+    whole = sum(np.abs(p.amount * f) for p, f in parts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est_share = np.where(whole > 0, sum(np.abs(p.estimated * f) for p, f in parts) / whole, 0.0)
+        flag_share = np.where(whole > 0, sum(np.abs(p.flagged * f) for p, f in parts) / whole, 0.0)
+    return PeriodAmounts(
+        amount,
+        amount * est_share,
+        amount * flag_share,
+        sum(p.n_readings for p, _ in parts),
+        tuple(f"via {virtual.formula}: {n}" for p, _ in parts for n in p.notes),
+    )
+
+
+def source_activity(source: EmissionSource, meter: Meter | None) -> tuple[str | None, dict[str, Any], str]:
+    """The accounting activity id and extra parameters of a source, or None with the reason."""
+    library = default_library()
+    known = library.activity(source.activity)
+    activity_id = known.id if known else ACTIVITY_OF_SOURCE.get(source.activity)
+    if activity_id is None:
+        return None, {}, f"activity {source.activity!r} is not in the factor library (add a user factor set)"
+    params: dict[str, Any] = {"scope": str(source.scope)}
+    if source.scope == 3:
+        params["category"] = str(source.category)
+    kind = library.activity(activity_id)
+    if kind is not None and kind.kind == "heat" and meter is not None and meter.quantity == "mass":
+        params["steam_enthalpy_kj_per_kg"] = STEAM_ENTHALPY_KJ_PER_KG
+    return activity_id, params, ""
+
+
+@dataclass
+class AggregationResult:
+    """What :func:`aggregate_sources` did: data rows written, periods left alone, sources without data."""
+
+    written: int = 0
+    skipped_locked: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    periods: set[tuple[int | None, int]] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "written": self.written,
+            "skipped_locked": self.skipped_locked,
+            "sources_without_data": self.gaps,
+            "notes": self.notes,
+        }
+
+
+def _locked(s: Session, enterprise_id: int | None, year: int) -> bool:
+    from carbonpark.services.accounting import is_period_locked
+
+    return is_period_locked(s, enterprise_id, year)
+
+
+def _sources(s: Session, source_ids: Collection[int] | None) -> list[tuple[EmissionSource, Meter | None, str | None]]:
+    stmt = (
+        select(EmissionSource, Meter, Enterprise.handle)
+        .outerjoin(Meter, EmissionSource.meter_id == Meter.id)
+        .outerjoin(Enterprise, EmissionSource.enterprise_id == Enterprise.id)
+        .order_by(EmissionSource.id)
+    )
+    if source_ids is not None:
+        stmt = stmt.where(EmissionSource.id.in_(list(source_ids)))
+    return [(a, b, c) for a, b, c in s.execute(stmt).all()]
+
+
+def _upsert(s: Session, **values: Any) -> ActivityDatum:
+    """Update the datum of (series, resolution, start) in place (records keep pointing at it), or add it."""
+    row = s.scalars(
+        select(ActivityDatum).where(
+            ActivityDatum.series == values["series"],
+            ActivityDatum.resolution == values["resolution"],
+            ActivityDatum.start_ms == values["start_ms"],
+        )
+    ).first()
+    if row is None:
+        row = ActivityDatum(**values)
+        s.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+def aggregate_in_session(
+    s: Session,
+    start_ms: int,
+    end_ms: int,
+    resolution: str = "month",
+    *,
+    source_ids: Collection[int] | None = None,
+    only_buckets: Mapping[int, Collection[int]] | None = None,
+) -> AggregationResult:
+    """Store activity data of metered sources for the periods of ``resolution`` in [start, end).
+
+    ``only_buckets`` (source id → bucket start ms) limits the rewrite to those periods (late data).
+    Periods in a locked year are not rewritten; they are listed in ``skipped_locked``.
+    """
+    tz = park_timezone(s)
+    buckets = period_buckets(start_ms, end_ms, resolution, tz)
+    result = AggregationResult()
+    flags = estimated_flags()
+    now = _now_ms()
+    for source, meter, _ent in _sources(s, source_ids):
+        if meter is None:
+            result.gaps.append({"source": source.handle, "activity": source.activity, "reason": "no meter"})
+            continue
+        activity_id, params, reason = source_activity(source, meter)
+        if activity_id is None:
+            result.gaps.append({"source": source.handle, "activity": source.activity, "reason": reason})
+            continue
+        amounts = meter_amounts(s, meter, buckets, flags=flags)
+        result.notes.extend(f"{meter.code}: {n}" for n in amounts.notes)
+        series = f"source:{source.id}"
+        expected_per_ms = 1 / (meter.interval_minutes * 60_000)
+        wanted = None if only_buckets is None else set(only_buckets.get(source.id, ()))
+        empty: list[str] = []
+        for i, label in enumerate(buckets.labels):
+            b_start, b_end = buckets.bounds(i)
+            if wanted is not None and b_start not in wanted:
+                continue
+            if amounts.n_readings[i] == 0:
+                empty.append(label)  # no readings is a gap, never a zero
+                continue
+            year = int(label[:4])
+            if _locked(s, source.enterprise_id, year):
+                result.skipped_locked.append({"source": source.handle, "period": label})
+                continue
+            is_virtual = s.get(VirtualMeter, meter.id) is not None
+            _upsert(
+                s,
+                series=series,
+                enterprise_id=source.enterprise_id,
+                source_id=source.id,
+                meter_id=meter.id,
+                resolution=resolution,
+                period=label,
+                start_ms=b_start,
+                end_ms=b_end,
+                source_label=source.handle or str(source.id),
+                activity=activity_id,
+                amount=float(amounts.amount[i]),
+                unit=meter.unit,
+                params=params,
+                origin="virtual" if is_virtual else "meter",
+                n_readings=int(amounts.n_readings[i]),
+                expected_readings=None if is_virtual else round((b_end - b_start) * expected_per_ms),
+                estimated_amount=float(amounts.estimated[i]),
+                flagged_amount=float(amounts.flagged[i]),
+                computed_ms=now,
+                note="; ".join(amounts.notes),
+            )
+            result.written += 1
+            result.periods.add((source.enterprise_id, year))
+        if empty:
+            result.gaps.append(
+                {
+                    "source": source.handle,
+                    "activity": source.activity,
+                    "reason": f"no readings in {len(empty)} {resolution} period(s)",
+                    "periods": empty,
+                }
+            )
+    s.flush()
+    return result
+
+
+def aggregate_sources(
+    db: str | None, period: str, resolution: str = "month", *, source_ids: Collection[int] | None = None
+) -> AggregationResult:
+    """Store activity data of every metered source for each ``resolution`` period within ``period``.
+
+    Parameters
+    ----------
+    db
+        Database URL or SQLite path.
+    period
+        Local calendar period ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``.
+    resolution
+        ``hour``, ``day``, ``month`` or ``year``.
+    """
+    with session(db) as s:
+        start, end = period_bounds_ms(period, park_timezone(s))
+        return aggregate_in_session(s, start, end, resolution, source_ids=source_ids)
+
+
+def _affected_starts(s: Session, meter: Meter, ts_list: Iterable[int], resolution: str, tz: str) -> set[int]:
+    """Bucket starts whose amounts depend on readings at ``ts_list`` (a register also moves the next step)."""
+    starts: set[int] = set()
+    for ts in ts_list:
+        lo, hi = ts, ts
+        if meter.reading_kind == "cumulative":
+            after = s.scalars(
+                select(Reading.ts_ms)
+                .where(Reading.meter_id == meter.id, Reading.ts_ms > ts)
+                .order_by(Reading.ts_ms)
+                .limit(1)
+            ).first()
+            before = s.scalars(
+                select(Reading.ts_ms)
+                .where(Reading.meter_id == meter.id, Reading.ts_ms < ts)
+                .order_by(Reading.ts_ms.desc())
+                .limit(1)
+            ).first()
+            hi = after if after is not None else ts
+            lo = before + 1 if before is not None else ts
+        b = period_buckets(lo, hi + 1, resolution, tz)
+        starts.update(int(x) for x in b.edges_ms[:-1])
+    return starts
+
+
+def _dependants(s: Session, meter_ids: set[int]) -> set[int]:
+    """The meters plus every virtual meter whose formula (directly or not) uses one of them."""
+    out = set(meter_ids)
+    changed = True
+    virtuals = list(s.scalars(select(VirtualMeter)))
+    while changed:
+        changed = False
+        for v in virtuals:
+            if v.meter_id in out:
+                continue
+            refs = {_resolve_meter(s, r).id for r in VirtualFormula.parse(v.formula).refs}
+            if refs & out:
+                out.add(v.meter_id)
+                changed = True
+    return out
+
+
+def reaggregate_late(
+    db: str | None,
+    changes: Mapping[int, Iterable[int]],
+    *,
+    resolutions: Iterable[str] = ("month",),
+    reaccount: bool = True,
+) -> dict[str, Any]:
+    """Recompute only the periods that late or corrected readings touch.
+
+    Parameters
+    ----------
+    changes
+        Meter id → timestamps [UTC epoch ms] of readings that arrived late or were corrected.
+    resolutions
+        The stored resolutions to refresh (those that exist for the sources are what matters).
+    reaccount
+        Also re-run the stored accounting runs of the affected organisations and years
+        (those not locked).
+
+    Returns
+    -------
+    dict
+        ``rewritten`` (activity data rows), ``periods`` ({source, resolution, period} refreshed),
+        ``skipped_locked`` (periods of a submitted or verified year: they need a new inventory
+        version) and ``reaccounted`` (run org/period re-run).
+    """
+    from carbonpark.services.accounting import rerun_affected
+
+    out: dict[str, Any] = {"rewritten": 0, "periods": [], "skipped_locked": [], "reaccounted": []}
+    touched: set[tuple[int | None, int]] = set()
+    with session(db) as s:
+        tz = park_timezone(s)
+        changed_meters = {int(m): sorted(set(int(t) for t in ts)) for m, ts in changes.items()}
+        affected_meters = _dependants(s, set(changed_meters))
+        sources = [src for src, meter, _e in _sources(s, None) if meter is not None and meter.id in affected_meters]
+        for resolution in resolutions:
+            per_source: dict[int, set[int]] = defaultdict(set)
+            for source in sources:
+                meter_ids = _dependants_of(s, source.meter_id) if source.meter_id else set()
+                for meter_id in meter_ids & set(changed_meters):
+                    meter = s.get(Meter, meter_id)
+                    assert meter is not None
+                    per_source[source.id] |= _affected_starts(s, meter, changed_meters[meter_id], resolution, tz)
+            for source_id, starts in per_source.items():
+                if not starts:
+                    continue
+                result = aggregate_in_session(
+                    s,
+                    min(starts),
+                    max(starts) + 1,
+                    resolution,
+                    source_ids=[source_id],
+                    only_buckets={source_id: starts},
+                )
+                out["rewritten"] += result.written
+                out["skipped_locked"].extend(result.skipped_locked)
+                touched |= result.periods
+                out["periods"].extend(
+                    {"source_id": source_id, "resolution": resolution, "start_ms": st} for st in sorted(starts)
+                )
+    if reaccount and touched:
+        out["reaccounted"] = rerun_affected(db, touched)
+    return out
+
+
+def _dependants_of(s: Session, meter_id: int) -> set[int]:
+    """The meter and every meter its value is computed from (through virtual formulas)."""
+    out = {meter_id}
+    row = s.get(VirtualMeter, meter_id)
+    if row is not None:
+        for ref in VirtualFormula.parse(row.formula).refs:
+            out |= _dependants_of(s, _resolve_meter(s, ref).id)
+    return out
+
+
+def add_manual_activity(
+    s: Session,
+    *,
+    label: str,
+    period: str,
+    activity: str,
+    amount: float,
+    unit: str,
+    enterprise_id: int | None = None,
+    source_id: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> ActivityDatum:
+    """Enter an activity datum by hand for a local calendar period (``YYYY`` or ``YYYY-MM`` …).
+
+    Replaces a manual datum of the same label and period. The amount is checked like a line of an
+    activity file when it is accounted.
+
+    Raises
+    ------
+    ValidationError
+        For a negative or non-finite amount, or a period of a locked year.
+    """
+    if not np.isfinite(amount) or amount < 0:
+        raise ValidationError(f"activity {label}", "an amount >= 0", amount)
+    tz = park_timezone(s)
+    start, end = period_bounds_ms(period, tz)
+    resolution = {4: "year", 7: "month", 10: "day"}[len(period.strip())]
+    if is_period_locked_year(s, enterprise_id, int(period[:4])):
+        raise ValidationError(f"period {period}", "a period that is not submitted or verified", "locked")
+    series = f"manual:{enterprise_id or 'park'}:{label}"
+    row = _upsert(
+        s,
+        series=series,
+        enterprise_id=enterprise_id,
+        source_id=source_id,
+        meter_id=None,
+        resolution=resolution,
+        period=period.strip(),
+        start_ms=start,
+        end_ms=end,
+        source_label=label,
+        activity=activity,
+        amount=float(amount),
+        unit=unit,
+        params=dict(params or {}),
+        origin="manual",
+        n_readings=0,
+        expected_readings=None,
+        estimated_amount=0.0,
+        flagged_amount=0.0,
+        computed_ms=_now_ms(),
+        note=note,
+    )
+    s.flush()
+    return row
+
+
+def is_period_locked_year(s: Session, enterprise_id: int | None, year: int) -> bool:
+    """Whether the year is locked for the enterprise (see :func:`carbonpark.services.accounting.is_period_locked`)."""
+    return _locked(s, enterprise_id, year)
+
+
+def stored_activity(
+    s: Session, start_ms: int, end_ms: int, enterprise_ids: Collection[int | None] | None
+) -> list[ActivityDatum]:
+    """Stored activity data inside [start, end) for the enterprises (None in the set = park-level).
+
+    Per series, one resolution is used — the first of month, year, day, hour that has data —
+    so that the same activity is never counted at two resolutions.
+    """
+    stmt = select(ActivityDatum).where(ActivityDatum.start_ms >= start_ms, ActivityDatum.end_ms <= end_ms)
+    if enterprise_ids is not None:
+        ids = [e for e in enterprise_ids if e is not None]
+        conds = [ActivityDatum.enterprise_id.in_(ids)] if ids else []
+        if None in enterprise_ids:
+            conds.append(ActivityDatum.enterprise_id.is_(None))
+        stmt = stmt.where(or_(*conds) if conds else and_(False))
+    rows = list(s.scalars(stmt.order_by(ActivityDatum.series, ActivityDatum.start_ms)))
+    by_series: dict[str, dict[str, list[ActivityDatum]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_series[row.series][row.resolution].append(row)
+    chosen: list[ActivityDatum] = []
+    for series in sorted(by_series):
+        for resolution in _RESOLUTION_PREFERENCE:
+            if by_series[series].get(resolution):
+                chosen.extend(by_series[series][resolution])
+                break
+    return chosen
+
+
+def datum_record(row: ActivityDatum, enterprise: str, year: int | None) -> accounting.ActivityRecord:
+    """The engine's activity record of a stored datum (``line`` is the datum's id)."""
+    params = {k: v for k, v in (row.params or {}).items() if k in accounting.ActivityRecord.__dataclass_fields__}
+    for key in ("line", "source", "activity", "amount", "unit", "enterprise", "year"):
+        params.pop(key, None)
+    return accounting.ActivityRecord(
+        line=row.id,
+        source=row.source_label,
+        activity=row.activity,
+        amount=row.amount,
+        unit=row.unit,
+        enterprise=enterprise,
+        year=year,
+        **params,
+    )
+
+
+def activity_records(db: str | None, period: str) -> tuple[list[accounting.ActivityRecord], list[dict[str, Any]]]:
+    """Activity records of every metered emission source for ``period`` (one record per source),
+    computed from the readings without storing them, and the sources left without data.
+
+    ``line`` of each record is the source id.
+    """
+    records: list[accounting.ActivityRecord] = []
+    gaps: list[dict[str, Any]] = []
+    with session(db) as s:
+        tz = park_timezone(s)
+        start, end = period_bounds_ms(period, tz)
+        whole = period_buckets(start, end, "year", tz) if len(period.strip()) == 4 else None
+        flags = estimated_flags()
+        for source, meter, ent_handle in _sources(s, None):
+            if meter is None:
+                gaps.append({"source": source.handle, "activity": source.activity, "reason": "no meter"})
+                continue
+            activity_id, params, reason = source_activity(source, meter)
+            if activity_id is None:
+                gaps.append({"source": source.handle, "activity": source.activity, "reason": reason})
+                continue
+            buckets = whole or _single_bucket(start, end)
+            amount = float(meter_amounts(s, meter, buckets, flags=flags).amount.sum())
+            params.pop("scope", None)
+            params.pop("category", None)
+            records.append(
+                accounting.ActivityRecord(
+                    line=source.id,
+                    source=source.handle or str(source.id),
+                    activity=activity_id,
+                    amount=amount,
+                    unit=meter.unit,
+                    enterprise=ent_handle or "park",
+                    **params,
+                )
+            )
+    return records, gaps
+
+
+def _single_bucket(start_ms: int, end_ms: int) -> Buckets:
+    return Buckets("period", ("period",), np.array([start_ms, end_ms], dtype=np.int64))

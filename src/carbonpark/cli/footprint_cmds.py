@@ -16,7 +16,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from carbonpark.cli.common import emit_json
+from carbonpark.cli.common import emit_json, err_console
 from carbonpark.errors import ValidationError
 from carbonpark.footprint import (
     ProductFootprint,
@@ -25,6 +25,11 @@ from carbonpark.footprint import (
     inventory_report,
     parse_study,
 )
+from carbonpark.identifiers import Reader
+from carbonpark.reports.footprint import write_report
+from carbonpark.services import footprints as park_fp
+from carbonpark.settings import get_settings
+from carbonpark.store import session
 
 __all__ = ["register"]
 
@@ -115,3 +120,74 @@ def register(app: typer.Typer) -> None:
                     f"  {' → '.join(spot['path'])}: {spot['kind']} {spot['ref']} "
                     f"{spot['tco2e_per_unit']:.6g} tCO2e{share}"
                 )
+
+    @app.command("footprints")
+    def footprints(
+        period: Annotated[str, typer.Option("--period", help="Period of metered energy and output: YYYY or YYYY-MM.")],
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file path.")] = None,
+        allocation: Annotated[
+            str, typer.Option("--allocation", help="mass, economic or physical (enterprises with several products).")
+        ] = "mass",
+        use_phase: Annotated[bool, typer.Option("--use-phase", help="Add use-phase figures.")] = False,
+        register_values: Annotated[
+            bool, typer.Option("--register/--no-register", help="Register each footprint as CARBON_FOOTPRINT.")
+        ] = True,
+        report: Annotated[str | None, typer.Option("--report", help="Product (code or handle) to report on.")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
+        pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the report as PDF.")] = True,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Report folder (default $CARBONPARK_OUTPUT_DIR).")
+        ] = None,
+        factor_set: Annotated[str | None, typer.Option("--factor-set", help="Factor set for energy.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Footprints of the park's stored products (BOMs, metered energy, supplier figures by identifier)."""
+        options = park_fp.FootprintOptions(
+            period=period, allocation=allocation, include_use_phase=use_phase, factor_set=factor_set
+        )
+        operator = Reader(name=get_settings().actor, role="park_admin")
+        with session(db) as s:
+            result = park_fp.park_footprints(s, options, operator, register=register_values)
+        doc = result.to_dict()
+        if report is not None:
+            inventory = park_fp.product_inventory(result, report)
+            paths = write_report(inventory, out or get_settings().output_dir, lang=lang, pdf=pdf)
+            doc["report"] = {kind: str(path) for kind, path in paths.items()}
+            err_console.print(f"report: {', '.join(doc['report'].values())}")
+        if as_json:
+            emit_json(doc)
+            return
+        table = Table(title=f"Product carbon footprints, {period} [tCO2e per unit]")
+        for col in ("product", "name", "unit", "total"):
+            table.add_column(col)
+        for handle, row in doc["products"].items():
+            table.add_row(handle, row["name"], row["unit"], f"{row['tco2e_per_unit']:.6g}")
+        Console().print(table)
+        for handle, why in doc["skipped"].items():
+            err_console.print(f"skipped {handle}: {why}")
+
+    @app.command("footprint-batch")
+    def footprint_batch(
+        product: Annotated[str, typer.Argument(help="Product code or handle.")],
+        batch: Annotated[str, typer.Option("--batch", help="Batch number.")],
+        start: Annotated[str, typer.Option("--start", help="Start of production (park-local ISO time).")],
+        end: Annotated[str, typer.Option("--end", help="End of production (exclusive).")],
+        quantity: Annotated[float, typer.Option("--quantity", help="Quantity made, in the product's unit.")],
+        period: Annotated[str, typer.Option("--period", help="Period for the footprints of the inputs.")],
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file path.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Footprint of one production batch, registered under a batch identifier."""
+        operator = Reader(name=get_settings().actor, role="park_admin")
+        with session(db) as s:
+            doc = park_fp.batch_footprint(
+                s, product, batch, start, end, quantity, operator, park_fp.FootprintOptions(period=period)
+            )
+        doc.pop("names", None)
+        if as_json:
+            emit_json(doc)
+            return
+        Console().print(
+            f"{doc['handle']}: {doc['tco2e_per_unit']:.6g} tCO2e per {doc['unit']}, "
+            f"batch {doc['tco2e_batch']:.6g} tCO2e"
+        )

@@ -36,6 +36,7 @@ References
 from __future__ import annotations
 
 import bisect
+import hashlib
 import importlib
 import json
 import math
@@ -44,6 +45,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from functools import lru_cache
 from typing import Any
 
@@ -52,7 +54,11 @@ from sqlalchemy.orm import Session
 
 from carbonpark import units
 from carbonpark.errors import CarbonparkError, UnitError, ValidationError
+from carbonpark.ingest.files import ReadingsFile, open_readings
 from carbonpark.ingest.model import RawReading, SeqMark
+from carbonpark.ingest.mqtt import Message, decode_json
+from carbonpark.ingest.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
+from carbonpark.ingest.sparkplug import AliasEntry, SparkplugDecoder, parse_topic
 from carbonpark.services.ledger import attest_readings
 from carbonpark.settings import get_settings
 from carbonpark.store import connect, session
@@ -62,7 +68,9 @@ from carbonpark.store.schema_ingest import (
     IngestBatch,
     IngestSequence,
     LockedPeriod,
+    MqttReceipt,
     ReadingCorrection,
+    SparkplugAlias,
 )
 from carbonpark.times import period_bounds_ms, to_ms
 
@@ -72,8 +80,10 @@ __all__ = [
     "BatchReport",
     "IngestResult",
     "IngestScope",
+    "MqttHandler",
     "add_batch_listener",
     "forget_meters",
+    "import_readings_file",
     "ingest_in_session",
     "ingest_readings",
     "ingest_totals",
@@ -963,3 +973,180 @@ def ingest_totals(s: Session) -> dict[str, int]:
     ).one()
     keys = ("sent", "accepted", "duplicates", "quarantined", "corrected", "pending")
     return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
+# --------------------------------------------------------------------------- MQTT
+
+
+def _upsert(s: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert ``rows`` into ``model``'s table, replacing the non-key columns of existing keys."""
+    if not rows:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(model)
+    others = [c for c in rows[0] if c not in keys]
+    s.execute(stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in others}), rows)
+
+
+class _DbAliasBook:
+    """Sparkplug aliases of the edge nodes in a batch, read from and written to ``sparkplug_aliases``."""
+
+    def __init__(self, s: Session, edges: set[str], now_ms: int) -> None:
+        self.s = s
+        self.now_ms = now_ms
+        self.entries: dict[tuple[str, int], AliasEntry] = {}
+        self.declared: dict[tuple[str, int], AliasEntry] = {}
+        if edges:
+            stmt = select(SparkplugAlias).where(SparkplugAlias.edge.in_(sorted(edges)))
+            for row in s.scalars(stmt):
+                self.entries[(row.edge, row.alias)] = AliasEntry(row.metric, row.device, row.unit)
+
+    def lookup(self, edge: str, alias: int) -> AliasEntry | None:
+        return self.entries.get((edge, alias))
+
+    def declare(self, edge: str, alias: int, entry: AliasEntry) -> None:
+        if self.entries.get((edge, alias)) != entry:
+            self.declared[(edge, alias)] = entry
+        self.entries[(edge, alias)] = entry
+
+    def flush(self) -> None:
+        rows = [
+            {"edge": e, "alias": a, "device": x.device, "metric": x.metric, "unit": x.unit, "updated_ms": self.now_ms}
+            for (e, a), x in self.declared.items()
+        ]
+        _upsert(self.s, SparkplugAlias, rows, ["edge", "alias"])
+        self.declared.clear()
+
+
+class MqttHandler:
+    """Store a batch of MQTT messages (JSON or Sparkplug B) in one transaction.
+
+    Used as the handler of :class:`carbonpark.ingest.mqtt.MqttWorker`. Next to the
+    readings it records, per (client id, packet id), a digest of each QoS 1 message
+    (``mqtt_receipts``), in the same transaction: a message the broker redelivers (``DUP``)
+    after a crash between commit and acknowledgement is recognised and acknowledged
+    without being counted again, so the counts stay exact.
+
+    Parameters
+    ----------
+    db
+        Database URL or SQLite path.
+    client_id
+        The worker's MQTT client id (receipts are per client id).
+    metric_map
+        Sparkplug metric → meter reference (see :class:`carbonpark.ingest.sparkplug.SparkplugDecoder`).
+    """
+
+    def __init__(self, db: str | None, client_id: str, metric_map: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.url = str(connect(db).url)
+        self.client_id = client_id[:128]
+        self.decoder = SparkplugDecoder(metric_map)
+        self.totals = IngestResult()
+        self.redeliveries = 0
+        self.messages = 0
+
+    def __call__(self, messages: list[Message]) -> IngestResult:
+        for attempt in range(RETRIES):
+            try:
+                with session(self.db) as s:
+                    result, skipped = self._store(s, messages)
+                self.totals.add(result)
+                self.redeliveries += skipped
+                self.messages += len(messages)
+                return result
+            except _Race:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store(self, s: Session, messages: list[Message]) -> tuple[IngestResult, int]:
+        now = _now_ms()
+        digests = [hashlib.blake2b(m.topic.encode() + b"\0" + m.payload, digest_size=16).hexdigest() for m in messages]
+        dup_ids = {m.mid for m in messages if m.dup and m.qos > 0}
+        known: dict[int, str] = {}
+        if dup_ids:
+            stmt = select(MqttReceipt.packet_id, MqttReceipt.digest).where(
+                MqttReceipt.client_id == self.client_id, MqttReceipt.packet_id.in_(sorted(dup_ids))
+            )
+            known = {int(p): d for p, d in s.execute(stmt)}
+        edges = {t.edge for m in messages if (t := parse_topic(m.topic)) is not None}
+        book = _DbAliasBook(s, edges, now)
+        readings: list[RawReading] = []
+        marks: list[SeqMark] = []
+        skipped = 0
+        for m, digest in zip(messages, digests, strict=True):
+            if m.dup and known.get(m.mid) == digest:
+                skipped += 1  # committed before a crash, not acknowledged then
+                continue
+            if m.topic.startswith(SPARKPLUG_NAMESPACE + "/"):
+                got, got_marks = self.decoder.decode(m.topic, m.payload, book)
+            else:
+                got, got_marks = decode_json(m.topic, m.payload)
+            readings.extend(got)
+            marks.extend(got_marks)
+        book.flush()
+        result = ingest_in_session(s, readings, channel="mqtt", marks=marks, url=self.url, received_ms=now)
+        receipts = [
+            {"client_id": self.client_id, "packet_id": m.mid, "digest": d, "received_ms": now}
+            for m, d in zip(messages, digests, strict=True)
+            if m.qos > 0
+        ]
+        _upsert(s, MqttReceipt, receipts, ["client_id", "packet_id"])
+        return result, skipped
+
+
+# --------------------------------------------------------------------------- files
+
+#: Readings per transaction when importing a file.
+FILE_CHUNK = 20_000
+
+
+def import_readings_file(
+    db: str | None,
+    path: str | Path,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    chunk: int = FILE_CHUNK,
+) -> tuple[ReadingsFile, IngestResult]:
+    """Import a CSV/XLSX readings file (long or wide layout) through the pipeline.
+
+    Parameters
+    ----------
+    db
+        Database URL or SQLite path.
+    path
+        The file (see :mod:`carbonpark.ingest.files` for the layouts).
+    on_progress
+        Called with (data rows done, data rows in the file) after each chunk.
+    chunk
+        Readings per transaction: a failure leaves the chunks before it stored; importing
+        the file again then counts those as duplicates.
+
+    Returns
+    -------
+    tuple
+        The opened file (layout, columns) and the result; quarantine indexes count the
+        file's readings in order from 0, and each quarantined row keeps its line number
+        in its raw payload.
+    """
+    rf = open_readings(path)
+    total = IngestResult()
+    batch: list[RawReading] = []
+    last_line = 1
+    for line, reading in rf.readings():
+        batch.append(reading)
+        last_line = line
+        if len(batch) >= chunk:
+            total.add(ingest_readings(db, batch, channel="file"), offset=total.sent)
+            batch = []
+            if on_progress is not None:
+                on_progress(last_line - 1, rf.data_rows)
+    if batch:
+        total.add(ingest_readings(db, batch, channel="file"), offset=total.sent)
+    if on_progress is not None:
+        on_progress(rf.data_rows, rf.data_rows)
+    return rf, total

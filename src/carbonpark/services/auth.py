@@ -9,8 +9,8 @@ Choices
   indexed lookup. Changing the secret key invalidates every token and key.
 * Token expiry: ``CARBONPARK_TOKEN_TTL_MINUTES`` (default 60); revocation sets ``revoked_ms``.
 * Throttling: failed logins are stored (``login_failures``) so every server worker sees them;
-  more than ``CARBONPARK_LOGIN_MAX_FAILURES`` failures for one user name or one client address in
-  ``CARBONPARK_LOGIN_WINDOW_SECONDS`` answer 429 without checking the password.
+  ``CARBONPARK_LOGIN_MAX_FAILURES`` failures for one user name, or four times as many from one
+  client address, within ``CARBONPARK_LOGIN_WINDOW_SECONDS`` answer 429 without checking the password.
 * Secrets only from the environment: ``CARBONPARK_SECRET_KEY``; with ``CARBONPARK_ENV=production``
   a missing or default key refuses to start (:func:`check_production`).
 
@@ -258,12 +258,17 @@ class IssuedToken:
 
 def _throttle(s: Session, settings: SecuritySettings, name: str, client: str) -> None:
     since = _now_ms() - settings.login_window_seconds * 1000
-    for column, value in ((LoginFailure.name, name), (LoginFailure.client, client)):
+    # one address may try a few names (4× the per-name allowance), then it is throttled too
+    limits = (
+        (LoginFailure.name, name, settings.login_max_failures),
+        (LoginFailure.client, client, 4 * settings.login_max_failures),
+    )
+    for column, value, allowed in limits:
         failures = s.scalars(
             select(LoginFailure.at_ms).where(column == value, LoginFailure.at_ms >= since).order_by(LoginFailure.at_ms)
         ).all()
-        if len(failures) >= settings.login_max_failures:
-            oldest_counted = failures[len(failures) - settings.login_max_failures]
+        if len(failures) >= allowed:
+            oldest_counted = failures[len(failures) - allowed]
             retry = max(1, (oldest_counted + settings.login_window_seconds * 1000 - _now_ms() + 999) // 1000)
             raise Throttled(int(retry))
 

@@ -1,8 +1,10 @@
-"""CLI commands of the ledger capability that need no database (``carbonpark ledger …``).
+"""CLI commands of the ledger capability (``carbonpark ledger …``).
 
-``keygen``, ``verify-inclusion``, ``verify-consistency``, ``verify-head``, ``check-proof`` and
-``rate`` work on files only: a third party can run them on a machine without the park's
-database (docs/ledger.md). A verification that fails prints its result and exits 1.
+On files only, for third parties without the park's database: ``keygen``,
+``verify-inclusion``, ``verify-consistency``, ``verify-head``, ``check-proof``, ``rate FILE``.
+On the park's database (``--db``): ``sign``, ``verify``, ``proof``, ``key register|revoke|list``,
+``rate --org --year``. Against a park's API: ``witness --server``. A verification that fails
+prints its result and exits 1 (docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import binascii
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,12 +22,14 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from carbonpark.cli.common import emit_json, new_app
+from carbonpark.cli.common import emit_json, err_console, new_app
+from carbonpark.cli.registry_cmds import DbOption
 from carbonpark.errors import ValidationError
 from carbonpark.ledger import merkle, signing
 from carbonpark.ledger.bundle import check_bundle
 from carbonpark.ledger.rating import TrustRecord, rate
 from carbonpark.ledger.signing import SignedTreeHead
+from carbonpark.services import ledger as service
 
 __all__ = ["register"]
 
@@ -204,24 +209,28 @@ def check_proof(
 
 
 def rate_cmd(
-    record: Annotated[Path, typer.Argument(help="YAML or JSON trust record (fields of TrustRecord, docs/ledger.md).")],
+    record: Annotated[
+        Path | None,
+        typer.Argument(help="YAML or JSON trust record (fields of TrustRecord); or use --db --org --year."),
+    ] = None,
+    db: DbOption = None,
+    org: Annotated[str | None, typer.Option("--org", help="Enterprise (handle, credit code or name).")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Reporting year.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rate an enterprise's data credit (碳信用评价) from its trust record, with the components."""
-    try:
-        doc = yaml.safe_load(record.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ValidationError(str(record), "a YAML or JSON trust record", str(exc).splitlines()[0]) from None
-    if not isinstance(doc, dict):
-        raise ValidationError(str(record), "a mapping of trust-record fields", doc)
-    known = set(TrustRecord.__dataclass_fields__)
-    unknown = sorted(set(doc) - known)
-    if unknown:
-        raise ValidationError(str(record), f"only the fields {sorted(known)}", unknown)
-    try:
-        trust = TrustRecord(**doc)
-    except TypeError as exc:
-        raise ValidationError(str(record), f"the fields {sorted(known)}", str(exc)) from None
+    """Rate an enterprise's data credit (碳信用评价) from its trust record, with the components.
+
+    With ``--org`` and ``--year`` the trust record is computed from the stored data
+    (docs/ledger.md §9); with a file it is read from it.
+    """
+    if org is not None or year is not None:
+        if record is not None or org is None or year is None:
+            raise ValidationError("--org/--year", "both --org and --year, and no trust-record file", (org, year))
+        trust = service.trust_record(db, org, year)
+    else:
+        if record is None:
+            raise ValidationError("RECORD", "a trust-record file, or --org and --year with --db", None)
+        trust = _trust_from_file(record)
     rating = rate(trust)
     if as_json:
         emit_json(rating.to_json())
@@ -236,6 +245,183 @@ def rate_cmd(
         _out.print(f"- {reason}")
 
 
+def _trust_from_file(record: Path) -> TrustRecord:
+    try:
+        doc = yaml.safe_load(record.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValidationError(str(record), "a YAML or JSON trust record", str(exc).splitlines()[0]) from None
+    if not isinstance(doc, dict):
+        raise ValidationError(str(record), "a mapping of trust-record fields", doc)
+    known = set(TrustRecord.__dataclass_fields__)
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ValidationError(str(record), f"only the fields {sorted(known)}", unknown)
+    try:
+        return TrustRecord(**doc)
+    except TypeError as exc:
+        raise ValidationError(str(record), f"the fields {sorted(known)}", str(exc)) from None
+
+
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help=f"The park's private key (PEM); default ${service.LEDGER_KEY_ENV} (PEM text or a file path).",
+    ),
+]
+
+
+def sign_cmd(
+    db: DbOption = None,
+    key: KeyOption = None,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="Keep signing every INTERVAL seconds while the log grows (Ctrl-C stops)."),
+    ] = None,
+    count: Annotated[int | None, typer.Option("--count", help="With --interval: stop after COUNT heads.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign the current tree head with the park's key (kept outside the database) and store it."""
+    park_key = service.load_park_key(key)
+    heads: list[dict[str, Any]] = []
+    last_size: int | None = None
+    while True:
+        if last_size is None or service.log_size(db) != last_size:
+            sth = service.sign(db, park_key)
+            last_size = sth.head.size
+            heads.append(sth.to_json())
+            if not as_json:
+                _out.print(
+                    f"signed tree head: size {sth.head.size}, root {sth.head.root.hex()}, key {sth.key_id[:16]}…"
+                )
+        if interval is None or (count is not None and len(heads) >= count):
+            break
+        time.sleep(interval)
+    if as_json:
+        emit_json(heads[-1] if interval is None else {"heads": heads})
+
+
+def verify_cmd(
+    db: DbOption = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Pin the park's public key (PEM); default: the park key in the environment."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Findings shown in the table (all in --json).")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every entry from the stored rows; check the log and its signed heads. Exit 1 on any finding."""
+    pinned = signing.load_public_key(public_key.read_bytes()) if public_key else None
+    report = service.verify(db, pinned)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        verdict = "[green]OK[/green]" if report.ok else f"[red]{len(report.findings)} finding(s)[/red]"
+        _out.print(
+            f"ledger verify: {verdict} — {report.tree_size} entries, signed head of size {report.signed_tree_size}, "
+            f"key {str(report.park_key_id)[:16]}… ({report.key_source})"
+        )
+        checked = ", ".join(f"{k} {v}" for k, v in report.checked.items())
+        _out.print(f"checked: {checked}")
+        if report.findings:
+            table = Table("kind", "record", "problem", "leaf")
+            for f in report.findings[:limit]:
+                table.add_row(f.kind, f.record, f.problem, "" if f.leaf_index is None else str(f.leaf_index))
+            _out.print(table)
+            if len(report.findings) > limit:
+                _out.print(f"… and {len(report.findings) - limit} more (--json lists all)")
+        for warning in report.warnings:
+            err_console.print(f"warning: {warning}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def proof_cmd(
+    record: Annotated[str, typer.Argument(help="Handle of the attested record, e.g. 88.1234/meter.3@2025-01-01.")],
+    db: DbOption = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Entry kind, when the handle has several.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the bundle here instead of standard output.")] = None,
+) -> None:
+    """Export the self-contained proof bundle of RECORD (check it anywhere with `ledger check-proof`)."""
+    bundle = service.proof_bundle(db, record, kind)
+    if out is None:
+        emit_json(bundle)
+        return
+    out.write_text(json.dumps(bundle, indent=2, ensure_ascii=False), encoding="utf-8")
+    err_console.print(f"proof bundle of {record} (leaf {bundle['leaf_index']} of {bundle['tree_size']}) → {out}")
+
+
+def key_register_cmd(
+    org: Annotated[str, typer.Option("--org", help="Handle of the organisation the key belongs to.")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="Its Ed25519 public key (PEM).")],
+    role: Annotated[str, typer.Option("--role", help="submitter, park, verifier or witness.")] = "submitter",
+    replaces: Annotated[
+        str | None, typer.Option("--replaces", help="Key id this key rotates out (it is revoked from here on).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register (or rotate in) an organisation's key: a `key_registered` entry in the log itself."""
+    public = signing.load_public_key(public_key.read_bytes())
+    receipt = service.register_key(db, org, public, role, replaces)
+    doc = {"key_id": signing.key_id(public), "organisation": org, "role": role, "leaf_index": receipt.index}
+    emit_json(doc) if as_json else _out.print(f"registered key {doc['key_id']} for {org} at leaf {receipt.index}")
+
+
+def key_revoke_cmd(
+    org: Annotated[str, typer.Option("--org", help="Handle of the organisation the key belongs to.")],
+    key_id: Annotated[str, typer.Option("--key-id", help="The key id (64 hex digits).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (compromised, retired, …).")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a key from now on: a `key_revoked` entry in the log."""
+    receipt = service.revoke_key(db, org, key_id, reason)
+    doc = {"key_id": key_id, "organisation": org, "leaf_index": receipt.index}
+    emit_json(doc) if as_json else _out.print(f"revoked key {key_id} of {org} at leaf {receipt.index}")
+
+
+def key_list_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The key register as replayed from the log."""
+    keys = service.public_keys(db)
+    if as_json:
+        emit_json({"items": keys, "total": len(keys)})
+        return
+    table = Table("key id", "organisation", "role", "registered at", "revoked at")
+    for k in keys:
+        revoked = "" if k["revoked_at_leaf"] is None else str(k["revoked_at_leaf"])
+        table.add_row(k["key_id"][:16] + "…", k["organisation"], k["role"], str(k["registered_at_leaf"]), revoked)
+    _out.print(table)
+
+
+def witness_cmd(
+    server: Annotated[str, typer.Option("--server", help="Base URL of the park's API, e.g. http://127.0.0.1:8000.")],
+    state: Annotated[
+        Path, typer.Option("--state", help="The witness's own directory (its key, the heads it kept).")
+    ] = Path("carbonpark-witness"),
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The park key to trust (PEM); else pinned at first contact.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch the latest signed head, check it extends the last one kept, co-sign and keep it (exit 1 on alarm).
+
+    The API token comes from $CARBONPARK_TOKEN.
+    """
+    pinned = signing.load_public_key(public_key.read_bytes()) if public_key else None
+    result = service.witness(server, state, token=os.environ.get("CARBONPARK_TOKEN"), public_key=pinned)
+    if as_json:
+        emit_json(result.to_json())
+    elif result.ok:
+        _out.print(
+            f"witnessed: size {result.tree_size} (kept {result.previous_size}), root {result.root}; state {state}"
+        )
+    else:
+        err_console.print(f"[red]ALARM[/red]: {'; '.join(result.problems)} (kept head unchanged)")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ledger commands to ``app`` as the ``ledger`` group."""
     ledger = new_app("Trusted attestation: the RFC 6962 log of carbon data, proofs, keys (docs/ledger.md).")
@@ -245,4 +431,13 @@ def register(app: typer.Typer) -> None:
     ledger.command("verify-head")(verify_head)
     ledger.command("check-proof")(check_proof)
     ledger.command("rate")(rate_cmd)
+    ledger.command("sign")(sign_cmd)
+    ledger.command("verify")(verify_cmd)
+    ledger.command("proof")(proof_cmd)
+    ledger.command("witness")(witness_cmd)
+    keys = new_app("The key register kept in the log: register, rotate (--replaces), revoke, list.")
+    keys.command("register")(key_register_cmd)
+    keys.command("revoke")(key_revoke_cmd)
+    keys.command("list")(key_list_cmd)
+    ledger.add_typer(keys, name="key")
     app.add_typer(ledger, name="ledger")

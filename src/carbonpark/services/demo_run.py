@@ -11,119 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from carbonpark import accounting, dispatch, evaluate, forecast
+from carbonpark import dispatch, evaluate, forecast
 from carbonpark.services import ledger as ledger_service
+from carbonpark.services.accounting import demo_step as accounting_demo_step
+from carbonpark.services.activity import ACTIVITY_OF_SOURCE, STEAM_ENTHALPY_KJ_PER_KG, activity_records
 from carbonpark.services.auth import demo_users_step
 from carbonpark.services.footprints import demo_footprints
 from carbonpark.services.quality import step_quality
 from carbonpark.store import session
-from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading, Statistic
-from carbonpark.times import period_bounds_ms
+from carbonpark.store.schema import Enterprise, Meter, Reading, Statistic
 
-__all__ = ["ACTIVITY_OF_SOURCE", "activity_records", "run_capabilities"]
-
-#: Registry activity of a source → (accounting activity id, unit of its meter's canonical amount).
-ACTIVITY_OF_SOURCE: dict[str, str] = {
-    "purchased_electricity": "grid_electricity",
-    "natural_gas": "natural_gas",
-    "purchased_heat": "steam",
-    "diesel": "diesel",
-    "raw_coal": "raw_coal",
-}
-_UNIT_OF = {"energy": "kWh", "volume": "m3", "mass": "t"}
-#: Specific enthalpy of the park's process steam: saturated steam at 1.0 MPa (IAPWS-IF97 steam tables, h'' ≈ 2777
-#: kJ/kg); the demo's steam meters measure mass, the accounting needs heat.
-STEAM_ENTHALPY_KJ_PER_KG = 2777.0
-
-
-def _meter_total(s: Any, meter: Meter, start_ms: int, end_ms: int) -> float:
-    """Amount metered in [start, end): the sum for interval meters, register advances for cumulative ones."""
-    stmt = (
-        select(Reading.value)
-        .where(Reading.meter_id == meter.id, Reading.ts_ms >= start_ms, Reading.ts_ms < end_ms)
-        .order_by(Reading.ts_ms)
-    )
-    values = np.array(s.scalars(stmt).all(), dtype=float)
-    if meter.reading_kind != "cumulative":
-        return float(values.sum())
-    steps = np.diff(values)
-    if meter.rollover:
-        steps = np.where(steps < 0, steps + meter.rollover, steps)
-    return float(steps.sum())
-
-
-def activity_records(db: str | None, period: str) -> tuple[list[accounting.ActivityRecord], list[dict[str, Any]]]:
-    """Activity data of every metered emission source for ``period``, and the sources left without data."""
-    records: list[accounting.ActivityRecord] = []
-    gaps: list[dict[str, Any]] = []
-    with session(db) as s:
-        tz = s.scalars(select(Park.timezone)).first() or "Asia/Shanghai"
-        start, end = period_bounds_ms(period, tz)
-        rows = s.execute(
-            select(EmissionSource, Meter, Enterprise.handle)
-            .outerjoin(Meter, EmissionSource.meter_id == Meter.id)
-            .outerjoin(Enterprise, EmissionSource.enterprise_id == Enterprise.id)
-            .order_by(EmissionSource.id)
-        ).all()
-        for source, meter, ent_handle in rows:
-            activity = ACTIVITY_OF_SOURCE.get(source.activity)
-            if meter is None or activity is None:
-                gaps.append(
-                    {
-                        "source": source.handle,
-                        "activity": source.activity,
-                        "reason": "no meter" if meter is None else "activity not metered in the demo",
-                    }
-                )
-                continue
-            amount = _meter_total(s, meter, start, end)
-            records.append(
-                accounting.ActivityRecord(
-                    line=source.id,
-                    source=source.handle or str(source.id),
-                    activity=activity,
-                    amount=amount,
-                    unit=_UNIT_OF[meter.quantity],
-                    enterprise=ent_handle or "park",
-                    steam_enthalpy_kj_per_kg=STEAM_ENTHALPY_KJ_PER_KG if activity == "steam" else None,
-                )
-            )
-    return records, gaps
+__all__ = ["ACTIVITY_OF_SOURCE", "STEAM_ENTHALPY_KJ_PER_KG", "activity_records", "run_capabilities"]
 
 
 def _step_accounting(db: str | None, year: int, out: Path) -> dict[str, Any]:
-    records, gaps = activity_records(db, str(year))
-    inv = accounting.account(records)
-    doc = {
-        "period": str(year),
-        "factor_set": inv.factor_set,
-        "gwp": inv.gwp_set,
-        "total_tco2e": inv.total_tco2e,
-        "by_scope": inv.by_scope,
-        "by_gas": inv.by_gas,
-        "energy_tce": inv.energy_tce,
-        "by_source": inv.by_source,
-        "by_level": inv.by_level,
-        "sources_without_data": gaps,
-        "activity": [
-            {"source": r.source, "enterprise": r.enterprise, "activity": r.activity, "amount": r.amount, "unit": r.unit}
-            for r in records
-        ],
-    }
-    path = out / "accounting.json"
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    return {
-        "total_tco2e": round(inv.total_tco2e, 3),
-        "energy_tce": round(inv.energy_tce, 3),
-        "sources_accounted": len(records),
-        "sources_without_data": len(gaps),
-        "output": str(path),
-        "_inventory": inv,
-    }
+    return accounting_demo_step(db, year, out)
 
 
 def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str, Any]:

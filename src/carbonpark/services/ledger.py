@@ -76,6 +76,7 @@ from carbonpark.ledger.entries import (
     key_revocation,
     parse_entry,
 )
+from carbonpark.ledger.rating import TrustRecord
 from carbonpark.ledger.signing import SignedTreeHead
 from carbonpark.store import session
 from carbonpark.store.registry import as_dict
@@ -154,6 +155,7 @@ READING_LAYOUT = np.dtype([("ts_ms", ">i8"), ("value", ">f8"), ("quality", ">i2"
 """Bytes a reading contributes to its batch digest: ts_ms int64, value float64, quality int16, big-endian."""
 
 _VERIFY_CHUNK = 20_000
+_DAY = 86_400_000
 
 
 # ---------------------------------------------------------------------------- values
@@ -1084,3 +1086,413 @@ def verify(db: str | None, public_key: Ed25519PublicKey | None = None) -> Verify
         _check_registry_state(s, report)
     report.ok = not report.findings
     return report
+
+
+# ---------------------------------------------------------------------------- attesting what is not yet attested
+
+
+def attest_unattested_readings(
+    target: Target,
+    timestamp_of: Callable[[dict[str, Any]], int] | None = None,
+    signers: Mapping[str, Ed25519PrivateKey] | None = None,
+) -> int:
+    """Attest every reading batch whose stored rows are not yet attested as they are; return how many.
+
+    For a store filled by the bulk path (``carbonpark demo``) rather than the ingest pipeline.
+    It attests what the store holds *now*, so run it only where the data are known good (the
+    demo does, right after generating them): afterwards only ``ledger verify`` tells changes.
+
+    Parameters
+    ----------
+    target
+        Session, connection or database URL.
+    timestamp_of
+        Acceptance time of a batch from its payload; now by default.
+    signers
+        Organisation handle → its private key, for organisations that sign their batches.
+    """
+    with _connection(target) as conn:
+        latest = _latest_payloads(conn, KIND_READINGS)
+        signers = signers or {}
+        items = [
+            Attestation(
+                KIND_READINGS,
+                org,
+                record,
+                payload,
+                None if timestamp_of is None else timestamp_of(payload),
+                signers.get(org),
+            )
+            for record, org, payload in reading_batches(conn)
+            if latest.get(record) != canonical_json(payload)
+        ]
+        for start in range(0, len(items), 10_000):
+            attest_many(conn, items[start : start + 10_000])
+        return len(items)
+
+
+def demo_attestation(db: str | None, out: Path) -> dict[str, Any]:
+    """What ``carbonpark demo`` does for the ledger (``services/demo_run.py``): a log that ``ledger verify`` passes.
+
+    1. attests audit-log rows written before the ledger hook existed (none on a new demo);
+    2. gives each key-emitting enterprise an Ed25519 key (written to ``OUT/ledger-keys/``,
+       mode 0600, as the enterprise would keep it) and registers it in the log;
+    3. attests every reading batch (meter × park-local day), signed by the enterprises that
+       have a key; the acceptance time is the end of the local day plus 10 minutes, as if
+       the past demo year had been received live (the demo replays it);
+    4. attests the packaged factor-set versions;
+    5. signs the tree head with the park key (``$CARBONPARK_LEDGER_KEY``, else
+       ``OUT/ledger-park.pem``, made on first use) and writes ``OUT/ledger-head.json`` and a
+       sample proof bundle ``OUT/ledger-proof-sample.json``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    key_dir = out / "ledger-keys"
+    key_dir.mkdir(exist_ok=True)
+    if os.environ.get(LEDGER_KEY_ENV):
+        park_key, park_key_source = load_park_key(), f"${LEDGER_KEY_ENV}"
+    else:
+        path = out / "ledger-park.pem"
+        if not path.exists():
+            _write_private_key(path, signing.generate_key())
+        park_key, park_key_source = load_park_key(path), str(path)
+    with session(db) as s:
+        conn = s.connection()
+        backlog = attest_audit_backlog(conn)
+        keys = key_register(conn)
+        signers: dict[str, Ed25519PrivateKey] = {}
+        for handle, credit in conn.execute(
+            select(Enterprise.handle, Enterprise.credit_code).where(Enterprise.key_emitter.is_(True))
+        ):
+            path = key_dir / f"{credit}.pem"
+            if not path.exists():
+                _write_private_key(path, signing.generate_key())
+            key = signing.load_private_key(path.read_bytes())
+            if signing.key_id(key) not in keys:
+                register_key(conn, handle, key, role="submitter")
+            signers[handle] = key
+        tz = _park_tz(conn)
+
+        def accepted(payload: dict[str, Any]) -> int:
+            day_end = pd.Timestamp(payload["day"]) + pd.Timedelta(days=1, minutes=10)
+            return int(day_end.tz_localize(zone(tz)).timestamp() * 1000)
+
+        batches = attest_unattested_readings(conn, accepted, signers)
+        factor_sets = len(attest_factor_sets(conn))
+    sth = sign(db, park_key)
+    head = {**sth.to_json(), "park_key": park_key_source, "public_key": signing.public_key_pem(park_key).decode()}
+    (out / "ledger-head.json").write_text(json.dumps(head, indent=2), encoding="utf-8")
+    with session(db) as s:
+        first = s.execute(
+            select(LedgerEntry.record).where(LedgerEntry.kind == KIND_READINGS).order_by(LedgerEntry.leaf_index)
+        ).scalar()
+    sample = out / "ledger-proof-sample.json"
+    if first is not None:
+        sample.write_text(json.dumps(proof_bundle(db, first, KIND_READINGS), indent=2, ensure_ascii=False), "utf-8")
+    return {
+        "entries": sth.head.size,
+        "reading_batches": batches,
+        "factor_sets": factor_sets,
+        "audit_backlog": backlog,
+        "signing_enterprises": len(signers),
+        "root": sth.head.root.hex(),
+        "output": str(out / "ledger-head.json"),
+    }
+
+
+def _write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(signing.private_key_pem(key))
+    path.with_name(path.name + ".pub").write_bytes(signing.public_key_pem(key))
+
+
+# ---------------------------------------------------------------------------- witness
+
+
+@dataclass
+class WitnessResult:
+    """What one witness run did."""
+
+    ok: bool
+    server: str
+    tree_size: int | None = None
+    previous_size: int | None = None
+    root: str | None = None
+    cosignature: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    state: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "server": self.server,
+            "tree_size": self.tree_size,
+            "previous_size": self.previous_size,
+            "root": self.root,
+            "cosignature": self.cosignature,
+            "problems": list(self.problems),
+            "state": self.state,
+        }
+
+
+def witness(
+    server: str,
+    state_dir: Path,
+    *,
+    token: str | None = None,
+    public_key: Ed25519PublicKey | None = None,
+    client: Any = None,
+    now_ms: int | None = None,
+) -> WitnessResult:
+    """One witness step against a carbonpark server: fetch, check, co-sign, keep (RFC 9162 §8.2).
+
+    Parameters
+    ----------
+    server
+        Base URL of the park's API (``http://host:port``).
+    state_dir
+        The witness's own directory, outside the park's database: ``witness.pem`` (its key,
+        made on first use), ``log-key.pem`` (the park key it trusts: ``public_key``, else
+        pinned at first contact), ``head.json`` (the last head it accepted) and
+        ``cosignatures.jsonl`` (every head it co-signed).
+    token
+        Bearer token for the API (``$CARBONPARK_TOKEN``).
+    public_key
+        The park key to trust; pinned into ``log-key.pem``.
+    client
+        An ``httpx.Client`` (tests); one is made otherwise.
+
+    Returns
+    -------
+    WitnessResult
+        ``ok`` False (and the kept head unchanged) when the new head is badly signed, signed
+        by another key, smaller than the kept one or not consistent with it: the log was
+        rolled back or rewritten.
+    """
+    import httpx
+
+    from carbonpark.ledger.tamper import witness_tree_head
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    result = WitnessResult(ok=False, server=server, state=str(state_dir))
+    key_path = state_dir / "witness.pem"
+    if not key_path.exists():
+        _write_private_key(key_path, signing.generate_key())
+    witness_key = signing.load_private_key(key_path.read_bytes())
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = client or httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=30)
+    try:
+        answer = http.get("/api/ledger/head", headers=headers)
+        answer.raise_for_status()
+        new = SignedTreeHead.from_json(answer.json())
+        pinned_path = state_dir / "log-key.pem"
+        if public_key is not None:
+            pinned_path.write_bytes(signing.public_key_pem(public_key))
+        if not pinned_path.exists():
+            keys = http.get("/api/ledger/keys", headers=headers)
+            keys.raise_for_status()
+            match = [k for k in keys.json()["items"] if k["key_id"] == new.key_id and k["role"] == "park"]
+            if not match:
+                result.problems.append(f"the head's key {new.key_id} is not a registered park key")
+                return result
+            pinned_path.write_bytes(match[0]["public_key"].encode("ascii"))
+        park_public = signing.load_public_key(pinned_path.read_bytes())
+        head_path = state_dir / "head.json"
+        kept = SignedTreeHead.from_json(json.loads(head_path.read_text("utf-8"))) if head_path.exists() else None
+        result.tree_size, result.root = new.head.size, new.head.root.hex()
+        proof: list[bytes] = []
+        if kept is not None:
+            result.previous_size = kept.head.size
+            if kept.head.size <= new.head.size:
+                answer = http.get(
+                    "/api/ledger/consistency",
+                    params={"first": kept.head.size, "second": new.head.size},
+                    headers=headers,
+                )
+                answer.raise_for_status()
+                proof = [signing.b64decode(p, "consistency_proof") for p in answer.json()["consistency_proof"]]
+        try:
+            cosig = witness_tree_head(
+                kept, new, proof, park_public, witness_key, _now_ms() if now_ms is None else now_ms
+            )
+        except Exception as exc:  # IntegrityError from the check: raise the alarm, keep the old head
+            result.problems.append(str(exc))
+            return result
+    finally:
+        if client is None:
+            http.close()
+    head_path.write_text(json.dumps(new.to_json(), indent=2), encoding="utf-8")
+    with (state_dir / "cosignatures.jsonl").open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"signed_tree_head": new.to_json(), "cosignature": cosig.to_json()}) + "\n")
+    result.ok, result.cosignature = True, cosig.to_json()
+    return result
+
+
+# ---------------------------------------------------------------------------- API scope
+
+
+def visible_organisations(s: Session, principal: Any) -> set[str] | None:
+    """Organisations whose entries ``principal`` may read (None: all, a park administrator).
+
+    Enterprises see their own entries, verifiers those of their assigned enterprises; park
+    entries (registry audit log, factor sets) only the park administrator. Tree heads and
+    consistency proofs carry no record data and are open to every logged-in caller.
+    """
+    from carbonpark.services import access
+
+    ids = access.visible_enterprise_ids(principal)
+    if ids is None:
+        return None
+    if not ids:
+        return set()
+    return {h for (h,) in s.execute(select(Enterprise.handle).where(Enterprise.id.in_(sorted(ids)))) if h}
+
+
+def scoped_proof(s: Session, principal: Any, record: str, kind: str | None = None) -> dict[str, Any]:
+    """The proof bundle of ``record`` if ``principal`` may read it (NotFoundError otherwise, not revealing it)."""
+    conn = s.connection()
+    index, _ = _find_record(conn, record, kind)
+    allowed = visible_organisations(s, principal)
+    if allowed is not None:
+        org = conn.execute(select(LedgerEntry.organisation).where(LedgerEntry.leaf_index == index)).scalar()
+        if org not in allowed:
+            raise NotFoundError("ledger record", record)
+    return proof_bundle(conn, record, kind)
+
+
+def scoped_keys(s: Session, principal: Any) -> list[dict[str, Any]]:
+    """The key register as ``principal`` may see it: park keys and the keys of visible organisations."""
+    allowed = visible_organisations(s, principal)
+    keys = public_keys(s)
+    if allowed is None:
+        return keys
+    return [k for k in keys if k["role"] == "park" or k["organisation"] in allowed]
+
+
+def log_size(target: Target) -> int:
+    """The number of entries in the log [entries]."""
+    with _connection(target) as conn:
+        return SqlNodeStore(conn).size()
+
+
+# ---------------------------------------------------------------------------- data-credit rating from the store
+
+ON_TIME_GRACE_MS = 2 * 86_400_000
+"""A reading batch is on time when attested within two days after its local day ended [ms]."""
+
+
+def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
+    """The trust record of ``enterprise`` for ``year`` computed from the stored data (docs/ledger.md §9).
+
+    - ``metered_share``: the enterprise's emission sources that have a meter / all its sources;
+    - ``completeness``: readings of its meters in the year / readings expected from each meter's
+      interval over the park's data window in that year (first to last reading of any meter);
+    - ``on_time_share``: its reading batches of the year attested within
+      :data:`ON_TIME_GRACE_MS` after the day ended;
+    - ``signature_coverage``: its entries of the year with a valid signature (key register
+      replayed from the log);
+    - ``quality_flag_share``, ``quarantine_share``: readings flagged (quality ≠ 0) and readings
+      quarantined (by meter handle or code) / all its readings of the year;
+    - ``verification_findings``: the sum of ``material_findings`` of its ``verification_statement``
+      entries for the year;
+    - ``corrections``: entries of the year that re-attest a record attested before (new versions);
+    - ``tamper_events``: ``ledger verify`` findings on its records or meters.
+
+    References
+    ----------
+    Guide §3.2.2(2)1 (碳信用评价); SPEC.md §3 formulas (9), (10).
+    """
+    from carbonpark.store.registry import resolve
+    from carbonpark.times import period_bounds_ms
+
+    with session(db) as s:
+        conn = s.connection()
+        ent = resolve(s, Enterprise, enterprise)
+        org = ent.handle or f"enterprise:{ent.id}"
+        tz = _park_tz(conn)
+        start, end = period_bounds_ms(str(year), tz)
+        meters = s.execute(
+            select(Meter.id, Meter.handle, Meter.code, Meter.interval_minutes).where(Meter.enterprise_id == ent.id)
+        ).all()
+        meter_ids = [m.id for m in meters]
+        sources_total = s.scalar(select(func.count()).where(EmissionSource.enterprise_id == ent.id)) or 0
+        sources_metered = (
+            s.scalar(
+                select(func.count()).where(EmissionSource.enterprise_id == ent.id, EmissionSource.meter_id.is_not(None))
+            )
+            or 0
+        )
+        window = s.execute(
+            select(func.min(Reading.ts_ms), func.max(Reading.ts_ms)).where(Reading.ts_ms >= start, Reading.ts_ms < end)
+        ).one()
+        received = flagged = 0
+        expected = 0.0
+        if meter_ids:
+            received, flagged = s.execute(
+                select(func.count(), func.count().filter(Reading.quality != 0)).where(
+                    Reading.meter_id.in_(meter_ids), Reading.ts_ms >= start, Reading.ts_ms < end
+                )
+            ).one()
+        if window[0] is not None:
+            span = int(window[1]) - int(window[0])
+            expected = sum(span / (m.interval_minutes * 60_000) + 1 for m in meters)
+        refs = [r for m in meters for r in (m.handle, m.code) if r]
+        quarantined = 0
+        if refs:
+            from carbonpark.store.schema import Quarantined
+
+            quarantined = (
+                s.scalar(
+                    select(func.count()).where(
+                        Quarantined.meter_ref.in_(refs), Quarantined.received_ms >= start, Quarantined.received_ms < end
+                    )
+                )
+                or 0
+            )
+        # the log: the organisation's entries of the year, with the key register replayed before them
+        check = SignatureCheck()
+        seen: set[tuple[str, str]] = set()
+        entries_year = signed_year = corrections = on_time = batches = findings = 0
+        stmt = (
+            select(LedgerEntry.leaf_index, LedgerEntry.organisation, LedgerEntry.timestamp_ms, LedgerEntry.data)
+            .where((LedgerEntry.organisation == org) | LedgerEntry.kind.in_((KEY_REGISTERED, KEY_REVOKED)))
+            .order_by(LedgerEntry.leaf_index)
+        )
+        for index, entry_org, ts, data in conn.execute(stmt):
+            entry = parse_entry(bytes(data))
+            before = check.signed_by_organisation[org]
+            check.add(int(index), entry)
+            if entry_org != org:
+                continue
+            key = (entry.kind, entry.record)
+            in_year = start <= int(ts) < end + ON_TIME_GRACE_MS
+            if in_year:
+                entries_year += 1
+                signed_year += check.signed_by_organisation[org] - before
+                if key in seen:
+                    corrections += 1
+            seen.add(key)
+            if entry.kind == KIND_READINGS and in_year:
+                day_start = int(pd.Timestamp(str(entry.payload["day"])).tz_localize(zone(tz)).timestamp() * 1000)
+                if start <= day_start < end:
+                    batches += 1
+                    on_time += int(ts) <= day_start + _DAY + ON_TIME_GRACE_MS
+            if entry.kind == "verification_statement" and str(entry.payload.get("year")) == str(year):
+                findings += int(entry.payload.get("material_findings", 0) or 0)
+    report = verify(db)
+    mine = {f"{m.handle}" for m in meters if m.handle} | {r for _, r in seen}
+    tamper = sum(1 for f in report.findings if f.record in mine or f.record.split("@", 1)[0] in mine or f.record == org)
+    total_readings = received + quarantined
+    return TrustRecord(
+        enterprise=org,
+        year=year,
+        metered_share=sources_metered / sources_total if sources_total else 0.0,
+        completeness=min(1.0, received / expected) if expected else 0.0,
+        on_time_share=on_time / batches if batches else 0.0,
+        signature_coverage=signed_year / entries_year if entries_year else 0.0,
+        quality_flag_share=flagged / received if received else 0.0,
+        quarantine_share=quarantined / total_readings if total_readings else 0.0,
+        verification_findings=findings,
+        corrections=corrections,
+        tamper_events=tamper,
+    )

@@ -11,6 +11,7 @@ from carbonpark.cli import (
     forecast_cmds,
     identifier_cmds,
     ingest_cmds,
+    inventory_cmds,
     ledger_cmds,
     quality_cmds,
     registry_cmds,
@@ -47,6 +48,7 @@ for module in (
     ledger_cmds,
     ingest_cmds,
     quality_cmds,
+    inventory_cmds,
 ):
     module.register(app)
 

@@ -69,6 +69,7 @@ __all__ = [
     "is_period_locked",
     "issue_statement",
     "key_emitter_list",
+    "latest_statement",
     "list_findings",
     "org_key",
     "recalculation",
@@ -1157,3 +1158,16 @@ def statistics_output(s: Session, enterprise_id: int, year: int) -> float:
         )
         or 0.0
     )
+
+
+def latest_statement(db: str | None, org: str | int, year: int) -> dict[str, Any] | None:
+    """The newest verification statement on the organisation-year, or None."""
+    with session(db) as s:
+        key, _ent = org_key(s, org)
+        row = s.scalars(
+            select(VerificationStatement)
+            .join(VerificationAssignment, VerificationStatement.assignment_id == VerificationAssignment.id)
+            .where(VerificationAssignment.org == key, VerificationAssignment.year == year)
+            .order_by(VerificationStatement.id.desc())
+        ).first()
+        return None if row is None else {"id": row.id, "sha256": row.sha256, **row.document}

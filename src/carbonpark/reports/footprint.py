@@ -19,6 +19,7 @@ ISO 14067:2018 §7 (CFP study report); guide §2.2 (生成 LCA 报告); issue 7 
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from html import escape
 from pathlib import Path
@@ -292,7 +293,9 @@ def render_html(inventory: dict[str, Any], lang: str = "zh") -> str:
 
 def render_pdf(html: str) -> bytes:
     """The HTML report as PDF (WeasyPrint; CJK text needs a CJK font such as Noto Sans/Serif CJK installed)."""
-    from weasyprint import HTML
+    with warnings.catch_warnings():  # WeasyPrint warns at import when libharfbuzz-subset is missing
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
 
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf

@@ -14,7 +14,9 @@ an emission record says how much of its activity rests on estimated or flagged d
     (interpolated into a gap), ``manual`` (typed in by a person).
 ``SUSPECT_MASK``
     The value was measured but a check doubts it: ``suspect_spike``, ``stuck``,
-    ``negative_step``, ``timestamp_skew``, ``imbalance``, ``uncalibrated``.
+    ``negative_step``, ``timestamp_skew``, ``imbalance``, ``uncalibrated``, ``device_flag``
+    (the instrument itself reported an abnormal state: an HJ 212 data flag other than N or S,
+    an OPC UA status code that is not Good).
 ``INFO_MASK``
     Facts that do not lower confidence: ``rollover`` (a counter wrapped and the step was
     taken modulo its range), ``corrected`` (an explicit correction replaced an earlier value).
@@ -51,7 +53,7 @@ __all__ = [
 
 
 class QualityFlag(IntFlag):
-    """Bits of ``Reading.quality`` (fits a signed 16-bit column: bits 0–14)."""
+    """Bits of ``Reading.quality`` (fits a signed 16-bit column: bits 0–14; 0–11 used)."""
 
     OK = 0
     ESTIMATED = 1 << 0
@@ -65,6 +67,7 @@ class QualityFlag(IntFlag):
     UNCALIBRATED = 1 << 8
     CORRECTED = 1 << 9
     MANUAL = 1 << 10
+    DEVICE_FLAG = 1 << 11
 
 
 ESTIMATE_MASK = int(QualityFlag.ESTIMATED | QualityFlag.GAP_FILLED | QualityFlag.MANUAL)
@@ -75,6 +78,7 @@ SUSPECT_MASK = int(
     | QualityFlag.TIMESTAMP_SKEW
     | QualityFlag.IMBALANCE
     | QualityFlag.UNCALIBRATED
+    | QualityFlag.DEVICE_FLAG
 )
 INFO_MASK = int(QualityFlag.ROLLOVER | QualityFlag.CORRECTED)
 #: Bits that make a reading count as "flagged" in an emission record (estimated or doubted).
@@ -98,6 +102,7 @@ FLAG_LABELS: dict[str, tuple[str, str]] = {
     "uncalibrated": ("超期未检定", "meter overdue for calibration"),
     "corrected": ("已更正", "corrected"),
     "manual": ("人工录入", "entered manually"),
+    "device_flag": ("设备状态异常", "device reported an abnormal state"),
 }
 
 

@@ -83,8 +83,8 @@ class Hj212Error(ValidationError):
 def crc16(data: bytes) -> int:
     """HJ 212-2017 附录 A CRC16 of ``data``.
 
-    >>> f"{crc16(b'QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;'
-    ...          b'Flag=5;CP=&&RtdInterval=30&&'):04X}"
+    >>> seg = b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&"
+    >>> f"{crc16(seg):04X}"
     '1C80'
     """
     reg = 0xFFFF

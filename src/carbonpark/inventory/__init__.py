@@ -9,6 +9,7 @@ monitoring plans (:mod:`.plans`), the reporting calendar (:mod:`.reporting_calen
 two inventory states (:mod:`.diff`).
 """
 
+from carbonpark.inventory import crosschecks, uncertainty
 from carbonpark.inventory.baseyear import Recalculation, RecalculationPolicy, recalculate
 from carbonpark.inventory.boundary import (
     APPROACHES,
@@ -88,6 +89,7 @@ __all__ = [
     "check_plan",
     "check_transition",
     "compile_inventory",
+    "crosschecks",
     "deadlines",
     "default_guideline",
     "diff_details",
@@ -103,4 +105,5 @@ __all__ = [
     "replay",
     "retain_until",
     "significant_categories",
+    "uncertainty",
 ]

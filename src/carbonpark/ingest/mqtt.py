@@ -268,6 +268,7 @@ class MqttWorker:
         self._arrived = threading.Condition()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._client = self._make_client()
 
     # paho callbacks run on paho's network thread
@@ -295,6 +296,7 @@ class MqttWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *_args: self._subscribed.set()
         return client
 
     def _on_connect(self, client: Any, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
@@ -361,9 +363,9 @@ class MqttWorker:
         with self._arrived:
             self._arrived.notify_all()
 
-    def wait_connected(self, timeout: float) -> bool:
-        """Block until the first connection is up (for tests and benchmarks)."""
-        return self._connected.wait(timeout)
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the first subscription is acknowledged (for tests and benchmarks)."""
+        return self._subscribed.wait(timeout)
 
     def run(self) -> WorkerStats:
         """Connect, then receive, store and acknowledge until idle or stopped."""

@@ -162,9 +162,10 @@ class Interval:
         """Half-width of the interval relative to the value [%] (NaN for a zero value)."""
         return (self.upper - self.lower) / 2.0 / abs(self.value) * 100.0 if self.value else math.nan
 
-    def to_dict(self) -> dict[str, float]:
-        """``{"value", "lower", "upper", "u95_pct"}``."""
-        return {"value": self.value, "lower": self.lower, "upper": self.upper, "u95_pct": self.u95_pct}
+    def to_dict(self) -> dict[str, float | None]:
+        """``{"value", "lower", "upper", "u95_pct"}`` (``u95_pct`` None for a zero value: JSON has no NaN)."""
+        u = self.u95_pct
+        return {"value": self.value, "lower": self.lower, "upper": self.upper, "u95_pct": None if math.isnan(u) else u}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
 from collections import defaultdict
@@ -94,6 +95,17 @@ DOCUMENT_KINDS = ("invoice", "purchase", "weighing", "lab_ncv", "lab_carbon", "m
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _clean(value: Any) -> Any:
+    """``value`` with NaN and infinities as None (JSON columns on PostgreSQL reject them)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _sha(doc: Any) -> str:
@@ -386,7 +398,7 @@ def build(db: str | None, org: str | int, year: int, *, method: str = "approach1
         if park is not None:
             extra["park"] = {"name": park.name, "name_en": park.name_en, "region": park.region}
         extra["steps"] = _step_list(s, "inventory", key, year, None)
-        return BuildResult(comp.document(unc), _detail(comp, unc, extra), comp, unc)
+        return BuildResult(_clean(comp.document(unc)), _clean(_detail(comp, unc, extra)), comp, unc)
 
 
 # ---------------------------------------------------------------- versions

@@ -205,7 +205,7 @@ def parse_packet(packet: bytes) -> Hj212Message:
         raise Hj212Error("malformed", "4 hexadecimal CRC digits", crc_text) from None
     actual = crc16(segment)
     if actual != sent_crc:
-        raise Hj212Error("crc", f"CRC {actual:04X} of the data segment", crc_text.decode("ascii", "replace"))
+        raise Hj212Error("bad_crc", f"CRC {actual:04X} of the data segment", crc_text.decode("ascii", "replace"))
     try:
         text = segment.decode("ascii")
     except UnicodeDecodeError:

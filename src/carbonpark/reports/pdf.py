@@ -2,7 +2,9 @@
 
 Reusable by every capability: render the HTML (Jinja2), then :func:`html_to_pdf`. The page CSS
 adds A4 pages, page numbers and a font stack that reaches the Noto CJK fonts (Debian package
-``fonts-noto-cjk``); :func:`cjk_font_available` tells whether fontconfig sees one.
+``fonts-noto-cjk``); :func:`cjk_font_available` tells whether fontconfig sees one. Install
+``libharfbuzz-subset0`` too: without it WeasyPrint subsets the large CJK fonts with fontTools, about
+10 s per face instead of well under one.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ PAGE_CSS = """
 @page { size: A4; margin: 18mm 16mm 20mm 16mm;
         @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; } }
 body, svg text { font-family: "Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans", sans-serif !important; }
-/* One face only: WeasyPrint subsets every embedded CJK face (about 10 s each), so weight and colour, not bold. */
-h1, h2, h3, h4, th, b, strong, .total, svg text { font-weight: normal !important; }
 h1, h2, h3 { color: #1d5a40; }
 """
 

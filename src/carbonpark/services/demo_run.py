@@ -20,6 +20,7 @@ from carbonpark.services.accounting import demo_step as accounting_demo_step
 from carbonpark.services.activity import ACTIVITY_OF_SOURCE, STEAM_ENTHALPY_KJ_PER_KG, activity_records
 from carbonpark.services.auth import demo_users_step
 from carbonpark.services.footprints import demo_footprints
+from carbonpark.services.inventory import demo_step as inventory_demo_step
 from carbonpark.services.quality import step_quality
 from carbonpark.store import session
 from carbonpark.store.schema import Enterprise, Meter, Reading, Statistic
@@ -160,6 +161,7 @@ def run_capabilities(
         ("forecast", lambda: _step_forecast(db, out)),
         ("dispatch", lambda: _step_dispatch(db, out)),
         ("footprint", lambda: demo_footprints(db, year, out)),
+        ("inventory", lambda: inventory_demo_step(db, year, out)),
         ("users", lambda: demo_users_step(db, year)),
         ("ledger", lambda: _step_ledger(db, out)),
     ]

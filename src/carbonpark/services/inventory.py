@@ -1183,3 +1183,16 @@ def latest_statement(db: str | None, org: str | int, year: int) -> dict[str, Any
             .order_by(VerificationStatement.id.desc())
         ).first()
         return None if row is None else {"id": row.id, "sha256": row.sha256, **row.document}
+
+
+def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
+    """The demo's inventory step: the park's inventory of ``year`` written to ``inventory.json``."""
+    result = build(db, PARK, year)
+    path = Path(out) / "inventory.json"
+    path.write_text(json.dumps(result.document, ensure_ascii=False, indent=2), encoding="utf-8")
+    unc = result.document["uncertainty"]
+    return {
+        "total_tco2e": round(float(result.document["total_tco2e"]), 3),
+        "interval_tco2e": [round(float(unc["lower_tco2e"]), 1), round(float(unc["upper_tco2e"]), 1)],
+        "output": str(path),
+    }

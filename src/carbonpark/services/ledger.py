@@ -626,9 +626,7 @@ def _factor_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         yield record, org, payload
 
 
-register_source(
-    Source(KIND_FACTOR_SET, _factor_rows, "packaged factor-set data files (carbonpark.factors)", False)
-)
+register_source(Source(KIND_FACTOR_SET, _factor_rows, "packaged factor-set data files (carbonpark.factors)", False))
 
 
 def attest_factor_sets(target: Target) -> list[Receipt]:
@@ -1014,7 +1012,11 @@ def _check_sources(s: Session, report: VerifyReport) -> None:
                 if not source.every_record_attested:
                     continue
                 report.findings.append(
-                    Finding(kind, record, "stored but never attested (inserted behind the platform)")
+                    Finding(
+                        kind,
+                        record,
+                        "stored but not attested (inserted behind the platform, or its ledger entry was deleted)",
+                    )
                 )
             elif _is_tombstone(want):
                 report.findings.append(Finding(kind, record, "stored but attested as deleted"))

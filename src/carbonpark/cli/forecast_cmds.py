@@ -6,6 +6,11 @@
   series. ``--json`` prints ``model``, ``forecast`` (rows with ``series_id``, ``ts``,
   ``mean``, ``lo``/``hi`` = the 80 % interval, ``lo-95``/``hi-95``) and ``backtest``
   (rolling-origin metrics next to seasonal naive).
+* ``carbonpark forecast --db URL --meter ID|--org ID|--all-meters --horizon H [--carrier C]``:
+  the same over stored readings, aggregated to hours (``--freq D``: days) in park-local
+  time (:mod:`carbonpark.services.forecasting`); ``--org park`` or an enterprise forecasts
+  its intake; ``--all-meters`` forecasts every meter of the park over the cores with a
+  progress bar (default model ridge; ``--model auto`` backtests every candidate per meter).
 * ``carbonpark forecast-peak ENERGY.csv --factors FACTORS.csv [--scenarios S.yaml]``:
   yearly energy by carrier forecast to 2060, emissions by formula (8), the peak year and
   height per scenario, and the gap neutrality leaves.
@@ -178,6 +183,73 @@ def _forecast_many_doc(
     }
 
 
+def _stored_doc(
+    db: str | None,
+    meter: str | None,
+    org: str | None,
+    carrier: str,
+    all_meters: bool,
+    horizon: int,
+    freq: str | None,
+    model: str | None,
+    windows: int,
+) -> dict[str, Any]:
+    """Forecast stored readings: one meter, an intake, or every meter of the park."""
+    from carbonpark.services import forecasting
+
+    if sum(x is not None and x is not False for x in (meter, org, all_meters or None)) != 1:
+        raise ValidationError("--meter/--org/--all-meters", "exactly one of them with --db", None)
+    f = normalise_freq(freq or "h")
+    if all_meters:
+        chosen = model or forecasting.BULK_MODEL
+        if chosen != "auto" and chosen not in FORECASTERS:
+            raise ValidationError("--model", f"a built-in model with --all-meters: {sorted(FORECASTERS)}", chosen)
+        with progress() as bar:
+            task = bar.add_task("forecasting meters", total=None)
+
+            def advance(_sid: str) -> None:
+                bar.advance(task)
+
+            runs, stored, skipped = forecasting.forecast_park_meters(
+                db, horizon=horizon, freq=f, model=chosen, windows=windows, on_done=advance
+            )
+        tz = stored.timezone
+        return {
+            "model": chosen,
+            "models": {sid: run.model for sid, run in runs.items()},
+            "freq": f,
+            "horizon": horizon,
+            "timezone": tz,
+            "forecast": [row for run in runs.values() for row in _forecast_rows(run.forecast, tz)],
+            "backtest": {
+                "series": {
+                    sid: (run.backtest if run.backtest is not None else {"note": run.backtest_note})
+                    for sid, run in runs.items()
+                }
+            },
+            "skipped": skipped,
+            "source": stored.meta(),
+        }
+    model = model or "auto"
+    resolve = get_forecaster if model != "auto" else None
+    run, stored = forecasting.forecast_stored(
+        db, horizon, meter=meter, org=org, carrier=carrier, freq=f, model=model, windows=windows, resolve=resolve
+    )
+    doc: dict[str, Any] = {
+        "model": run.model,
+        "requested_model": model,
+        "freq": f,
+        "horizon": horizon,
+        "timezone": stored.timezone,
+        "forecast": _forecast_rows(run.forecast, stored.timezone),
+        "backtest": run.backtest if run.backtest is not None else {"note": run.backtest_note},
+        "source": stored.meta(),
+    }
+    if run.selection is not None:
+        doc["candidates"] = run.selection.table()
+    return doc
+
+
 def _print_forecast(doc: dict[str, Any]) -> None:
     console = Console()
     table = Table(title=f"Forecast ({doc['model']}, {doc['horizon']} steps of {doc['freq']})")
@@ -302,17 +374,48 @@ def register(app: typer.Typer) -> None:
 
     @app.command("forecast")
     def forecast_cmd(
-        series: Annotated[Path, typer.Argument(help="CSV with ts,value [,series_id, feature columns].")],
         horizon: Annotated[int, typer.Option("--horizon", min=1, help="Steps of --freq to forecast.")],
+        series: Annotated[
+            Path | None, typer.Argument(help="CSV with ts,value [,series_id, feature columns] (or --db …).")
+        ] = None,
         freq: Annotated[
             str | None, typer.Option("--freq", help="15min, 30min, h, D, MS or YS (inferred when left out).")
         ] = None,
-        model: Annotated[str, typer.Option("--model", help="auto or a name from forecast-models.")] = "auto",
-        windows: Annotated[int, typer.Option("--windows", min=1, help="Rolling-origin backtest windows.")] = 3,
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model", help="auto or a name from forecast-models (default auto; ridge with --all-meters)."
+            ),
+        ] = None,
+        windows: Annotated[
+            int | None, typer.Option("--windows", min=1, help="Rolling-origin backtest windows (3; 7 with --db).")
+        ] = None,
         tz: Annotated[str, typer.Option("--tz", help=_TZ_HELP)] = "Asia/Shanghai",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+        db: Annotated[str | None, typer.Option("--db", help="Database URL: forecast stored readings.")] = None,
+        meter: Annotated[str | None, typer.Option("--meter", help="With --db: one meter (id, handle, code).")] = None,
+        org: Annotated[
+            str | None, typer.Option("--org", help="With --db: 'park' or an enterprise; forecasts its intake.")
+        ] = None,
+        carrier: Annotated[str, typer.Option("--carrier", help="With --org: carrier of the intake.")] = "electricity",
+        all_meters: Annotated[
+            bool, typer.Option("--all-meters", help="With --db: every meter of the park, over the cores.")
+        ] = False,
     ) -> None:
         """Forecast a series and backtest the model against seasonal naive (guide §4.4)."""
+        if db is not None or meter is not None or org is not None or all_meters:
+            if series is not None:
+                raise ValidationError("SERIES", "a CSV file or --db with --meter/--org/--all-meters, not both", series)
+            doc = _stored_doc(db, meter, org, carrier, all_meters, horizon, freq, model, windows or 7)
+            if as_json:
+                emit_json(doc)
+            else:
+                _print_forecast(doc)
+            return
+        if series is None:
+            raise ValidationError("SERIES", "a CSV file, or --db URL with --meter, --org or --all-meters", None)
+        model = model or "auto"
+        windows = windows or 3
         frame = read_series_csv(series, tz)
         history, future = split_history_future(frame)
         if future is not None and not feature_columns(frame):

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
 
+from carbonpark.errors import CarbonparkError, ValidationError
 from carbonpark.forecast.contract import Forecaster, feature_columns, normalise_freq, validate_history
 from carbonpark.forecast.selection import ForecastRun, run_forecast
 
@@ -33,8 +34,13 @@ def _one(
     future: pd.DataFrame | None,
     windows: int,
     resolve: Callable[[str], Forecaster] | None,
-) -> ForecastRun:
-    return run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
+) -> ForecastRun | str:
+    """One series; a carbonpark error comes back as its message (exceptions with required
+    arguments do not survive the trip between processes)."""
+    try:
+        return run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
+    except CarbonparkError as exc:
+        return str(exc)
 
 
 def forecast_many(
@@ -47,6 +53,7 @@ def forecast_many(
     workers: int | None = None,
     on_done: Callable[[str], None] | None = None,
     resolve: Callable[[str], Forecaster] | None = None,
+    failures: dict[str, str] | None = None,
 ) -> dict[str, ForecastRun]:
     """Forecast and backtest every series of ``history`` separately.
 
@@ -63,6 +70,10 @@ def forecast_many(
     resolve
         Turns a model name into a forecaster (a module-level function, so that it
         reaches the worker processes), e.g. the registry's ``get_forecaster``.
+    failures
+        If given, a series that cannot be forecast (too short, constant, …) is recorded
+        here (series id → reason) and left out of the result; otherwise the first such
+        series raises :class:`ValidationError` naming it.
 
     Returns
     -------
@@ -86,13 +97,13 @@ def forecast_many(
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     n_workers = max(1, min(workers, len(jobs)))
-    results: dict[str, ForecastRun] = {}
+    results: dict[str, ForecastRun | str] = {}
     if n_workers == 1:
         for sid, (group, fut) in jobs.items():
             results[sid] = _one(group, horizon, freq, model, fut, windows, resolve)
             if on_done is not None:
                 on_done(sid)
-        return results
+        return _collect(jobs, results, failures)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["carbonpark.forecast"])
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
@@ -105,4 +116,19 @@ def forecast_many(
             results[sid] = done.result()
             if on_done is not None:
                 on_done(sid)
-    return {sid: results[sid] for sid in jobs}
+    return _collect(jobs, results, failures)
+
+
+def _collect(
+    jobs: dict[str, object], results: dict[str, ForecastRun | str], failures: dict[str, str] | None
+) -> dict[str, ForecastRun]:
+    out: dict[str, ForecastRun] = {}
+    for sid in jobs:
+        result = results[sid]
+        if isinstance(result, str):
+            if failures is None:
+                raise ValidationError(f"series {sid!r}", "a series the model can forecast", result)
+            failures[sid] = result
+        else:
+            out[sid] = result
+    return out

@@ -41,6 +41,7 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "apply_scenario",
+    "elasticity_projection",
     "find_peak",
     "forecast_energy_by_carrier",
     "neutral_year",
@@ -314,3 +315,64 @@ def forecast_energy_by_carrier(
         }
     )
     return pd.concat([past, future], ignore_index=True).sort_values(["year", "carrier"]).reset_index(drop=True)
+
+
+def elasticity_projection(
+    base: Mapping[str, float],
+    base_year: int,
+    until_year: int,
+    driver_growth: Mapping[int, float],
+    elasticity: tuple[float, float, float],
+) -> pd.DataFrame:
+    """Business-as-usual energy by the elasticity method from one base year.
+
+    Energy grows ``e`` times as fast as its driver (output value, GDP):
+    ``E_t = E_T × (X_t / X_T)^e`` with ``X_t / X_T = Π_{y=T+1..t} (1 + g_y)``. The growth
+    rate ``g_y`` of a year is the one given for the latest breakpoint at or before it (the
+    first one before all breakpoints). ``lo`` and ``hi`` use the low and high elasticity:
+    a band of assumptions, not a probability statement.
+
+    Parameters
+    ----------
+    base
+        carrier → use in the base year [unit/a].
+    base_year, until_year
+        First and last year of the path.
+    driver_growth
+        {year: growth rate of the driver from that year on} [1/a].
+    elasticity
+        (low, central, high) energy elasticity of the driver [–].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``year``, ``carrier``, ``amount``, ``lo``, ``hi`` [unit/a], the base year included.
+
+    References
+    ----------
+    Guide §4.4(1) (弹性系数法: energy demand from the elasticity coefficient and economic
+    growth).
+    """
+    if until_year <= base_year:
+        raise ValidationError("until", f"a year after the base year {base_year}", until_year)
+    if not driver_growth:
+        raise ValidationError("driver_growth", "at least one {year: rate}", "none")
+    low, central, high = (float(e) for e in elasticity)
+    if not low <= central <= high:
+        raise ValidationError("elasticity", "low <= central <= high", elasticity)
+    breaks = sorted((int(y), float(g)) for y, g in driver_growth.items())
+    years = np.arange(base_year, until_year + 1)
+
+    def rate(year: int) -> float:
+        applicable = [g for y, g in breaks if y <= year]
+        return applicable[-1] if applicable else breaks[0][1]
+
+    growth = np.array([1.0] + [1.0 + rate(int(y)) for y in years[1:]])
+    ratio = np.cumprod(growth)
+    rows = []
+    for carrier, amount in base.items():
+        paths = [float(amount) * ratio**e for e in (low, central, high)]
+        lo, hi = np.minimum(paths[0], paths[2]), np.maximum(paths[0], paths[2])
+        for i, year in enumerate(years):
+            rows.append({"year": int(year), "carrier": carrier, "amount": paths[1][i], "lo": lo[i], "hi": hi[i]})
+    return pd.DataFrame(rows)

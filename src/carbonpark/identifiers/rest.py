@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 
 from carbonpark.errors import ValidationError
@@ -149,6 +150,7 @@ def is_local_prefix(prefix: str, park_prefix: str, node_prefixes: Iterable[str] 
     return prefix == f"88.{park_prefix}" or prefix in set(node_prefixes)
 
 
+@lru_cache(maxsize=8192)
 def iso_utc(ms: int) -> str:
     """ISO 8601 UTC time of epoch milliseconds, ``2024-01-02T03:04:05Z`` (the Handle REST form)."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

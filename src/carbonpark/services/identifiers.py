@@ -55,7 +55,7 @@ from carbonpark.identifiers import (
 )
 from carbonpark.model import TYPE_TOKENS, Handle, parse_handle
 from carbonpark.settings import get_settings
-from carbonpark.store import connect, session
+from carbonpark.store import connect, is_postgres, session
 from carbonpark.store.registry import as_dict, audit, now_ms
 from carbonpark.store.schema import (
     AuditEntry,
@@ -574,14 +574,16 @@ class UsageCounter:
         self.db = db
         self.flush_every_s = flush_every_s
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one flush at a time: no two inserts of the same key
         self._counts: Counter[tuple[int, int]] = Counter()
         self._users: dict[tuple[int, str], int] = {}
         self._last_flush = time.monotonic()
+        self._tz = ZoneInfo(get_settings().timezone)
 
     def count(self, response_code: int, user: str | None) -> None:
         """Count one resolution answered with ``response_code`` (by ``user`` when logged in)."""
         stamp = now_ms()
-        year = _year_now(stamp)
+        year = datetime.fromtimestamp(stamp / 1000, self._tz).year
         due = False
         with self._lock:
             self._counts[(year, response_code)] += 1
@@ -590,8 +592,8 @@ class UsageCounter:
             if time.monotonic() - self._last_flush >= self.flush_every_s:
                 self._last_flush = time.monotonic()
                 due = True
-        if due:
-            self.flush()
+        if due:  # written by a helper thread: a resolution never waits for the database
+            threading.Thread(target=self.flush, name="identifier-usage-flush", daemon=True).start()
 
     def flush(self) -> None:
         """Write the counts gathered so far."""
@@ -601,7 +603,7 @@ class UsageCounter:
             self._last_flush = time.monotonic()
         if not counts and not users:
             return
-        with session(self.db) as s:
+        with self._write_lock, session(self.db, require_schema=False) as s:
             for (year, code), n in sorted(counts.items()):
                 done = s.execute(
                     update(IdentifierResolutionCount)
@@ -641,26 +643,18 @@ class Resolver:
         self._park_prefix: str | None = None
         self._nodes: dict[str, str] = {}
         self._nodes_loaded = 0.0
-        self._values = (
-            select(
-                Identifier.handle,
-                IdentifierValue.idx,
-                IdentifierValue.type,
-                IdentifierValue.data_format,
-                IdentifierValue.data,
-                IdentifierValue.ttl,
-                IdentifierValue.timestamp_ms,
-                IdentifierValue.public,
-            )
-            .select_from(Identifier)
-            .outerjoin(IdentifierValue, IdentifierValue.identifier_id == Identifier.id)
-            .order_by(IdentifierValue.idx)
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = (
+            "SELECT v.idx, v.type, v.data_format, v.data, v.ttl, v.timestamp_ms, v.public "
+            "FROM identifiers i LEFT OUTER JOIN identifier_values v ON v.identifier_id = i.id "
+            f"WHERE i.handle = {mark} ORDER BY v.idx"
         )
+        self._local = threading.local()
 
     def _prefixes(self) -> tuple[str, dict[str, str]]:
         """The park's prefix and the nodes (prefix → resolver URL, empty when served here), cached 30 s."""
         if self._park_prefix is None or time.monotonic() - self._nodes_loaded > 30:
-            with session(self.db) as s:
+            with session(self.db, require_schema=False) as s:
                 park = s.scalars(select(Park.handle_prefix).order_by(Park.id)).first()
                 self._nodes = dict(s.execute(select(IdentifierNode.prefix, IdentifierNode.resolver_url)).all())
             self._park_prefix = park or get_settings().handle_prefix
@@ -676,14 +670,35 @@ class Resolver:
         park_prefix, nodes = self._prefixes()
         return not is_local_prefix(prefix, park_prefix, [p for p, url in nodes.items() if not url])
 
+    def _cursor(self) -> Any:
+        """A DB-API cursor on this thread's own connection (autocommit reads: each sees the newest data)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            raw = self.engine.raw_connection()
+            driver = raw.driver_connection
+            if is_postgres(self.engine):
+                driver.autocommit = True  # type: ignore[union-attr]
+            self._local.raw = raw  # keep the pooled connection checked out for this thread
+            cursor = self._local.cursor = driver.cursor()  # type: ignore[union-attr]
+        return cursor
+
     def lookup(self, handle: str) -> Record | None:
-        """The record of a local handle: one indexed query; the registry entity's derived values otherwise."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(self._values.where(Identifier.handle == handle)).all()
+        """The record of a local handle: one indexed query on the driver; the registry entity's values otherwise.
+
+        The hot path of resolution skips the ORM and SQLAlchemy's statement machinery: a fixed
+        SQL text with one bound parameter on a connection kept per thread.
+        """
+        cursor = self._cursor()
+        cursor.execute(self._sql, (handle,))
+        rows = cursor.fetchall()
         if rows:
-            values = tuple(StoredValue(*row[1:]) for row in rows if row[1] is not None)
+            values = tuple(
+                StoredValue(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]))
+                for row in rows
+                if row[0] is not None
+            )
             return Record(handle, values)
-        with session(self.db) as s:
+        with session(self.db, require_schema=False) as s:
             return load_record(s, handle)
 
     def resolve(

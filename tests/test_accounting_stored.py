@@ -78,7 +78,7 @@ def _data(db: str) -> dict[tuple[str, str], ActivityDatum]:
         return {(d.source_label, d.period): d for d in s.scalars(select(ActivityDatum))}
 
 
-def test_monthly_activity_data_with_quality_parts(park: tuple[str, dict[str, int]]) -> None:
+def test_monthly_activity_data_and_the_stored_year(park: tuple[str, dict[str, int]]) -> None:
     db, _ids = park
     result = act.aggregate_sources(db, "2025", "month")
     reasons = {g["activity"]: g for g in result.gaps}
@@ -94,10 +94,7 @@ def test_monthly_activity_data_with_quality_parts(park: tuple[str, dict[str, int
     assert gas["2025-01"].amount == pytest.approx(5.0) and gas["2025-01"].estimated_amount == pytest.approx(5.0)
     assert gas["2025-02"].amount == pytest.approx(30.0) and gas["2025-02"].estimated_amount == pytest.approx(10.0)
     assert len(data) == 2 * 2
-
-
-def test_enterprise_year_is_stored_as_emission_records_with_lineage(park: tuple[str, dict[str, int]]) -> None:
-    db, _ids = park
+    # the enterprise's year, accounted from those data and stored as emission records with lineage
     doc = acc.account_stored(db, CREDIT, "2025")
     # electricity 1000 kWh = 1 MWh × 0.5703; gas 35 Nm3 × 389.31e-4 GJ/Nm3 × 0.0153 × 0.99 × 44/12
     assert doc["total_tco2e"] == pytest.approx(1.0 * EF_GRID + 35 * GAS_T_PER_NM3, rel=1e-9)
@@ -129,7 +126,7 @@ def test_enterprise_year_is_stored_as_emission_records_with_lineage(park: tuple[
         assert set(s.scalars(select(EmissionRecord.gwp_set))) == {"AR6"}
 
 
-def test_late_data_recompute_only_the_affected_period_and_rerun(park: tuple[str, dict[str, int]]) -> None:
+def test_late_data_recompute_only_affected_periods_until_locked(park: tuple[str, dict[str, int]]) -> None:
     db, ids = park
     acc.account_stored(db, CREDIT, "2025")
     before = _data(db)
@@ -143,11 +140,8 @@ def test_late_data_recompute_only_the_affected_period_and_rerun(park: tuple[str,
     assert len(changed) == 1  # only January of the electricity source was rewritten
     doc = acc.stored_document(db, CREDIT, "2025")
     assert doc["total_tco2e"] == pytest.approx(1.05 * EF_GRID + 35 * GAS_T_PER_NM3, rel=1e-9)
-
-
-def test_locked_period_is_frozen(park: tuple[str, dict[str, int]]) -> None:
-    db, ids = park
-    first = acc.account_stored(db, CREDIT, "2025")
+    # once the year is submitted or verified it is frozen: late data change nothing in place
+    first = doc
     acc.lock_period(db, CREDIT, "2025")
     insert_readings(connect(db), [(ids["m-el"], ts("2025-03-01T10:00"), 1000.0, 0)])
     out = act.reaggregate_late(db, {ids["m-el"]: [ts("2025-03-01T10:00")]})
@@ -158,7 +152,7 @@ def test_locked_period_is_frozen(park: tuple[str, dict[str, int]]) -> None:
         act.add_manual_activity(s, label="x", period="2025", activity="diesel", amount=1, unit="t", enterprise_id=1)
 
 
-def test_virtual_meter_and_manual_data(park: tuple[str, dict[str, int]]) -> None:
+def test_virtual_meter_manual_data_park_and_cli(park: tuple[str, dict[str, int]]) -> None:
     db, ids = park
     with session(db) as s:
         act.add_virtual_meter(s, "m-net", "{m-el} - {m-pv}")
@@ -182,18 +176,16 @@ def test_virtual_meter_and_manual_data(park: tuple[str, dict[str, int]]) -> None
     doc = acc.account_stored(db, CREDIT, "2025")
     assert doc["by_gas"]["HFC-134a"]["tco2e"] == pytest.approx(2.6, rel=1e-12)
     assert doc["total_tco2e"] == pytest.approx(EF_GRID + 35 * GAS_T_PER_NM3 + 2.6, rel=1e-9)
-
-
-def test_park_run_and_cli(park: tuple[str, dict[str, int]]) -> None:
-    db, _ids = park
+    # the whole park through the command line: the same figures, formula (3) and its gaps
     runner = CliRunner()
     res = runner.invoke(app, ["account", "--db", db, "--org", "park", "--year", "2025", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert doc["org"] == "park" and doc["total_tco2e"] == pytest.approx(EF_GRID + 35 * GAS_T_PER_NM3, rel=1e-9)
+    assert doc["org"] == "park"
+    assert doc["total_tco2e"] == pytest.approx(EF_GRID + 35 * GAS_T_PER_NM3 + 2.6, rel=1e-9)
     assert doc["park"]["total_tco2e"] == pytest.approx(doc["total_tco2e"], rel=1e-12)
     assert "enterprises.materials" in doc["park"]["gaps"]  # a gap, never zero
-    record = doc["rows"][0]["record_id"]
+    record = next(r["record_id"] for r in doc["rows"] if r["activity"] == "grid_electricity")
     res = runner.invoke(app, ["account", "--db", db, "--explain", str(record)])
     assert res.exit_code == 0, res.output
     assert "grid:ets_report:national" in res.stdout and "activity datum" in res.stdout and "GWP (AR5)" in res.stdout

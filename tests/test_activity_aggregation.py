@@ -96,7 +96,7 @@ def test_instantaneous_meters_are_refused() -> None:
         )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=2, max_size=200), st.integers(0, 8000))
 def test_periods_add_up_whatever_the_resolution(increments: list[float], offset_h: int) -> None:
     """Property: hours, days and months of the same readings sum to the year (both meter kinds)."""

@@ -22,7 +22,6 @@ from carbonpark.accounting import ActivityRecord, Inventory, account, explain, i
 from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.errors import ValidationError
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, default_library, load_user_set
-from carbonpark.services.accounting import account_stored, explain_record
 
 __all__ = ["COLUMNS", "inventory_document", "read_activity_csv", "register"]
 
@@ -200,6 +199,9 @@ def _account_stored_command(
     explain_ref: str | None,
     refresh: bool,
 ) -> None:
+    # imported here: the file contract must not pay for the store and the ledger at start-up
+    from carbonpark.services.accounting import account_stored, explain_record
+
     if explain_ref is not None and org is None:
         text = explain_record(db, explain_ref)
         emit_json({"record": explain_ref, "explanation": text}) if as_json else typer.echo(text)

@@ -321,6 +321,7 @@ def aggregate_in_session(
     result = AggregationResult()
     flags = estimated_flags()
     now = _now_ms()
+    locked: dict[tuple[int | None, int], bool] = {}
     for source, meter, _ent in _sources(s, source_ids):
         if meter is None:
             result.gaps.append({"source": source.handle, "activity": source.activity, "reason": "no meter"})
@@ -343,7 +344,10 @@ def aggregate_in_session(
                 empty.append(label)  # no readings is a gap, never a zero
                 continue
             year = int(label[:4])
-            if _locked(s, source.enterprise_id, year):
+            key = (source.enterprise_id, year)
+            if key not in locked:
+                locked[key] = _locked(s, source.enterprise_id, year)
+            if locked[key]:
                 result.skipped_locked.append({"source": source.handle, "period": label})
                 continue
             is_virtual = s.get(VirtualMeter, meter.id) is not None

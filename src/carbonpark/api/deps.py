@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from carbonpark.services.access import MAX_LIMIT, Principal
+from carbonpark.services.access import MAX_LIMIT, MAX_OFFSET, Principal
 from carbonpark.services.auth import AuthenticationFailed, SecuritySettings, authenticate_key, authenticate_token
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "db_session",
     "device_principal",
     "paging",
+    "paging_for",
     "security_settings",
 ]
 
@@ -95,15 +96,29 @@ class Paging:
     sort: str
 
 
-def paging(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1–1000).")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip.")] = 0,
-    sort: Annotated[
-        str, Query(pattern=r"^-?[a-z_]+$", max_length=40, description="Field to sort by; '-field' sorts descending.")
-    ] = "id",
-) -> Paging:
-    """The paging parameters shared by every list route."""
-    return Paging(limit, offset, sort)
+def paging_for(sort_fields: tuple[str, ...], default_limit: int = 50) -> Any:
+    """A paging dependency whose ``sort`` accepts exactly ``sort_fields`` (``-field`` for descending).
 
+    The allowed fields are in the OpenAPI document (a pattern), so clients and schemathesis know them.
+    """
+    pattern = "^-?(" + "|".join(sort_fields) + ")$"
+
+    def paging(limit: int = default_limit, offset: int = 0, sort: str = sort_fields[0]) -> Paging:
+        return Paging(limit, offset, sort)
+
+    # real objects, not strings: the closure's pattern is not visible to annotation evaluation
+    paging.__annotations__ = {
+        "limit": Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1–1000).")],
+        "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")],
+        "sort": Annotated[
+            str, Query(pattern=pattern, description=f"Sort by {', '.join(sort_fields)}; '-field' sorts descending.")
+        ],
+        "return": Paging,
+    }
+    return paging
+
+
+#: Paging with ``sort`` by ``id`` only (``Depends(paging_for((…)))`` for more fields).
+paging = paging_for(("id",))
 
 Page = Annotated[Paging, Depends(paging)]

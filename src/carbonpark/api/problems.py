@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from carbonpark.errors import (
     CarbonparkError,
@@ -139,10 +140,23 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, "validation", errors=errors)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(request, exc.status_code, detail, None, dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(request, exc.status_code, detail, None, headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -69,6 +69,8 @@ ROLES: tuple[str, ...] = ("park_admin", "enterprise", "verifier", "regulator", "
 MAX_LIMIT = 1000
 #: Largest row id (32-bit INTEGER columns); a larger number cannot name a row.
 MAX_ID = 2**31 - 1
+#: Largest offset a page may start at (beyond any table here; keeps SQL integers in range).
+MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ class Page:
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", f"an integer from 1 to {MAX_LIMIT}", limit)
-    if offset < 0:
-        raise ValidationError("offset", "an integer ≥ 0", offset)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValidationError("offset", f"an integer from 0 to {MAX_OFFSET}", offset)
 
 
 def _order(model: Any, sort: str, allowed: Sequence[str]) -> Any:

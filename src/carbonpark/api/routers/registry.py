@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
-from carbonpark.api.deps import DbSession, Page, User
+from carbonpark.api.deps import DbSession, Paging, User, paging_for
 from carbonpark.services import access
 
 __all__ = ["ORDER", "router"]
@@ -36,14 +36,26 @@ EnterpriseFilter = Annotated[
 ]
 
 
-def _list(s: Any, who: access.Principal, name: str, page: Any, **filters: Any) -> dict[str, Any]:
+def _page(name: str) -> Any:
+    return Annotated[Paging, Depends(paging_for(access.RESOURCES[name].sort_fields))]
+
+
+ParkPage = _page("parks")
+EnterprisePage = _page("enterprises")
+SitePage = _page("sites")
+MeterPage = _page("meters")
+SourcePage = _page("sources")
+ProductPage = _page("products")
+
+
+def _list(s: Any, who: access.Principal, name: str, page: Paging, **filters: Any) -> dict[str, Any]:
     return access.list_rows(
         s, who, name, filters=filters, sort=page.sort, limit=page.limit, offset=page.offset
     ).to_dict()
 
 
 @router.get("/parks", summary="List parks")
-def list_parks(s: DbSession, who: User, page: Page) -> dict[str, Any]:
+def list_parks(s: DbSession, who: User, page: ParkPage) -> dict[str, Any]:
     """Parks (every role but device)."""
     return _list(s, who, "parks", page)
 
@@ -58,7 +70,7 @@ def park_summary(s: DbSession, who: User, ref: Ref) -> dict[str, Any]:
 def list_enterprises(
     s: DbSession,
     who: User,
-    page: Page,
+    page: EnterprisePage,
     key_emitter: Annotated[bool | None, Query(description="Only key emitters (true) or only others (false).")] = None,
     industry_code: Annotated[str | None, Query(max_length=8, description="GB/T 4754 industry code.")] = None,
 ) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def list_enterprises(
 def list_sites(
     s: DbSession,
     who: User,
-    page: Page,
+    page: SitePage,
     enterprise: EnterpriseFilter = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
@@ -82,7 +94,7 @@ def list_sites(
 def list_meters(
     s: DbSession,
     who: User,
-    page: Page,
+    page: MeterPage,
     enterprise: EnterpriseFilter = None,
     quantity: Annotated[str | None, Query(max_length=32, description="energy, volume, mass, …")] = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
@@ -95,7 +107,7 @@ def list_meters(
 def list_sources(
     s: DbSession,
     who: User,
-    page: Page,
+    page: SourcePage,
     enterprise: EnterpriseFilter = None,
     activity: Annotated[str | None, Query(max_length=64)] = None,
     scope: Annotated[int | None, Query(ge=1, le=3, description="GHG Protocol scope 1, 2 or 3.")] = None,
@@ -108,7 +120,7 @@ def list_sources(
 def list_products(
     s: DbSession,
     who: User,
-    page: Page,
+    page: ProductPage,
     enterprise: EnterpriseFilter = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:

@@ -209,13 +209,13 @@ def _derived_record(s: Session, text: str) -> tuple[Record, Base] | None:
 
 
 def _created_ms(s: Session, row: Base) -> int:
-    stamp = s.scalar(
+    stamp = s.execute(
         select(func.min(AuditEntry.at_ms)).where(
-            AuditEntry.entity == row.__tablename__,
+            AuditEntry.entity == str(row.__tablename__),
             AuditEntry.entity_id == row.id,  # type: ignore[attr-defined]
             AuditEntry.action == "create",
         )
-    )
+    ).scalar()
     return int(stamp) if stamp is not None else now_ms()
 
 
@@ -751,7 +751,8 @@ class Resolver:
                 508,
                 {"responseCode": 6, "handle": handle, "message": "forwarded too many times (a resolver loop)"},
             )
-        params: list[tuple[str, str | int]] = [("type", t) for t in types] + [("index", i) for i in indices]
+        params: list[tuple[str, str | int | float | bool | None]] = [("type", t) for t in types]
+        params += [("index", i) for i in indices]
         url = f"{base_url.rstrip('/')}/api/handles/{handle}"
         try:
             reply = httpx.get(

@@ -42,15 +42,16 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from carbonpark import units
 from carbonpark.errors import CarbonparkError, UnitError, ValidationError
@@ -576,6 +577,25 @@ def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[
 
 # --------------------------------------------------------------------------- the pipeline
 
+_SCHEMA_OK: set[str] = set()
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Session]:
+    """:func:`carbonpark.store.session`, checking the schema revision once per database and process.
+
+    The check reads every migration script (tens of ms); a worker storing many batches a
+    second does it on its first batch only.
+    """
+    engine = connect(db)
+    key = str(engine.url)
+    if key not in _SCHEMA_OK:
+        with session(db):
+            pass
+        _SCHEMA_OK.add(key)
+    with sessionmaker(engine, expire_on_commit=False)() as s, s.begin():
+        yield s
+
 
 class _Race(CarbonparkError):
     """Another writer stored some of the same (meter, ts) between look-up and insert: retry."""
@@ -903,6 +923,7 @@ def ingest_readings(
     channel: str,
     scope: IngestScope | None = None,
     marks: Sequence[SeqMark] = (),
+    attest: bool = True,
 ) -> IngestResult:
     """Validate, convert, de-duplicate and store a batch of raw readings in one transaction.
 
@@ -920,6 +941,10 @@ def ingest_readings(
         quarantined as ``out_of_scope``.
     marks
         Sequence numbers of the messages the readings came in, checked for gaps.
+    attest
+        Attest the touched reading batches in the ledger in the same transaction
+        (:func:`carbonpark.services.ledger.attest_readings`); off only where a caller
+        attests later itself.
 
     Returns
     -------
@@ -938,8 +963,8 @@ def ingest_readings(
     url = str(connect(db).url)
     for attempt in range(RETRIES):
         try:
-            with session(db) as s:
-                return ingest_in_session(s, readings, channel=channel, scope=scope, marks=marks, url=url)
+            with _session(db) as s:
+                return ingest_in_session(s, readings, channel=channel, scope=scope, marks=marks, url=url, attest=attest)
         except _Race:
             if attempt == RETRIES - 1:
                 raise
@@ -1040,8 +1065,11 @@ class MqttHandler:
         Sparkplug metric → meter reference (see :class:`carbonpark.ingest.sparkplug.SparkplugDecoder`).
     """
 
-    def __init__(self, db: str | None, client_id: str, metric_map: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, db: str | None, client_id: str, metric_map: dict[str, str] | None = None, *, attest: bool = True
+    ) -> None:
         self.db = db
+        self.attest = attest
         self.url = str(connect(db).url)
         self.client_id = client_id[:128]
         self.decoder = SparkplugDecoder(metric_map)
@@ -1052,7 +1080,7 @@ class MqttHandler:
     def __call__(self, messages: list[Message]) -> IngestResult:
         for attempt in range(RETRIES):
             try:
-                with session(self.db) as s:
+                with _session(self.db) as s:
                     result, skipped = self._store(s, messages)
                 self.totals.add(result)
                 self.redeliveries += skipped
@@ -1089,7 +1117,9 @@ class MqttHandler:
             readings.extend(got)
             marks.extend(got_marks)
         book.flush()
-        result = ingest_in_session(s, readings, channel="mqtt", marks=marks, url=self.url, received_ms=now)
+        result = ingest_in_session(
+            s, readings, channel="mqtt", marks=marks, url=self.url, received_ms=now, attest=self.attest
+        )
         receipts = [
             {"client_id": self.client_id, "packet_id": m.mid, "digest": d, "received_ms": now}
             for m, d in zip(messages, digests, strict=True)

@@ -7,6 +7,7 @@ from carbonpark.cli import (
     api_cmds,
     dispatch_cmds,
     evaluate_cmds,
+    field_cmds,
     footprint_cmds,
     forecast_cmds,
     identifier_cmds,
@@ -47,6 +48,7 @@ for module in (
     identifier_cmds,
     ledger_cmds,
     ingest_cmds,
+    field_cmds,
     quality_cmds,
     inventory_cmds,
 ):

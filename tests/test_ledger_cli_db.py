@@ -1,6 +1,7 @@
 """The ledger commands on a park database: sign, verify, proof → check-proof offline, keys, rate --db.
 
-Run through the real ``carbonpark`` application (cli/main.py) on SQLite and PostgreSQL.
+Run through the ledger command group (``cli/ledger_cmds.register``) on SQLite and PostgreSQL;
+tests/test_ledger_cli.py checks that the installed ``carbonpark`` command has them.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from carbonpark.cli.main import app
+from carbonpark.cli.common import new_app
+from carbonpark.cli.ledger_cmds import register
 from carbonpark.ledger import signing
 from carbonpark.services import ledger as service
 from carbonpark.store import connect, session
 from test_ledger_store import DAY0_MS, HOUR_MS, hourly, small_park, store_readings
 
 runner = CliRunner()
+app = new_app("carbonpark")
+register(app)
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from rich.table import Table
 from carbonpark.cli.common import emit_json, err_console
 from carbonpark.dispatch import (
     DispatchResult,
+    Scenario,
     forecast_from_table,
     load_scenario,
     pareto_front,
@@ -26,6 +27,7 @@ from carbonpark.dispatch import (
     solve_rolling,
     with_objective,
 )
+from carbonpark.dispatch.charts import write_charts
 from carbonpark.errors import ValidationError
 
 __all__ = ["register", "schedule_frame", "write_outputs"]
@@ -40,11 +42,12 @@ def schedule_frame(result: DispatchResult) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def write_outputs(result: DispatchResult, out: Path) -> Path:
+def write_outputs(result: DispatchResult, out: Path, scenario: Scenario | None = None, lang: str = "zh") -> Path:
     """Write the schedule as CSV: to ``out`` itself, or to ``out/schedule.csv`` when it is a folder.
 
     A path that exists as a folder, ends with a slash or has no suffix is a folder
-    (created when missing); the folder also receives ``result.json``.
+    (created when missing); the folder also receives ``result.json`` and, given the
+    scenario, the charts (stacked dispatch per carrier, state of charge, prices; SVG).
     """
     as_folder = out.is_dir() or str(out).endswith(("/", "\\")) or not out.suffix
     target = out / "schedule.csv" if as_folder else out
@@ -57,6 +60,8 @@ def write_outputs(result: DispatchResult, out: Path) -> Path:
 
         summary = {k: v for k, v in result.to_document().items() if k != "schedule"}
         (out / "result.json").write_text(json.dumps(to_jsonable(summary), ensure_ascii=False, indent=2))
+        if scenario is not None:
+            write_charts(result, scenario, out, lang=lang)
     return target
 
 
@@ -107,7 +112,10 @@ def dispatch(
     ] = None,
     cost_weight: Annotated[float, typer.Option("--cost-weight", help="Weight of cost in weighted.")] = 1.0,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the schedule as CSV to FILE, or to DIR/schedule.csv.")
+        Path | None,
+        typer.Option(
+            "--out", help="Write the schedule as CSV to FILE, or to DIR/schedule.csv with result.json and charts."
+        ),
     ] = None,
     window: Annotated[
         int | None, typer.Option("--window", help="Rolling horizon: steps looked ahead per solve.")
@@ -123,6 +131,7 @@ def dispatch(
         int | None, typer.Option("--pareto", help="Also trace N points of the cost–emissions front.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the charts written by --out DIR: zh or en.")] = "zh",
 ) -> None:
     """Optimise the dispatch of a park's energy assets (electricity, heat, cooling, gas) on HiGHS."""
     if objective is not None and objective not in {"cost", "emissions", "weighted"}:
@@ -146,7 +155,7 @@ def dispatch(
             for p in pareto_front(scenario, pareto)
         ]
     if out is not None:
-        written = write_outputs(result, out)
+        written = write_outputs(result, out, scenario, lang)
         err_console.print(f"schedule written to {written}")
     if json_output:
         document = result.to_document()

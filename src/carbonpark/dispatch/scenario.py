@@ -46,6 +46,7 @@ __all__ = [
     "Horizon",
     "Loads",
     "PvAsset",
+    "PvIrradiance",
     "Scenario",
     "ShiftWindow",
     "StorageAsset",
@@ -158,16 +159,55 @@ class _Renewable(AssetConfig):
 
     @model_validator(mode="after")
     def _profile_per_unit(self) -> _Renewable:
+        if self.profile is None:
+            return self
         values = np.atleast_1d(np.asarray(self.profile, dtype=float))
         if np.any(values < 0) or np.any(values > 1.0 + 1e-9):
             raise ValueError("profile must hold per-unit values between 0 and 1")
         return self
 
 
+class PvIrradiance(_Strict):
+    """Weather and geometry from which pvlib computes a PV profile (:mod:`carbonpark.dispatch.pv`).
+
+    Attributes
+    ----------
+    ghi_w_m2
+        Global horizontal irradiance per step [W/m²].
+    temp_air_c
+        Air temperature [°C], one number or one per step.
+    latitude, longitude
+        Site [°].
+    tilt_deg, azimuth_deg
+        Panel tilt and azimuth (180 = south) [°].
+    timezone
+        IANA zone of ``horizon.start``.
+    """
+
+    ghi_w_m2: list[float]
+    temp_air_c: Series = 25.0
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    tilt_deg: float = Field(default=25.0, ge=0, le=90)
+    azimuth_deg: float = Field(default=180.0, ge=0, le=360)
+    timezone: str = "Asia/Shanghai"
+
+
 class PvAsset(_Renewable):
-    """Photovoltaic plant: output ≤ ``capacity_kw × profile`` [kW]; the rest is curtailed."""
+    """Photovoltaic plant: output ≤ ``capacity_kw × profile`` [kW]; the rest is curtailed.
+
+    Give ``profile`` (per unit per step) or ``irradiance`` (pvlib computes the profile).
+    """
 
     type: Literal["pv"] = "pv"
+    profile: Series | None = None  # type: ignore[assignment]
+    irradiance: PvIrradiance | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PvAsset:
+        if (self.profile is None) == (self.irradiance is None):
+            raise ValueError("give either profile (per unit per step) or irradiance (for pvlib), not both or neither")
+        return self
 
 
 class WindAsset(_Renewable):
@@ -518,7 +558,35 @@ def parse_scenario(document: Mapping[str, Any]) -> Scenario:
     _check_names(scenario)
     _check_series(scenario)
     _check_fuel_supply(scenario)
-    return scenario
+    return _pv_from_irradiance(scenario)
+
+
+def _pv_from_irradiance(scenario: Scenario) -> Scenario:
+    """Fill the profile of every PV asset given ``irradiance`` (pvlib)."""
+    if not any(isinstance(a, PvAsset) and a.irradiance is not None for a in scenario.assets):
+        return scenario
+    from carbonpark.dispatch.pv import pv_profile_from_irradiance
+
+    assets: list[AssetConfig] = []
+    for index, asset in enumerate(scenario.assets):
+        if isinstance(asset, PvAsset) and asset.irradiance is not None:
+            irr = asset.irradiance
+            _check_lengths(irr.ghi_w_m2, f"assets.{index}.irradiance.ghi_w_m2", scenario.horizon.steps)
+            _check_lengths(irr.temp_air_c, f"assets.{index}.irradiance.temp_air_c", scenario.horizon.steps)
+            profile = pv_profile_from_irradiance(
+                scenario.horizon.timestamps(),
+                scenario.horizon.step_hours,
+                np.asarray(irr.ghi_w_m2, dtype=float),
+                irr.latitude,
+                irr.longitude,
+                irr.tilt_deg,
+                irr.azimuth_deg,
+                scenario.series(irr.temp_air_c),
+                irr.timezone,
+            )
+            asset = asset.model_copy(update={"profile": profile.round(6).tolist()})
+        assets.append(asset)
+    return scenario.model_copy(update={"assets": assets})
 
 
 def load_scenario(source: str | Path) -> Scenario:

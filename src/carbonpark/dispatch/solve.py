@@ -25,7 +25,7 @@ import linopy
 import numpy as np
 
 from carbonpark.dispatch.baseline import baseline_schedule
-from carbonpark.dispatch.context import DispatchContext, Schedule
+from carbonpark.dispatch.context import BusTerm, DispatchContext, Schedule
 from carbonpark.dispatch.model import build_model, cost_expression, emissions_expression, step_ranges
 from carbonpark.dispatch.scenario import (
     CARRIERS,
@@ -95,6 +95,8 @@ class DispatchResult:
     baseline: BaselineResult
     solve_seconds: float = 0.0
     mode: str = "full horizon"
+    #: How each scheduled quantity enters the carrier balances (for charts).
+    bus_terms: list[BusTerm] = field(default_factory=list)
 
     @property
     def savings(self) -> dict[str, Any]:
@@ -131,7 +133,6 @@ class DispatchResult:
             "timestamps": self.timestamps,
             "schedule": _rounded(self.schedule),
         }
-
 
     def to_dict(self) -> dict[str, Any]:
         """Same as :meth:`to_document`."""
@@ -312,6 +313,7 @@ def _result(ctx: DispatchContext, schedule: Schedule, objective: float, seconds:
         balance_residual_kw=_balance_report(ctx, schedule),
         baseline=_baseline(ctx),
         solve_seconds=seconds,
+        bus_terms=list(ctx.bus_terms),
     )
 
 

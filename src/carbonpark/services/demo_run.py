@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
-from carbonpark import dispatch, evaluate, forecast
+from carbonpark import evaluate
 from carbonpark.services import ledger as ledger_service
 from carbonpark.services.accounting import demo_step as accounting_demo_step
 from carbonpark.services.activity import ACTIVITY_OF_SOURCE, STEAM_ENTHALPY_KJ_PER_KG, activity_records
@@ -87,63 +87,17 @@ def _intake_frame(db: str | None) -> pd.DataFrame:
 
 
 def _step_forecast(db: str | None, out: Path) -> dict[str, Any]:
-    hourly = _intake_frame(db).tail(24 * 21)
-    history = hourly.assign(series_id="park-E-intake")[["series_id", "ts", "value"]]
-    run = forecast.run_forecast(history, horizon=24, freq="h", model="lightgbm", windows=1)
-    path = out / "forecast-park-intake.csv"
-    run.forecast.to_csv(path, index=False)
-    return {
-        "model": getattr(run, "model", "lightgbm"),
-        "next_day_kwh": round(float(run.forecast["mean"].sum()), 1),
-        "output": str(path),
-    }
+    """Day-ahead for every meter, monthly per enterprise, the peak year (services/forecasting.py)."""
+    from carbonpark.services.forecasting import demo_step
+
+    return demo_step(db, out)
 
 
 def _step_dispatch(db: str | None, out: Path) -> dict[str, Any]:
-    """Day-ahead dispatch of the park's battery on the last full day of data, prices illustrative (TOU shape)."""
-    day = _intake_frame(db).tail(24)
-    load = [round(float(v), 1) for v in day["value"]]
-    valley, flat, peak = 0.29, 0.64, 1.07  # illustrative CNY/kWh in a Jiangsu-style time-of-use shape
-    prices = [valley] * 8 + [peak] * 3 + [flat] * 6 + [peak] * 5 + [flat] * 2
-    scenario = dispatch.parse_scenario(
-        {
-            "horizon": {"start": day["ts"].iloc[0].isoformat(), "steps": 24, "step_hours": 1},
-            "loads": {"electricity": load},
-            "assets": [
-                {
-                    "type": "grid",
-                    "name": "grid",
-                    "import_max_kw": 2 * max(load) + 1000,
-                    "export_max_kw": 0,
-                    "import_price": prices,
-                    "export_price": 0,
-                    "carbon_kg_per_kwh": 0.5366,
-                },
-                {
-                    "type": "battery",
-                    "name": "bess",
-                    "energy_kwh": 1000,
-                    "power_kw": 500,
-                    "charge_efficiency": 0.95,
-                    "discharge_efficiency": 0.95,
-                    "soc_initial": 0.2,
-                    "soc_min": 0.1,
-                    "soc_max": 0.95,
-                },
-            ],
-            "objective": "cost",
-        }
-    )
-    result = dispatch.solve_dispatch(scenario)
-    path = out / "dispatch.json"
-    doc = result.to_dict() if hasattr(result, "to_dict") else {"total_cost": result.total_cost}
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    baseline = result.baseline.total_cost if hasattr(result, "baseline") else None
-    return {
-        "total_cost_cny": round(float(result.total_cost), 2),
-        "baseline_cost_cny": None if baseline is None else round(float(baseline), 2),
-        "output": str(path),
-    }
+    """Day-ahead, rolling and whole-period dispatch with savings (services/dispatching.py)."""
+    from carbonpark.services.dispatching import demo_step
+
+    return demo_step(db, out)
 
 
 def run_capabilities(

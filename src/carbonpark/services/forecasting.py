@@ -56,6 +56,7 @@ __all__ = [
     "fill_gaps",
     "forecast_park_meters",
     "forecast_stored",
+    "grid_factor_tco2_per_kwh",
     "hourly_from_readings",
     "monthly_by_enterprise",
     "park_energy_by_carrier",
@@ -436,6 +437,11 @@ def _factor_per_unit(carrier: str) -> float:
         steam_enthalpy_kj_per_kg=STEAM_ENTHALPY_KJ_PER_KG if carrier == "steam" else None,
     )
     return float(accounting.account([record]).total_tco2e) / amount
+
+
+def grid_factor_tco2_per_kwh() -> float:
+    """The grid electricity factor the accounting engine uses by default [tCO2/kWh]."""
+    return _factor_per_unit("electricity")
 
 
 def park_energy_by_carrier(db: str | None) -> tuple[dict[str, float], int, dict[str, int]]:

@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from carbonpark import accounting
 from carbonpark.accounting.methods import cems_mass_t
+from carbonpark.cli.main import app
 from carbonpark.ingest.hj212 import (
     Hj212Error,
     Hj212Listener,
@@ -184,3 +191,37 @@ def test_cems_samples_feed_the_measured_method() -> None:
     # 1e5 × 2e4 × 0.5 h + 2e5 × 2e4 × 1 h (held 2.5 h, capped at 1 h) = 1e9 + 4e9 mg = 5 t
     assert rec.amount == pytest.approx(5.0)
     assert summary["hours"] == pytest.approx(1.5) and summary["coverage"] == pytest.approx(1.5 / 3)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_command_listens_until_idle_and_prints_one_json_document(park: str, tmp_path: Path) -> None:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(yaml.safe_dump({"hj212": MAP}), encoding="utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["ingest", "hj212", "--map", str(map_file), "--db", park, "--host", "127.0.0.1", "--port", str(port)]
+    result: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: result.append(CliRunner().invoke(app, [*args, "--until-idle", "2", "--json"]))
+    )
+    worker.start()
+
+    async def send() -> list[bytes]:
+        for _ in range(100):  # until the command listens
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        return await _exchange(port, [hour_packet(9, 100_000.0, 5.0)])
+
+    answers = asyncio.run(send())
+    worker.join(60)
+    assert parse_packet(answers[0]).cn == "9014"
+    res = result[0]
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    # one packet: a flow reading and a mass reading, both stored
+    assert (doc["packets"], doc["sent"], doc["accepted"], doc["quarantined"]) == (1, 2, 2, 0)

@@ -22,6 +22,7 @@ from carbonpark.services.auth import demo_users_step
 from carbonpark.services.footprints import demo_footprints
 from carbonpark.services.inventory import demo_step as inventory_demo_step
 from carbonpark.services.quality import step_quality
+from carbonpark.services.trading import demo_step as trading_demo_step
 from carbonpark.store import session
 from carbonpark.store.schema import Enterprise, Meter, Reading, Statistic
 
@@ -117,6 +118,7 @@ def run_capabilities(
         ("footprint", lambda: demo_footprints(db, year, out)),
         ("inventory", lambda: inventory_demo_step(db, year, out)),
         ("users", lambda: demo_users_step(db, year)),
+        ("trading", lambda: trading_demo_step(db, year, out)),
         ("ledger", lambda: _step_ledger(db, out)),
     ]
     for i, (name, step) in enumerate(steps):

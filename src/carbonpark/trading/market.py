@@ -295,6 +295,8 @@ class Market:
         self.orders: dict[str, Order] = {}
         self.trades: list[Trade] = []
         self._seq = 0
+        self.trade_offset = 0
+        """Trades numbered before this market object was built (a book reloaded from the store)."""
 
     # -- market data -------------------------------------------------------------------------
 
@@ -462,7 +464,8 @@ class Market:
         assert resting.price is not None
         price = resting.price
         value = price * quantity
-        ref = f"T{len(self.trades) + 1}"
+        trade_seq = self.trade_offset + len(self.trades) + 1
+        ref = f"T{trade_seq}"
         reg.move(
             AccountKey(buy.account, buy.asset),
             AccountKey(sell.account, sell.asset, RESERVED),
@@ -482,7 +485,7 @@ class Market:
             resting.status = FILLED
             self.book(resting.asset).remove(resting)
         trade = Trade(
-            len(self.trades) + 1,
+            trade_seq,
             buy.account,
             sell.account,
             incoming.asset,

@@ -36,16 +36,12 @@ EnterpriseFilter = Annotated[
 ]
 
 
-def _page(name: str) -> Any:
-    return Annotated[Paging, Depends(paging_for(access.RESOURCES[name].sort_fields))]
-
-
-ParkPage = _page("parks")
-EnterprisePage = _page("enterprises")
-SitePage = _page("sites")
-MeterPage = _page("meters")
-SourcePage = _page("sources")
-ProductPage = _page("products")
+ParkPage = Annotated[Paging, Depends(paging_for(access.RESOURCES["parks"].sort_fields))]
+EnterprisePage = Annotated[Paging, Depends(paging_for(access.RESOURCES["enterprises"].sort_fields))]
+SitePage = Annotated[Paging, Depends(paging_for(access.RESOURCES["sites"].sort_fields))]
+MeterPage = Annotated[Paging, Depends(paging_for(access.RESOURCES["meters"].sort_fields))]
+SourcePage = Annotated[Paging, Depends(paging_for(access.RESOURCES["sources"].sort_fields))]
+ProductPage = Annotated[Paging, Depends(paging_for(access.RESOURCES["products"].sort_fields))]
 
 
 def _list(s: Any, who: access.Principal, name: str, page: Paging, **filters: Any) -> dict[str, Any]:

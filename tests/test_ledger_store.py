@@ -105,19 +105,16 @@ def test_the_stored_tree_gives_the_rfc_roots_and_proofs(db_url: str) -> None:
         assert entries.find("activity_datum", "rec:36") == 36
 
 
-def test_a_stale_writer_gets_a_conflict_and_writes_nothing(db_url: str) -> None:
-    upgrade(db_url)
-    service.attest(db_url, "activity_datum", "ORG", "rec:0", {"x": 1})
-    with session(db_url) as s:
-        nodes = SqlNodeStore(s.connection())
-        with pytest.raises(ConflictError, match="no longer at size 0"):
-            nodes.put_nodes([(0, 0, b"\x00" * 32)], 0, 1)
-    assert service.log_size(db_url) == 1
-
-
-def test_an_attestation_rolls_back_with_the_callers_write(db_url: str) -> None:
+def test_appends_are_all_or_nothing(db_url: str) -> None:
+    """A stale writer, a refused payload and a rolled-back caller leave the log as it was."""
     ids = small_park(db_url)
     before = service.log_size(db_url)
+    with session(db_url) as s:
+        nodes = SqlNodeStore(s.connection())
+        with pytest.raises(ConflictError, match=f"no longer at size {before - 1}"):
+            nodes.put_nodes([(0, before - 1, b"\x00" * 32)], before - 1, before)
+    with pytest.raises(ValidationError, match="finite"):
+        service.attest(db_url, "activity_datum", "ORG", "rec:0", {"amount": float("nan")})
     with pytest.raises(RuntimeError), session(db_url) as s:
         store_readings(s, hourly(ids["meter_id"], days=1))
         service.attest_readings(s, hourly(ids["meter_id"], days=1))
@@ -128,15 +125,8 @@ def test_an_attestation_rolls_back_with_the_callers_write(db_url: str) -> None:
         assert s.scalar(select(func.count()).select_from(LedgerEntry)) == before
 
 
-def test_refused_payloads_write_nothing(db_url: str) -> None:
-    upgrade(db_url)
-    with pytest.raises(ValidationError, match="finite"):
-        service.attest(db_url, "activity_datum", "ORG", "rec:0", {"amount": float("nan")})
-    assert service.log_size(db_url) == 0
-
-
-def test_every_registry_write_is_attested_by_the_audit_hook(db_url: str) -> None:
-    small_park(db_url)
+def test_registry_writes_and_late_readings_are_attested(db_url: str) -> None:
+    ids = small_park(db_url)
     with session(db_url) as s:
         audits = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         rows = s.execute(
@@ -148,10 +138,6 @@ def test_every_registry_write_is_attested_by_the_audit_hook(db_url: str) -> None
     first = json.loads(rows[0].data)
     assert first["payload"]["entity"] == "parks" and first["payload"]["action"] == "create"
     assert first["organisation"] == first["payload"]["after"]["handle"]
-
-
-def test_late_readings_attest_a_new_version_of_their_day(db_url: str) -> None:
-    ids = small_park(db_url)
     late = frozenset({30})  # 2025-01-02 06:00 arrives late
     with session(db_url) as s:
         rows = hourly(ids["meter_id"], skip=late)
@@ -173,7 +159,9 @@ def test_late_readings_attest_a_new_version_of_their_day(db_url: str) -> None:
     assert service.verify(db_url).ok
 
 
-def test_keys_register_rotate_and_revoke_in_the_log(db_url: str) -> None:
+def test_keys_register_rotate_and_revoke_in_the_log(
+    db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = small_park(db_url)
     old, new = signing.generate_key(), signing.generate_key()
     service.register_key(db_url, ids["enterprise"], old)
@@ -195,11 +183,7 @@ def test_keys_register_rotate_and_revoke_in_the_log(db_url: str) -> None:
     ]
     assert report.checked["entry_signatures"] == 1
 
-
-def test_the_head_is_signed_by_a_key_outside_the_database(
-    db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    small_park(db_url)
+    # the park's key comes from outside the database: a file, or PEM text in the environment
     key = signing.generate_key()
     path = tmp_path / "park.pem"
     path.write_bytes(signing.private_key_pem(key))

@@ -25,6 +25,7 @@ from carbonpark.services.quality import (
     faults_found,
     metrology_check,
     online_calibrate,
+    watch_readings,
 )
 from carbonpark.store import connect, session
 from carbonpark.store.schema import Calibration, Meter, Reading
@@ -195,3 +196,21 @@ def test_stuck_meter_of_one_meter_only(demo_db: tuple[str, list]) -> None:
     doc = check_readings(db, stuck["meter"], now_ms=NOW, write_flags=False)
     assert doc["meters"] == 1 and doc["by_kind"] == {"stuck": 1} and doc["flags_written"] == 0
     assert np.isfinite(doc["readings"]) and doc["readings"] > 0
+
+
+def test_continuous_checks_cover_a_trailing_window(demo_db: tuple[str, list]) -> None:
+    db, faults = demo_db
+    gap = next(f for f in faults if f["kind"] == "gap")
+    # "now" is the midnight after the gap day: a 48 h window covers the whole gap
+    now_s = to_ms(datetime.fromisoformat(gap["start"][:10]) + timedelta(days=1), TZ) / 1000
+    runs: list[dict] = []
+    slept: list[float] = []
+    n = watch_readings(
+        db, every_s=300, window_hours=48, cycles=2, on_run=runs.append, sleep=slept.append, clock=lambda: now_s
+    )
+    assert n == 2 and slept == [300]
+    for doc in runs:
+        # 48 h of readings of every meter (hourly and 15-min); the gap inside the window is found
+        assert doc["by_kind"].get("gap") == 1
+        found = next(f for f in doc["findings"] if f["kind"] == "gap")
+        assert found["meter"] == gap["meter"] and found["count"] == gap["hours"]

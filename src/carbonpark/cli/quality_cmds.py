@@ -20,7 +20,13 @@ from rich.table import Table
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
 from carbonpark.errors import ValidationError
 from carbonpark.quality import FLAG_LABELS, QualityFlag
-from carbonpark.services.quality import calibration_due_list, check_readings, metrology_check, online_calibrate
+from carbonpark.services.quality import (
+    calibration_due_list,
+    check_readings,
+    metrology_check,
+    online_calibrate,
+    watch_readings,
+)
 
 __all__ = ["register"]
 
@@ -77,11 +83,29 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(help="Largest |main − Σ sub-meters| / main per day [fraction].")
         ] = 0.05,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; do not write flags.")] = False,
+        every: Annotated[
+            float | None,
+            typer.Option("--every", help="Run continuously: every this many seconds over the last --window-hours."),
+        ] = None,
+        window_hours: Annotated[float, typer.Option(help="Trailing window of --every [h].")] = 48.0,
         json_out: JsonOption = False,
         lang: LangOption = "zh",
     ) -> None:
         """Check stored readings and flag them: gaps, stuck, spikes, negative steps, rollovers, skew, balance."""
         li = _lang(lang)
+        if every is not None:
+            runs = watch_readings(
+                db,
+                every_s=every,
+                window_hours=window_hours,
+                tolerance=tolerance,
+                on_run=lambda d: err_console.print(
+                    f"checked {d['readings']} readings: {d['by_kind'] or 'nothing found'}", highlight=False
+                ),
+            )
+            if json_out:
+                emit_json({"runs": runs})
+            return
         with progress(quiet=json_out) as bar:
             task = bar.add_task("quality", total=None)
 
@@ -175,7 +199,7 @@ def register(app: typer.Typer) -> None:
         for head in ("bit", "name", "zh", "en"):
             table.add_column(head)
         for r in rows:
-            table.add_row(str(r["bit"]), r["name"], r["zh"], r["en"])
+            table.add_row(str(r["bit"]), str(r["name"]), str(r["zh"]), str(r["en"]))
         _out.print(table)
 
     @calibration_app.command("due")

@@ -124,8 +124,8 @@ def calibration_due(
     rank = {"failed": 0, "overdue": 1, "never": 2, "due_soon": 3, "ok": 4}
     out: list[dict[str, Any]] = []
     for meter in dict.fromkeys([*meters, *latest]):
-        r = latest.get(meter)
-        if r is None:
+        last = latest.get(meter)
+        if last is None:
             out.append(
                 {
                     "meter": meter,
@@ -137,16 +137,16 @@ def calibration_due(
                 }
             )
             continue
-        days = (r.due_on - today).days
-        status = "failed" if not r.passed else "overdue" if days < 0 else "due_soon" if days <= horizon_days else "ok"
+        days = (last.due_on - today).days
+        status = "failed" if not last.passed else "overdue" if days < 0 else "due_soon" if days <= horizon_days else "ok"
         out.append(
             {
                 "meter": meter,
                 "status": status,
-                "calibrated_on": r.calibrated_on,
-                "due_on": r.due_on,
+                "calibrated_on": last.calibrated_on,
+                "due_on": last.due_on,
                 "days_left": days,
-                "certificate": r.certificate,
+                "certificate": last.certificate,
             }
         )
     out.sort(key=lambda d: (rank[d["status"]], d["days_left"] if d["days_left"] is not None else 0, d["meter"]))

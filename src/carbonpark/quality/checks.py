@@ -471,7 +471,7 @@ def balance(
     for key, row in table.iterrows():
         bad = (row["main"] > 0 and abs(row["imbalance"]) > tolerance) or (row["main"] <= 0 < row["subs"])
         if bad:
-            start = int(pd.Timestamp(key).value // 1_000_000)  # type: ignore[arg-type]
+            start = int(pd.Timestamp(key).value // 1_000_000)
             findings.append(
                 Finding(
                     "imbalance",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "metrology_check",
     "online_calibrate",
     "step_quality",
+    "watch_readings",
 ]
 
 #: Quality bits the checks own (rewritten on every run); the others come from ingest and are kept.
@@ -252,6 +254,44 @@ def check_readings(
         "flags_written": written,
         "findings": [_finding_doc(f, tz) for f in findings],
     }
+
+
+def watch_readings(
+    db: str | None,
+    *,
+    every_s: float,
+    window_hours: float = 48.0,
+    cycles: int | None = None,
+    tolerance: float = 0.05,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Run the checks continuously: every ``every_s`` seconds over the last ``window_hours``.
+
+    Each run rewrites the check bits of the readings in the window (late data included) and
+    is passed to ``on_run``; returns the number of runs. Stops after ``cycles`` runs, or on
+    KeyboardInterrupt.
+    """
+    if every_s <= 0 or window_hours <= 0:
+        raise ValidationError("--every / --window-hours", "positive numbers", (every_s, window_hours))
+    runs = 0
+    try:
+        while cycles is None or runs < cycles:
+            now_ms = int(clock() * 1000)
+            start_ms = now_ms - int(window_hours * 3_600_000)
+            with session(db) as s:
+                tz = reg.the_park(s).timezone
+            doc = check_readings(db, start=local_iso(start_ms, tz), tolerance=tolerance, now_ms=now_ms)
+            runs += 1
+            if on_run:
+                on_run(doc)
+            if cycles is not None and runs >= cycles:
+                break
+            sleep(every_s)
+    except KeyboardInterrupt:
+        pass
+    return runs
 
 
 def faults_found(faults: list[dict[str, Any]], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

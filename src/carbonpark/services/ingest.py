@@ -73,7 +73,7 @@ from carbonpark.store.schema_ingest import (
     ReadingCorrection,
     SparkplugAlias,
 )
-from carbonpark.times import period_bounds_ms, to_ms
+from carbonpark.times import parse_timestamp, period_bounds_ms, to_ms
 
 __all__ = [
     "REASONS",
@@ -252,9 +252,20 @@ class _MeterBook:
         self.handles = handles
         self.signature = sig
         self.checked = time.monotonic()
+        self.seen: dict[Any, _MeterInfo | str] = {}
 
     def find(self, ref: str | int) -> _MeterInfo | str:
-        """The meter, or the quarantine reason (``unknown_meter``, ``ambiguous_meter``)."""
+        """The meter, or the quarantine reason (``unknown_meter``, ``ambiguous_meter``); answers are memoised."""
+        try:
+            return self.seen[ref]
+        except (KeyError, TypeError):
+            pass
+        found = self._find(ref)
+        if len(self.seen) < 1_000_000 and isinstance(ref, str | int):
+            self.seen[ref] = found
+        return found
+
+    def _find(self, ref: str | int) -> _MeterInfo | str:
         if isinstance(ref, int) and not isinstance(ref, bool):
             return self.by_id.get(ref) or "unknown_meter"
         text = str(ref).strip()
@@ -370,6 +381,8 @@ def _affine(from_unit: str, to_unit: str) -> tuple[float, float] | str:
 
 
 def _number(value: Any) -> float | None:
+    if type(value) is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -385,12 +398,12 @@ def _number(value: Any) -> float | None:
 
 
 def _timestamp(ts: Any, tz: str) -> int | None:
-    from carbonpark.times import parse_timestamp
-
+    if type(ts) is int:
+        return ts
     if isinstance(ts, bool) or ts is None:
         return None
     if isinstance(ts, int):
-        return ts
+        return int(ts)
     if isinstance(ts, float):
         return round(ts) if math.isfinite(ts) else None
     if isinstance(ts, datetime):

@@ -140,6 +140,11 @@ def test_check_meter_flags_every_reading_it_doubts() -> None:
     # interval meter: a negative amount
     rep = check_meter(MeterSeries("i", hours(8), np.array([5, 5.5, -2, 6, 5.2, 5.1, 4.9, 5.3])))
     assert rep.flags.tolist() == [0, 0, int(QualityFlag.NEGATIVE_STEP), 0, 0, 0, 0, 0]
+    # a rate meter is checked like interval values; a virtual meter has no readings to check
+    rate = check_meter(MeterSeries("p", hours(4), np.array([5.0, -1.0, 5.2, 5.1]), "instantaneous"))
+    assert rate.count("negative_step") == 1
+    with pytest.raises(ValidationError, match="reading_kind"):
+        MeterSeries("v", hours(2), np.array([1.0, 2.0]), "virtual")
 
 
 # --------------------------------------------------------------------------- skew

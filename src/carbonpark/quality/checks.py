@@ -48,6 +48,7 @@ from carbonpark.quality.flags import QualityFlag
 
 __all__ = [
     "MAD_TO_SIGMA",
+    "READING_KINDS",
     "Finding",
     "MeterReport",
     "MeterSeries",
@@ -64,6 +65,8 @@ __all__ = [
 MAD_TO_SIGMA = 1.4826
 _MS_PER_MIN = 60_000
 _MANY_RUNS = 10
+#: Kinds of meters whose readings the checks understand (virtual meters take no readings).
+READING_KINDS = ("interval", "cumulative", "instantaneous")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class MeterSeries:
     ts_ms, values
         Timestamps [UTC epoch ms] and values [canonical unit]; sorted by time on construction.
     reading_kind
-        ``interval`` (amount per interval) or ``cumulative`` (a register).
+        ``interval`` (amount per interval), ``cumulative`` (a register) or ``instantaneous``
+        (a rate sampled at the timestamp: power, flow; checked like interval values, never balanced).
     interval_minutes
         Reporting interval [min].
     rollover
@@ -126,8 +130,8 @@ class MeterSeries:
         values = np.asarray(self.values, dtype=float)
         if ts.shape != values.shape:
             raise ValidationError(f"meter {self.meter}", "as many timestamps as values", (ts.size, values.size))
-        if self.reading_kind not in {"interval", "cumulative"}:
-            raise ValidationError(f"meter {self.meter}, reading_kind", "interval or cumulative", self.reading_kind)
+        if self.reading_kind not in READING_KINDS:
+            raise ValidationError(f"meter {self.meter}, reading_kind", f"one of {READING_KINDS}", self.reading_kind)
         if self.interval_minutes <= 0:
             raise ValidationError(f"meter {self.meter}, interval_minutes", "a positive number", self.interval_minutes)
         order = np.argsort(ts, kind="stable")

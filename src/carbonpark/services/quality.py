@@ -179,7 +179,7 @@ def check_readings(
         if meter is not None:
             chosen = reg.resolve(s, Meter, meter, park.id)
             stmt = stmt.where((Meter.id == chosen.id) | (Meter.parent_id == chosen.id))
-        rows = s.execute(stmt).all()
+        rows = [r for r in s.execute(stmt).all() if r[0].reading_kind in q.checks.READING_KINDS]  # not virtual
         cals: dict[int, list[Calibration]] = {}
         for c in s.scalars(select(Calibration).where(Calibration.meter_id.in_([m.id for m, _, _ in rows]))):
             cals.setdefault(c.meter_id, []).append(c)
@@ -216,9 +216,14 @@ def check_readings(
             findings += rep.findings
             new_flags[item.meter.id] = flags
             amounts[item.meter.id] = rep.amounts
+        amount_kinds = {"interval", "cumulative"}  # rates (instantaneous meters) do not add up
         for item in loaded.values():
-            children = [c for c in loaded.values() if c.meter.parent_id == item.meter.id]
-            if not children or item.ts.size == 0:
+            children = [
+                c
+                for c in loaded.values()
+                if c.meter.parent_id == item.meter.id and c.meter.reading_kind in amount_kinds
+            ]
+            if not children or item.ts.size == 0 or item.meter.reading_kind not in amount_kinds:
                 continue
             bal, _ = q.balance(
                 item.meter.code,

@@ -57,13 +57,13 @@ def park(db_url: str, tmp_path: Path) -> tuple[str, dict[str, int]]:
     import_registry(db_url, path, "tester")
     with session(db_url) as s:
         ids = {m.code: m.id for m in s.scalars(select(Meter))}
-    # electricity: 100 + 200 kWh in January, 300 + 400 in February (the 400 flagged, quality 2)
+    # electricity: 100 + 200 kWh in January, 300 + 400 in February (the 400 flagged: suspect spike, quality 4)
     # gas register: 9990 → 5 (wraps at 10000) over three hours → 25: January 5 Nm3 (estimated), February 30 (10 est.)
     rows = [
         (ids["m-el"], ts("2025-01-31T22:00"), 100.0, 0),
         (ids["m-el"], ts("2025-01-31T23:00"), 200.0, 0),
         (ids["m-el"], ts("2025-02-01T00:00"), 300.0, 0),
-        (ids["m-el"], ts("2025-02-01T01:00"), 400.0, 2),
+        (ids["m-el"], ts("2025-02-01T01:00"), 400.0, 4),
         (ids["m-pv"], ts("2025-01-31T22:00"), 30.0, 0),
         (ids["m-gas"], ts("2025-01-31T22:00"), 9990.0, 0),
         (ids["m-gas"], ts("2025-02-01T01:00"), 5.0, 0),

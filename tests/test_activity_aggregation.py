@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from carbonpark.accounting.aggregation import VirtualFormula, bucket_amounts, period_buckets
 from carbonpark.errors import ValidationError
+from carbonpark.quality import ESTIMATE_MASK, FLAGGED_MASK, QualityFlag
 from carbonpark.times import parse_timestamp, period_bounds_ms
 
 TZ = "Asia/Shanghai"
@@ -43,20 +44,21 @@ def test_local_calendar_buckets_and_dst_day() -> None:
 
 
 def test_interval_meter_sums_and_quality_parts() -> None:
-    # 100, 200 kWh in January (22:00, 23:00 on the 31st), 300, 400 in February; the last is flagged (2),
-    # flag 5 marks an estimate here: 300 kWh at Feb 1 00:00 is estimated
+    # 100, 200 kWh in January (22:00, 23:00 on the 31st), 300, 400 in February. Flags (carbonpark.quality.flags):
+    # 200 carries ROLLOVER (32, information only), 300 ESTIMATED (1), 400 SUSPECT_SPIKE (4)
     stamps = np.array([ts("2025-01-31T22:00"), ts("2025-01-31T23:00"), ts("2025-02-01T00:00"), ts("2025-02-01T01:00")])
     got = bucket_amounts(
         stamps,
         np.array([100.0, 200.0, 300.0, 400.0]),
-        np.array([0, 0, 5, 2]),
+        np.array([0, int(QualityFlag.ROLLOVER), int(QualityFlag.ESTIMATED), int(QualityFlag.SUSPECT_SPIKE)]),
         months_2025(),
         kind="interval",
         interval_minutes=60,
-        estimated_flags={5},
+        estimated_mask=ESTIMATE_MASK,
+        flagged_mask=FLAGGED_MASK,
     )
     assert got.amount[:3].tolist() == [300.0, 700.0, 0.0]
-    assert got.flagged[:2].tolist() == [0.0, 700.0]  # both February readings carry a flag
+    assert got.flagged[:2].tolist() == [0.0, 700.0]  # the estimate and the spike; the rollover note is not a doubt
     assert got.estimated[:2].tolist() == [0.0, 300.0]
     assert got.n_readings[:2].tolist() == [2, 2]
 

@@ -11,9 +11,9 @@ Conventions
   without ``rollover`` is not counted and is reported (meter replaced or faulty).
 * A register advance over a gap of ``k`` nominal intervals is spread evenly over the ``k``
   interval labels it covers (linear interpolation) and counts as *estimated*.
-* ``flagged`` is the amount resting on readings with any quality flag (a register advance is
-  flagged when either end is); ``estimated`` the amount resting on readings whose flag is an
-  estimate, plus gap-bridged advances.
+* ``flagged`` is the amount resting on readings whose quality flag has a *flagged* bit (a
+  register advance is flagged when either end is); ``estimated`` the amount resting on readings
+  with an *estimate* bit, plus gap-bridged advances (bits: :mod:`carbonpark.quality.flags`).
 * Periods are local calendar periods (hour, day, calendar month, year) of the park's zone.
 
 References
@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,7 +133,8 @@ def bucket_amounts(
     kind: str,
     interval_minutes: int,
     rollover: float | None = None,
-    estimated_flags: Collection[int] = (),
+    estimated_mask: int = 0,
+    flagged_mask: int = -1,
 ) -> PeriodAmounts:
     """Amounts per bucket of one meter's readings (sorted by time).
 
@@ -149,8 +150,10 @@ def bucket_amounts(
         Nominal interval [min]; a register advance over more than one interval is a gap.
     rollover
         Register maximum of a cumulative meter, where it wraps to zero.
-    estimated_flags
-        Quality flags that mark an estimated value.
+    estimated_mask, flagged_mask
+        Bits of the quality flag that make a reading *estimated* and *flagged*
+        (:data:`carbonpark.quality.ESTIMATE_MASK`, :data:`carbonpark.quality.FLAGGED_MASK`);
+        by default no reading is estimated and any non-zero flag is flagged.
 
     Raises
     ------
@@ -161,12 +164,13 @@ def bucket_amounts(
     ts = np.asarray(ts_ms, dtype=np.int64)
     val = np.asarray(values, dtype=float)
     q = np.asarray(quality, dtype=np.int64)
-    est_mask_q = np.isin(q, np.fromiter(estimated_flags, dtype=np.int64)) if estimated_flags else np.zeros(len(q), bool)
+    est_mask_q = (q & estimated_mask) != 0
+    flag_q = (q & flagged_mask) != 0
     notes: list[str] = []
     if kind == "interval":
         idx = buckets.index_of(ts)
         inside = (idx >= 0) & (idx < n)
-        idx, v, flagged_q, est_q = idx[inside], val[inside], q[inside] != 0, est_mask_q[inside]
+        idx, v, flagged_q, est_q = idx[inside], val[inside], flag_q[inside], est_mask_q[inside]
         return PeriodAmounts(
             np.bincount(idx, v, n),
             np.bincount(idx, v * est_q, n),
@@ -187,7 +191,7 @@ def bucket_amounts(
         )
         steps = np.where(negative, 0.0, steps)
     ends = ts[1:]
-    flagged_step = (q[1:] != 0) | (q[:-1] != 0)
+    flagged_step = flag_q[1:] | flag_q[:-1]
     est_step = est_mask_q[1:] | est_mask_q[:-1]
     spans = np.maximum(np.rint(np.diff(ts) / step_ms).astype(np.int64), 1)
     amount = np.zeros(n)

@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from carbonpark import accounting
+from carbonpark import accounting, quality
 from carbonpark.accounting.aggregation import (
     Buckets,
     PeriodAmounts,
@@ -55,9 +55,9 @@ __all__ = [
     "add_manual_activity",
     "add_virtual_meter",
     "aggregate_sources",
-    "estimated_flags",
     "meter_amounts",
     "park_timezone",
+    "quality_masks",
     "reaggregate_late",
     "source_activity",
     "virtual_meter_ids",
@@ -80,20 +80,14 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def estimated_flags() -> frozenset[int]:
-    """Reading quality flags that mark an estimate (from :mod:`carbonpark.quality` when it defines them).
+def quality_masks() -> tuple[int, int]:
+    """(estimate bits, flagged bits) of ``Reading.quality``, from :mod:`carbonpark.quality.flags`.
 
-    Any non-zero flag counts as *flagged*; these count as *estimated* as well.
+    ``estimated``, ``gap_filled`` and ``manual`` make a reading estimated; those and the suspect
+    bits (spike, stuck, negative step, skew, imbalance, uncalibrated, device flag) make it
+    flagged; ``rollover`` and ``corrected`` are information only.
     """
-    try:
-        from carbonpark import quality
-
-        codes = getattr(quality, "ESTIMATED_FLAGS", None)
-        if codes is not None:
-            return frozenset(int(c) for c in codes)
-    except ImportError:  # pragma: no cover - the quality package always exists
-        pass
-    return frozenset()
+    return int(quality.ESTIMATE_MASK), int(quality.FLAGGED_MASK)
 
 
 def park_timezone(s: Session) -> str:
@@ -185,7 +179,7 @@ def meter_amounts(
     meter: Meter,
     buckets: Buckets,
     *,
-    flags: Collection[int] | None = None,
+    masks: tuple[int, int] | None = None,
     _seen: frozenset[int] = frozenset(),
 ) -> PeriodAmounts:
     """Amounts of ``meter`` per bucket [meter unit]; a virtual meter evaluates its formula per bucket.
@@ -193,7 +187,7 @@ def meter_amounts(
     A virtual meter's estimated and flagged parts are its amount times the share of its
     meters' summed amounts that is estimated or flagged.
     """
-    flags = estimated_flags() if flags is None else flags
+    masks = quality_masks() if masks is None else masks
     virtual = s.get(VirtualMeter, meter.id)
     if virtual is None:
         ts, values, quality = _fetch(s, meter, int(buckets.edges_ms[0]), int(buckets.edges_ms[-1]))
@@ -205,7 +199,8 @@ def meter_amounts(
             kind=meter.reading_kind,
             interval_minutes=meter.interval_minutes,
             rollover=meter.rollover,
-            estimated_flags=flags,
+            estimated_mask=masks[0],
+            flagged_mask=masks[1],
         )
     if meter.id in _seen:
         raise ValidationError("virtual meter formula", "no meter that depends on itself", meter.code)
@@ -213,7 +208,7 @@ def meter_amounts(
     parts = []
     for ref in formula.refs:
         component = _resolve_meter(s, ref)
-        got = meter_amounts(s, component, buckets, flags=flags, _seen=_seen | {meter.id})
+        got = meter_amounts(s, component, buckets, masks=masks, _seen=_seen | {meter.id})
         factor = convert(1.0, component.unit, meter.unit) if component.unit != meter.unit else 1.0
         parts.append((got, factor))
     amount = formula.evaluate([p.amount * f for p, f in parts])
@@ -319,7 +314,7 @@ def aggregate_in_session(
     tz = park_timezone(s)
     buckets = period_buckets(start_ms, end_ms, resolution, tz)
     result = AggregationResult()
-    flags = estimated_flags()
+    masks = quality_masks()
     now = _now_ms()
     locked: dict[tuple[int | None, int], bool] = {}
     for source, meter, _ent in _sources(s, source_ids):
@@ -330,7 +325,7 @@ def aggregate_in_session(
         if activity_id is None:
             result.gaps.append({"source": source.handle, "activity": source.activity, "reason": reason})
             continue
-        amounts = meter_amounts(s, meter, buckets, flags=flags)
+        amounts = meter_amounts(s, meter, buckets, masks=masks)
         result.notes.extend(f"{meter.code}: {n}" for n in amounts.notes)
         series = f"source:{source.id}"
         expected_per_ms = 1 / (meter.interval_minutes * 60_000)
@@ -645,7 +640,7 @@ def activity_records(db: str | None, period: str) -> tuple[list[accounting.Activ
         tz = park_timezone(s)
         start, end = period_bounds_ms(period, tz)
         whole = period_buckets(start, end, "year", tz) if len(period.strip()) == 4 else None
-        flags = estimated_flags()
+        masks = quality_masks()
         for source, meter, ent_handle in _sources(s, None):
             if meter is None:
                 gaps.append({"source": source.handle, "activity": source.activity, "reason": "no meter"})
@@ -655,7 +650,7 @@ def activity_records(db: str | None, period: str) -> tuple[list[accounting.Activ
                 gaps.append({"source": source.handle, "activity": source.activity, "reason": reason})
                 continue
             buckets = whole or _single_bucket(start, end)
-            amount = float(meter_amounts(s, meter, buckets, flags=flags).amount.sum())
+            amount = float(meter_amounts(s, meter, buckets, masks=masks).amount.sum())
             params.pop("scope", None)
             params.pop("category", None)
             records.append(

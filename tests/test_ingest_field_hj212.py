@@ -55,6 +55,7 @@ meters:
 MAP = [
     {
         "mn": MN,
+        "pw": "123456",
         "codes": {"a00000": {"meter": "boiler-flow", "unit": "m3/s"}},
         "mass": [{"meter": "boiler-co2", "concentration": "a05001", "flow": "a00000", "flow_unit": "m3/s"}],
     }
@@ -106,7 +107,7 @@ def park(db_url: str, tmp_path: Path) -> str:
     return db_url
 
 
-async def _exchange(port: int, packets: list[bytes]) -> list[bytes]:
+async def _exchange(port: int, packets: list[bytes], wait: float = 5.0) -> list[bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     answers = []
     for p in packets:
@@ -120,7 +121,7 @@ async def _exchange(port: int, packets: list[bytes]) -> list[bytes]:
             wants = False
         if wants:
             try:
-                answers.append(await asyncio.wait_for(reader.readuntil(b"\r\n"), 5))
+                answers.append(await asyncio.wait_for(reader.readuntil(b"\r\n"), wait))
             except TimeoutError:
                 answers.append(b"")
     writer.close()
@@ -131,6 +132,7 @@ async def _exchange(port: int, packets: list[bytes]) -> list[bytes]:
 def test_listener_stores_hourly_cems_records_and_acknowledges_after_commit(park: str) -> None:
     db = park
     good = [hour_packet(10, 100_000.0, 5.0), hour_packet(11, 98_000.0, 5.5, flag="D")]
+    wrong_pw = frame(hour_packet(13, 1.0, 1.0).decode()[6:-6].replace("PW=123456", "PW=000000"))
     bad = bytearray(hour_packet(12, 99_000.0, 5.2))
     bad[-6:-2] = b"0000" if bad[-6:-2] != b"0000" else b"FFFF"  # a CRC that does not match
 
@@ -139,6 +141,7 @@ def test_listener_stores_hourly_cems_records_and_acknowledges_after_commit(park:
         await listener.start()
         try:
             answers = await _exchange(listener.port, good)
+            assert await _exchange(listener.port, [wrong_pw], wait=1.0) == [b""]  # refused: no acknowledgement
             reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
             writer.write(bytes(bad))
             await writer.drain()
@@ -172,8 +175,9 @@ def test_listener_stores_hourly_cems_records_and_acknowledges_after_commit(park:
     # 98 000 × 5.5 × 3 600 = 1.9404e9 mg = 1.9404 t; the CO2 analyser flagged D (fault): device_flag
     assert rows[("boiler-co2", t11)] == (pytest.approx(1.9404), int(QualityFlag.DEVICE_FLAG))
     assert len(rows) == 4
-    assert [(q.reason, q.channel) for q in quarantined] == [("bad_crc", "hj212")]
-    assert quarantined[0].raw.startswith("##") and "a05001-Avg=99000.0" in quarantined[0].raw
+    assert sorted((q.reason, q.channel) for q in quarantined) == [("bad_crc", "hj212"), ("bad_password", "hj212")]
+    crc = next(q for q in quarantined if q.reason == "bad_crc")
+    assert crc.raw.startswith("##") and "a05001-Avg=99000.0" in crc.raw
 
 
 def test_cems_samples_feed_the_measured_method() -> None:

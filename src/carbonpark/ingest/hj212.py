@@ -248,6 +248,7 @@ class Hj212Map:
 
         hj212:
           - mn: "010000A8900016F000169DC0"
+            pw: "123456"                                       # optional: packets with another PW are refused
             codes:
               a00000: {meter: boiler1-flow, unit: m3/s}        # field: Avg (Rtd for CN 2011) by default
               a05001: {meter: boiler1-co2-kg, field: Cou, unit: kg}   # the station's own emission amount
@@ -262,6 +263,7 @@ class Hj212Map:
     def __init__(self, entries: Sequence[dict[str, Any]]) -> None:
         self._targets: dict[tuple[str, str], _Target] = {}
         self._masses: dict[str, list[_Mass]] = {}
+        self._passwords: dict[str, str] = {}
         for n, entry in enumerate(entries):
             if not isinstance(entry, dict) or "mn" not in entry or not isinstance(entry.get("codes"), dict):
                 raise ValidationError(f"hj212[{n}]", "a mapping with mn and codes", entry)
@@ -272,6 +274,8 @@ class Hj212Map:
                 self._targets[(str(entry["mn"]), str(code))] = _Target(
                     str(spec["meter"]), str(spec.get("field", "")), spec.get("unit")
                 )
+            if entry.get("pw") is not None:
+                self._passwords[str(entry["mn"])] = str(entry["pw"])
             for k, spec in enumerate(entry.get("mass", []) or []):
                 where = f"hj212[{n}].mass[{k}]"
                 if not isinstance(spec, dict) or not {"meter", "concentration", "flow"} <= set(spec):
@@ -282,6 +286,11 @@ class Hj212Map:
                 self._masses.setdefault(str(entry["mn"]), []).append(
                     _Mass(str(spec["meter"]), str(spec["concentration"]), str(spec["flow"]), flow_unit)
                 )
+
+    def password_ok(self, mn: str, pw: str | None) -> bool:
+        """True unless the map sets a password (``pw``) for the station and the packet's differs."""
+        wanted = self._passwords.get(mn)
+        return wanted is None or wanted == pw
 
     def masses(self, mn: str) -> list[_Mass]:
         """Mass meters fed by concentration × flow of a station."""
@@ -422,6 +431,12 @@ class Hj212Listener:
             msg = parse_packet(packet)
         except Hj212Error as exc:
             result = await asyncio.to_thread(self.sink, [failed(exc.reason, raw, str(exc))], ())
+            self.on_batch(result)
+            return None
+        if not self.mapping.password_ok(msg.mn, msg.header.get("PW")):
+            result = await asyncio.to_thread(
+                self.sink, [failed("bad_password", raw, f"station {msg.mn}: PW does not match the map")], ()
+            )
             self.on_batch(result)
             return None
         readings = to_readings(msg, self.mapping, raw)

@@ -60,7 +60,8 @@ class RawReading:
     quality
         Quality flag the connector already knows (0 = ok); kept with the reading.
     raw
-        The raw payload (text) the reading came from, kept in the quarantine if rejected.
+        The raw payload the reading came from: text, or the parsed element (a dict) that
+        the pipeline serialises as JSON only if the reading is quarantined.
     error
         Set by a connector when the message could not be parsed (``malformed``,
         ``missing_field`` …); the pipeline quarantines it with this reason.
@@ -74,7 +75,7 @@ class RawReading:
     unit: str | None = None
     correction: bool = False
     quality: int = 0
-    raw: str = ""
+    raw: Any = ""
     error: str | None = None
     detail: str = ""
 

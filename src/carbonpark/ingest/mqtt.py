@@ -327,7 +327,7 @@ class MqttWorker:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.options.session_expiry_s
         props.ReceiveMaximum = max(1, min(65535, self.options.receive_maximum))
         self._client.connect_async(

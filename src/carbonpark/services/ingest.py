@@ -541,7 +541,7 @@ def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[
     for stream in sorted(by_stream):
         row = s.scalar(select(IngestSequence).where(IngestSequence.stream == stream).with_for_update())
         missing: list[int] = list(row.missing) if row is not None else []
-        last = row.last_seq if row is not None else None
+        last: int | None = row.last_seq if row is not None else None
         gaps: list[int] = []
         recovered = False
         modulus = None
@@ -570,7 +570,8 @@ def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[
         if row is None:
             s.add(IngestSequence(stream=stream, last_seq=last, modulus=modulus, missing=missing, updated_ms=now_ms))
         else:
-            row.last_seq, row.modulus, row.missing, row.updated_ms = last, modulus, missing, now_ms
+            row.last_seq = int(last) if last is not None else row.last_seq
+            row.modulus, row.missing, row.updated_ms = modulus, missing, now_ms
         if gaps:
             shown = ", ".join(str(g) for g in gaps[:20]) + (" …" if len(gaps) > 20 else "")
             alarm = raise_alarm(
@@ -769,7 +770,7 @@ def ingest_in_session(
     themselves later in the same transaction.
     """
     now = received_ms if received_ms is not None else _now_ms()
-    key = url or str(s.get_bind().url)
+    key = url or str(s.get_bind().engine.url)
     book = _meter_book(s, key)
     valid, rejects, unknown = _validate(readings, book, scope, now)
     if unknown:  # maybe the registry just changed: look again once
@@ -854,7 +855,7 @@ def ingest_in_session(
             "UPDATE readings SET value = %(v)s, quality = %(q)s WHERE meter_id = %(m)s AND ts_ms = %(t)s"
             if s.connection().dialect.name == "postgresql"
             else "UPDATE readings SET value = :v, quality = :q WHERE meter_id = :m AND ts_ms = :t",
-            updates,  # type: ignore[arg-type]
+            updates,
         )
     if corrections:
         s.execute(insert(ReadingCorrection), corrections)
@@ -1020,11 +1021,10 @@ def _upsert(s: Session, model: Any, rows: list[dict[str, Any]], keys: list[str])
     """Insert ``rows`` into ``model``'s table, replacing the non-key columns of existing keys."""
     if not rows:
         return
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(model)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt: Any = dialect.insert(model)
     others = [c for c in rows[0] if c not in keys]
     s.execute(stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in others}), rows)
 

@@ -6,7 +6,6 @@ returns a short summary. A step that fails is reported with its error; the other
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

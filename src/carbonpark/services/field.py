@@ -48,6 +48,16 @@ class FieldRun:
             self.totals.add(result, self.totals.sent)
             self.batches += 1
 
+    def handler(self, report: Callable[[FieldRun], None] | None) -> Callable[[IngestResult | None], None]:
+        """A connector's ``on_batch``: add the result, then tell ``report`` (a progress bar)."""
+
+        def batch(result: IngestResult | None) -> None:
+            self.on_batch(result)
+            if report:
+                report(self)
+
+        return batch
+
     def to_dict(self) -> dict[str, Any]:
         """Counts for ``--json``."""
         reasons: dict[str, int] = {}
@@ -96,11 +106,7 @@ def run_opcua(
     """Subscribe to the mapped OPC UA nodes and store their values until stopped or idle."""
     nodes, interval = parse_opcua_map(load_map(map_path, "opcua"))
     run = FieldRun(facts={"endpoint": endpoint, "nodes": len(nodes)})
-    report = on_batch or (lambda r: None)
-
-    def batch(result: IngestResult | None) -> None:
-        run.on_batch(result)
-        report(run)
+    batch = run.handler(on_batch)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -130,11 +136,7 @@ def run_modbus(
     """Poll the mapped Modbus TCP devices every ``interval_s`` (on the clock grid) until stopped."""
     devices, interval = parse_modbus_map(load_map(map_path, "modbus"))
     run = FieldRun(facts={"devices": len(devices), "interval_s": interval})
-    report = on_batch or (lambda r: None)
-
-    def batch(result: IngestResult | None) -> None:
-        run.on_batch(result)
-        report(run)
+    batch = run.handler(on_batch)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -166,11 +168,7 @@ def run_hj212(
     """Listen for HJ 212-2017 packets from CEMS and monitoring stations until stopped or idle."""
     mapping = Hj212Map(load_map(map_path, "hj212"))
     run = FieldRun(facts={"host": host, "mapped": len(mapping)})
-    report = on_batch or (lambda r: None)
-
-    def batch(result: IngestResult | None) -> None:
-        run.on_batch(result)
-        report(run)
+    batch = run.handler(on_batch)
 
     async def main() -> None:
         stop = asyncio.Event()

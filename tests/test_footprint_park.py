@@ -199,8 +199,10 @@ def test_material_without_supplier_figure_is_an_error_naming_it(db_url: str) -> 
         ("economic", 10_000 * 480 / 760 / 60, 10_000 * 280 / 760 / 40),
     ],
 )
-def test_metered_energy_shared_by_allocation(allocation: str, x_kwh_per_t: float, y_kwh_per_t: float) -> None:
-    db = f"sqlite:///{Path(pytest.importorskip('tempfile').mkdtemp())}/alloc.db"
+def test_metered_energy_shared_by_allocation(
+    allocation: str, x_kwh_per_t: float, y_kwh_per_t: float, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'alloc.db'}"
     h = _park(db, extra_products=True)
     options = fp.FootprintOptions(
         period="2025-01",
@@ -254,4 +256,39 @@ def test_report_iso14067_sections_both_languages_and_pdf(tmp_path: Path) -> None
     # the chain reaches the steel supplier's figure through A's part and B's frame
     assert "steel" in svg and "A-part" in svg and "B-frame" in svg and svg.count("<path") >= 4
     assert render_pdf(en)[:5] == b"%PDF-"
+    connect(db).dispose()
+
+
+def test_cli_footprints_json_and_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from carbonpark.cli.main import app
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    h = _park(db)
+    got = CliRunner().invoke(
+        app,
+        [
+            "footprints",
+            "--period",
+            "2025-01",
+            "--db",
+            db,
+            "--factor-set",
+            "cn-ndrc-2015",
+            "--json",
+            "--report",
+            "B-frame",
+            "--lang",
+            "en",
+            "--no-pdf",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert got.exit_code == 0, got.output
+    doc = json.loads(got.stdout)
+    # no transport option on the command line: part = 2.2 + 0.05703; frame = 0.01 × 2.25703 + 0.0015 + 0.0011406
+    assert doc["products"][h["B-frame"]]["tco2e_per_unit"] == pytest.approx(0.0252109, abs=1e-9)
+    assert Path(doc["report"]["html"]).read_text(encoding="utf-8").count("<svg") == 1
     connect(db).dispose()

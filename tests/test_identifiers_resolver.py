@@ -351,3 +351,24 @@ def test_foreign_prefix_is_forwarded_to_the_upstream_resolver(tmp_path: Path, mo
     down = ids.Resolver(f"sqlite:///{tmp_path / 'local.db'}").resolve("88.5678/prod.2")
     assert (down.status, down.body["responseCode"]) == (502, 2)
     connect(upstream_db).dispose()
+
+
+def test_cli_resolve_prints_the_resolver_body(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from carbonpark.cli.main import app
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    h = _park(db)
+    runner = CliRunner()
+    got = runner.invoke(app, ["resolve", h["B-p"], "--db", db, "--json", "--type", "MANUFACTURER"])
+    assert got.exit_code == 0, got.output
+    body = json.loads(got.stdout)
+    assert (body["status"], body["responseCode"], body["values"][0]["data"]["value"]) == (200, 1, h["B"])
+    missing = runner.invoke(app, ["resolve", "88.1234/prod.404", "--db", db, "--json"])
+    assert missing.exit_code == 1 and json.loads(missing.stdout) == {
+        "status": 404,
+        "responseCode": 100,
+        "handle": "88.1234/prod.404",
+    }
+    connect(db).dispose()

@@ -29,8 +29,10 @@ RFC 7493 §2.2 (I-JSON numbers). ECMA-262, Number::toString.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from carbonpark.errors import ValidationError
@@ -40,7 +42,6 @@ __all__ = ["MAX_SAFE_INTEGER", "canonical_decimal", "canonical_json", "canonical
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer a JSON number carries exactly (RFC 7493 §2.2)."""
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 def canonical_decimal(value: Decimal) -> str:
@@ -91,19 +92,20 @@ def canonical_number(value: float | int) -> str:
     return sign + text
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _string(value: str) -> str:
-    parts = ['"']
-    for ch in value:
-        if ch in _ESCAPES:
-            parts.append(_ESCAPES[ch])
-        elif ch < " ":
-            parts.append(f"\\u{ord(ch):04x}")
-        elif "\ud800" <= ch <= "\udfff":
-            raise ValidationError("string", "valid Unicode text (no lone surrogates)", value)
-        else:
-            parts.append(ch)
-    parts.append('"')
-    return "".join(parts)
+    """A JSON string as RFC 8785 §3.2.2.2 writes it.
+
+    Python's own JSON string encoder (``ensure_ascii=False``) escapes exactly what the RFC
+    escapes: ``"``, ``\\``, ``\\b \\t \\n \\f \\r`` and the other controls U+0000–U+001F as
+    ``\\u00xx`` in lower-case hex, and nothing else; only lone surrogates, which it lets
+    through, are refused here first.
+    """
+    if _SURROGATE.search(value):
+        raise ValidationError("string", "valid Unicode text (no lone surrogates)", value)
+    return _encode_string(value)
 
 
 def _utf16_key(name: str) -> bytes:

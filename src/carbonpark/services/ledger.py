@@ -202,7 +202,6 @@ class Attestation:
             payload=jsonable(self.payload),
             signature=self.signature,
         )
-        canonical_json(entry.to_json())  # refuse what RFC 8785 cannot carry before anything is written
         return entry.signed(self.signer) if self.signer is not None else entry
 
 

@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring as _encode_string
+from operator import itemgetter
 from typing import Any
 
 from carbonpark.errors import ValidationError
@@ -41,7 +42,6 @@ __all__ = ["MAX_SAFE_INTEGER", "canonical_decimal", "canonical_json", "canonical
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer a JSON number carries exactly (RFC 7493 §2.2)."""
-
 
 
 def canonical_decimal(value: Decimal) -> str:
@@ -108,11 +108,38 @@ def _string(value: str) -> str:
     return _encode_string(value)
 
 
-def _utf16_key(name: str) -> bytes:
-    return name.encode("utf-16-be", "surrogatepass")
+def _utf16_key(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be", "surrogatepass")
 
 
-def _serialise(value: Any, path: str) -> str:
+class _Refused(Exception):
+    """A value RFC 8785 cannot carry; ``parts`` is filled with its path on the way out."""
+
+    def __init__(self, expected: str, got: object) -> None:
+        self.expected, self.got, self.parts = expected, got, []  # type: list[str]
+
+
+def _members(value: Mapping[Any, Any]) -> list[tuple[str, Any]]:
+    """The members sorted by their names as UTF-16 code units (RFC 8785 §3.2.3)."""
+    items = list(value.items())
+    for key, _ in items:
+        if type(key) is not str:
+            raise _Refused("object member names that are strings", key)
+    if all(key.isascii() for key, _ in items):  # ASCII: code-point order is UTF-16 order
+        items.sort(key=itemgetter(0))
+    else:
+        items.sort(key=_utf16_key)
+    return items
+
+
+def _serialise(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return str(value)
+        raise _Refused(f"an integer within ±{MAX_SAFE_INTEGER} (or a string)", value)
     if value is None:
         return "null"
     if value is True:
@@ -122,22 +149,34 @@ def _serialise(value: Any, path: str) -> str:
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, Decimal):
-        return _string(canonical_decimal(value))
+        try:
+            return _string(canonical_decimal(value))
+        except ValidationError as exc:
+            raise _Refused(exc.expected, value) from None
     if isinstance(value, int | float):
         try:
             return canonical_number(value)
         except ValidationError as exc:
-            raise ValidationError(path, exc.expected, value) from None
+            raise _Refused(exc.expected, value) from None
     if isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise ValidationError(path, "object member names that are strings", key)
-        members = sorted(value.items(), key=lambda item: _utf16_key(item[0]))
-        inner = ",".join(f"{_string(k)}:{_serialise(v, f'{path}.{k}')}" for k, v in members)
-        return "{" + inner + "}"
+        parts = []
+        for key, member in _members(value):
+            try:
+                parts.append(_string(key) + ":" + _serialise(member))
+            except _Refused as exc:
+                exc.parts.append(f".{key}")
+                raise
+        return "{" + ",".join(parts) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_serialise(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
-    raise ValidationError(path, "a JSON value (object, array, string, number, Decimal, bool, None)", value)
+        parts = []
+        for i, member in enumerate(value):
+            try:
+                parts.append(_serialise(member))
+            except _Refused as exc:
+                exc.parts.append(f"[{i}]")
+                raise
+        return "[" + ",".join(parts) + "]"
+    raise _Refused("a JSON value (object, array, string, number, Decimal, bool, None)", value)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -157,4 +196,7 @@ def canonical_json(value: Any) -> bytes:
     ----------
     RFC 8785 §3.2.
     """
-    return _serialise(value, "$").encode("utf-8")
+    try:
+        return _serialise(value).encode("utf-8")
+    except _Refused as exc:
+        raise ValidationError("$" + "".join(reversed(exc.parts)), exc.expected, exc.got) from None

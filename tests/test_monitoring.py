@@ -167,3 +167,26 @@ def test_pure_rules() -> None:
         validate_params("silence", {})
     with pytest.raises(ValidationError, match="kind"):
         validate_params("vibes", {})
+
+
+def test_cli_monitor_and_alarms(db: str) -> None:
+    from typer.testing import CliRunner
+
+    from carbonpark.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["monitor", "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["park"] == pytest.approx({"energy": 160.0, "volume": 100.0})
+    add = ["alarms", "rules", "add", "E1 high", "--kind", "threshold", "--meter", "E1", "--param", "high=110"]
+    assert runner.invoke(app, [*add, "--db", db]).exit_code == 0
+    res = runner.invoke(app, ["alarms", "check", "--at", "2025-03-01T01:30:00", "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    (raised,) = json.loads(res.stdout)["raised"]
+    assert raised["raised"] == "2025-03-01T01:30:00+08:00"
+    res = runner.invoke(app, ["alarms", "ack", str(raised["id"]), "--db", db, "--json"])
+    assert json.loads(res.stdout)["state"] == "acknowledged"
+    res = runner.invoke(
+        app, ["alarms", "rules", "add", "x", "--kind", "silence", "--meter", "E1", "--param", "m", "--db", db]
+    )
+    assert res.exit_code == 1 and "NAME=NUMBER" in res.stderr

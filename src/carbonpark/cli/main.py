@@ -14,6 +14,7 @@ from carbonpark.cli import (
     ingest_cmds,
     inventory_cmds,
     ledger_cmds,
+    monitor_cmds,
     quality_cmds,
     registry_cmds,
     retrofit_cmds,
@@ -50,6 +51,7 @@ for module in (
     ingest_cmds,
     field_cmds,
     quality_cmds,
+    monitor_cmds,
     inventory_cmds,
 ):
     module.register(app)

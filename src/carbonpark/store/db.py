@@ -99,8 +99,9 @@ def _script() -> ScriptDirectory:
     return ScriptDirectory(str(files("carbonpark.store").joinpath("migrations")))
 
 
+@lru_cache(maxsize=1)
 def head_revisions() -> frozenset[str]:
-    """The newest revision of each migration branch shipped with carbonpark."""
+    """The newest revision of each migration branch shipped with carbonpark (read once per process)."""
     return frozenset(_script().get_heads())
 
 

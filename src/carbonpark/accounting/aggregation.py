@@ -316,7 +316,7 @@ class VirtualFormula:
 
 
 def _eval(node: ast.AST, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return float(node.value)
     if isinstance(node, ast.Name):
         return env[node.id]
@@ -324,7 +324,7 @@ def _eval(node: ast.AST, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
         operand = _eval(node.operand, env)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        return _BINARY[type(node.op)](np.asarray(_eval(node.left, env)), np.asarray(_eval(node.right, env)))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return _ALLOWED_CALLS[node.func.id](*(_eval(a, env) for a in node.args))
     raise ValidationError("virtual meter formula", "an allowed construct", type(node).__name__)

@@ -235,10 +235,10 @@ def account_in_session(
     if is_period_locked(s, ent_id, year):
         if existing is None:
             raise ConflictError(f"{key} {year} is submitted or verified (locked) and has no stored accounting run")
-        records = list(
+        frozen = list(
             s.scalars(select(EmissionRecord).where(EmissionRecord.run_id == existing.id).order_by(EmissionRecord.id))
         )
-        return _run_document(existing, records)
+        return _run_document(existing, frozen)
     source_stmt = select(EmissionSource.id)
     if enterprise is not None:
         source_stmt = source_stmt.where(EmissionSource.enterprise_id == enterprise.id)
@@ -255,7 +255,7 @@ def account_in_session(
             "metered sources with readings or activity data entered by hand",
             "none",
         )
-    handles = dict(s.execute(select(Enterprise.id, Enterprise.handle)).all())
+    handles: dict[int | None, str | None] = {k: v for k, v in s.execute(select(Enterprise.id, Enterprise.handle))}
     datum_of = {d.id: d for d in data}
     records = [datum_record(d, handles.get(d.enterprise_id) or PARK, year) for d in data]
     groups: dict[str, list[accounting.ActivityRecord]] = defaultdict(list)
@@ -486,7 +486,7 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
         start, end = period_bounds_ms(str(year), tz)
         aggregation = aggregate_in_session(s, start, end, "month")
         enterprises = list(s.scalars(select(Enterprise.handle).order_by(Enterprise.id)))
-        per_enterprise = {}
+        per_enterprise: dict[str, dict[str, Any]] = {}
         for handle in enterprises:
             try:
                 doc = account_in_session(s, str(handle), str(year), refresh=False)

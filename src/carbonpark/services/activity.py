@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from carbonpark import accounting, quality
@@ -220,7 +220,7 @@ def meter_amounts(
         amount,
         amount * est_share,
         amount * flag_share,
-        sum(p.n_readings for p, _ in parts),
+        np.sum([p.n_readings for p, _ in parts], axis=0),
         tuple(f"via {virtual.formula}: {n}" for p, _ in parts for n in p.notes),
     )
 
@@ -597,7 +597,7 @@ def stored_activity(
         conds = [ActivityDatum.enterprise_id.in_(ids)] if ids else []
         if None in enterprise_ids:
             conds.append(ActivityDatum.enterprise_id.is_(None))
-        stmt = stmt.where(or_(*conds) if conds else and_(False))
+        stmt = stmt.where(or_(*conds) if conds else false())
     rows = list(s.scalars(stmt.order_by(ActivityDatum.series, ActivityDatum.start_ms)))
     by_series: dict[str, dict[str, list[ActivityDatum]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from carbonpark import evaluate
 from carbonpark.services import ledger as ledger_service
 from carbonpark.services.accounting import demo_step as accounting_demo_step
 from carbonpark.services.activity import ACTIVITY_OF_SOURCE, STEAM_ENTHALPY_KJ_PER_KG, activity_records
@@ -23,7 +22,7 @@ from carbonpark.services.inventory import demo_step as inventory_demo_step
 from carbonpark.services.quality import step_quality
 from carbonpark.services.trading import demo_step as trading_demo_step
 from carbonpark.store import session
-from carbonpark.store.schema import Enterprise, Meter, Reading, Statistic
+from carbonpark.store.schema import Meter, Reading
 
 __all__ = ["ACTIVITY_OF_SOURCE", "STEAM_ENTHALPY_KJ_PER_KG", "activity_records", "run_capabilities"]
 
@@ -33,39 +32,10 @@ def _step_accounting(db: str | None, year: int, out: Path) -> dict[str, Any]:
 
 
 def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str, Any]:
-    with session(db) as s:
-        ents = int(s.scalar(select(func.count()).select_from(Enterprise)) or 0)
-        stats = dict(
-            s.execute(
-                select(Statistic.metric, func.sum(Statistic.value))
-                .where(Statistic.period.like(f"{year}%"))
-                .group_by(Statistic.metric)
-            ).all()
-        )
-    figures: dict[str, float | bool] = {
-        "enterprises_total": ents,
-        "enterprises_on_platform": ents,
-        "carbon_data_platform": True,
-    }
-    if inv is not None:
-        figures.update({"emissions_tco2e": inv.total_tco2e, "energy_total_tce": inv.energy_tce})
-    if stats.get("value_added"):
-        figures["gdp_10k_cny"] = float(stats["value_added"])
-    if stats.get("gross_output_value"):
-        figures["output_10k_cny"] = float(stats["gross_output_value"])
-    if stats.get("employees"):
-        figures["employees"] = float(stats["employees"])
-    platform = evaluate.indicators_from_platform(figures)
-    values = evaluate.merge_inputs(platform.values, evaluate.demo_entered_values())
-    result = evaluate.evaluate(values)
-    html = out / "evaluation.html"
-    html.write_text(evaluate.render_html(result, lang="zh"), encoding="utf-8")
-    return {
-        "score": round(float(result.score), 2),
-        "indicators_from_platform": len(platform.values),
-        "missing": len(result.missing),
-        "output": str(html),
-    }
+    """Full evaluation from the store with the demo's entered values, reports (services/evaluation.py)."""
+    from carbonpark.services.evaluation import demo_step
+
+    return demo_step(db, year, out)
 
 
 def _step_ledger(db: str | None, out: Path) -> dict[str, Any]:

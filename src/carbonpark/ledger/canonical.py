@@ -116,7 +116,9 @@ class _Refused(Exception):
     """A value RFC 8785 cannot carry; ``parts`` is filled with its path on the way out."""
 
     def __init__(self, expected: str, got: object) -> None:
-        self.expected, self.got, self.parts = expected, got, []  # type: list[str]
+        super().__init__(expected)
+        self.expected, self.got = expected, got
+        self.parts: list[str] = []
 
 
 def _members(value: Mapping[Any, Any]) -> list[tuple[str, Any]]:

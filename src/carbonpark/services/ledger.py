@@ -361,7 +361,7 @@ def _park_tz(conn: Connection) -> str:
 # ---------------------------------------------------------------------------- audit-log entries
 
 
-def audit_payload(row: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
+def audit_payload(row: AuditEntry | Mapping[str, Any] | Any) -> dict[str, Any]:
     """The payload attesting one audit-log row (all its columns)."""
     get = row.get if isinstance(row, Mapping) else (lambda name: getattr(row, name))
     return {
@@ -963,7 +963,9 @@ def _check_log(conn: Connection, report: VerifyReport, pinned: Ed25519PublicKey 
         if pinned is not None and sth is latest and sth.key_id != signing.key_id(pinned):
             report.findings.append(Finding("tree_head", label, "signed by a key other than the park key given"))
             continue
-        public = pinned if pinned is not None and sth.key_id == signing.key_id(pinned) else key and key.public_key
+        public: Ed25519PublicKey | None = key.public_key if key is not None else None
+        if pinned is not None and sth.key_id == signing.key_id(pinned):
+            public = pinned
         if public is None:
             report.findings.append(Finding("tree_head", label, f"signed by key {sth.key_id[:12]}…, not a park key"))
         elif not signing.verify_tree_head(public, sth):
@@ -1177,9 +1179,10 @@ def demo_attestation(db: str | None, out: Path) -> dict[str, Any]:
             if not path.exists():
                 _write_private_key(path, signing.generate_key())
             key = signing.load_private_key(path.read_bytes())
+            org = handle or f"enterprise:{credit}"
             if signing.key_id(key) not in keys:
-                register_key(conn, handle, key, role="submitter")
-            signers[handle] = key
+                register_key(conn, org, key, role="submitter")
+            signers[org] = key
         tz = _park_tz(conn)
 
         def accepted(payload: dict[str, Any]) -> int:

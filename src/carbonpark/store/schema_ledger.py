@@ -40,6 +40,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Table,
     func,
     select,
     update,
@@ -114,15 +115,18 @@ class LedgerHead(Base):
     __table_args__ = (Index("ix_ledger_heads_tree_size", "tree_size", "timestamp_ms"),)
 
 
-_nodes = LedgerNode.__table__
-_entries = LedgerEntry.__table__
-_state = LedgerState.__table__
-_heads = LedgerHead.__table__
+_nodes: Table = LedgerNode.__table__  # type: ignore[assignment]
+_entries: Table = LedgerEntry.__table__  # type: ignore[assignment]
+_state: Table = LedgerState.__table__  # type: ignore[assignment]
+_heads: Table = LedgerHead.__table__  # type: ignore[assignment]
 
 
 def _bytes(value: object) -> bytes:
     """A stored blob as bytes (an SQL client may have turned it into text: read that as UTF-8)."""
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    assert isinstance(value, bytes | bytearray | memoryview), type(value)
+    return bytes(value)
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
@@ -132,6 +136,7 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Seq
     """
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
+        assert driver is not None
         with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -325,8 +330,8 @@ def save_head(conn: Connection, sth: SignedTreeHead) -> None:
     )
 
 
-def _sth(row: object) -> SignedTreeHead:
-    size, ts, root, signature, key = row  # type: ignore[misc]
+def _sth(row: Any) -> SignedTreeHead:
+    size, ts, root, signature, key = row
     return SignedTreeHead(TreeHead(int(size), int(ts), bytes(root)), bytes(signature), str(key))
 
 

@@ -70,6 +70,13 @@ def _step_dispatch(db: str | None, out: Path) -> dict[str, Any]:
     return demo_step(db, out)
 
 
+def _step_monitoring(db: str | None, out: Path) -> dict[str, Any]:
+    """Loads, emissions rate and alarm rules checked as of the newest reading (services/monitoring.py)."""
+    from carbonpark.services.monitoring import demo_monitoring_step
+
+    return demo_monitoring_step(db, out)
+
+
 def run_capabilities(
     db: str | None, year: int, out: Path, on_progress: Callable[[str, int, int], None] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -80,6 +87,7 @@ def run_capabilities(
     inventory = None
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("quality", lambda: step_quality(db, out)),
+        ("monitoring", lambda: _step_monitoring(db, out)),
         ("accounting", lambda: _step_accounting(db, year, out)),
         ("evaluation", lambda: _step_evaluation(db, year, out, inventory)),
         ("forecast", lambda: _step_forecast(db, out)),

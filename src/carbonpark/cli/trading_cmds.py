@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from carbonpark.cli.common import emit_json, new_app, to_jsonable
+from carbonpark.cli.common import emit_json, err_console, new_app, to_jsonable
 from carbonpark.errors import ValidationError
+from carbonpark.services import trading as svc
+from carbonpark.store import session
 from carbonpark.trading.compliance import NATIONAL_ETS_2021, NATIONAL_ETS_2024, compliance_calendar
 from carbonpark.trading.plans import run_allocation, run_energy
 from carbonpark.trading.simulate import load_scenario, run_scenario
@@ -246,6 +248,356 @@ def calendar(
     _out.print(
         f"CCER cap: {programme.ccer_cap_fraction} of verified emissions, floored; {programme.source}", markup=False
     )
+
+
+# ---------------------------------------------------------------------------- over the store (--db)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file path.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on standard output.")]
+ActorOption = Annotated[str, typer.Option("--actor", help="Who acts (recorded on each movement).")]
+MarketOption = Annotated[str, typer.Option("--market", help="park_internal or national_simulation.")]
+
+
+def _emit(doc: Any, as_json: bool, title: str) -> None:
+    if as_json:
+        emit_json(doc)
+        return
+    if isinstance(doc, list):
+        if not doc:
+            _out.print(f"{title}: none", markup=False)
+            return
+        columns = list(doc[0])
+        _out.print(_table(title, columns, [[row.get(c) for c in columns] for row in doc]))
+        return
+    _out.print(_table(title, ["key", "value"], [[k, v] for k, v in doc.items() if k != "movements"]))
+
+
+def _store(fn: Any, *, db: str | None) -> Any:
+    with session(db) as s:
+        return fn(s)
+
+
+@trading_app.command("issue")
+def issue_cmd(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise (id, handle, credit code or name).")],
+    asset: Annotated[str, typer.Argument(help="allowance:YYYY, ccer, energy_right:YYYY or cash.")],
+    amount: Annotated[str, typer.Argument(help="Whole tonnes / tce, or CNY with up to 2 decimals.")],
+    reason: Annotated[str, typer.Option(help="allocation or deposit.")] = "allocation",
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Bring allowances, CCER, energy-use rights or cash into an enterprise's account (attested)."""
+    doc = _store(lambda s: svc.issue(s, enterprise, asset, amount, actor=actor, reason=reason), db=db)
+    _emit(doc, as_json, "issued")
+
+
+@trading_app.command("transfer")
+def transfer_cmd(
+    from_enterprise: Annotated[str, typer.Argument(help="Giver.")],
+    to_enterprise: Annotated[str, typer.Argument(help="Receiver.")],
+    asset: Annotated[str, typer.Argument(help="allowance:YYYY, ccer, energy_right:YYYY or cash.")],
+    amount: Annotated[str, typer.Argument(help="Whole tonnes / tce, or CNY.")],
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Transfer between two enterprises (double-entry, attested; never below zero)."""
+    doc = _store(lambda s: svc.transfer(s, from_enterprise, to_enterprise, asset, amount, actor=actor), db=db)
+    _emit(doc, as_json, "transfer")
+
+
+@trading_app.command("balances")
+def balances_cmd(
+    enterprise: Annotated[str | None, typer.Option(help="One enterprise only.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Holdings per enterprise and asset (available, reserved, total)."""
+    doc = _store(lambda s: svc.balances(s, None, enterprise), db=db)
+    if as_json:
+        emit_json(doc)
+        return
+    rows = [
+        [h, a, v["available"], v["reserved"], v["total"]]
+        for h, assets in doc["accounts"].items()
+        for a, v in assets.items()
+    ]
+    _out.print(_table("Balances 账户余额", ["enterprise", "asset", "available", "reserved", "total"], rows))
+
+
+@trading_app.command("movements")
+def movements_cmd(
+    enterprise: Annotated[str | None, typer.Option(help="One enterprise only.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The double-entry journal, newest first (each movement's ledger record is trading_movement:<id>)."""
+    _emit(_store(lambda s: svc.movements(s, None, enterprise, limit), db=db), as_json, "Movements 流水")
+
+
+@trading_app.command("trial-balance")
+def trial_balance_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Sum of all accounts per asset (zero when the books are sound) and negative accounts."""
+    _emit(_store(svc.trial_balance, db=db), as_json, "Trial balance 试算平衡")
+
+
+@trading_app.command("allocate-stored")
+def allocate_stored_cmd(
+    plan: Annotated[Path, typer.Argument(help="YAML: year and a list 'plan' of {enterprise, method, …}.")],
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Allocate allowances from stored output statistics or stored verified emissions, and book them."""
+    import yaml
+
+    doc = yaml.safe_load(_read(plan)) or {}
+    if not isinstance(doc, dict) or "year" not in doc:
+        raise ValidationError("plan", "a mapping with year and plan", type(doc).__name__)
+    result = _store(lambda s: svc.allocate(s, int(doc["year"]), doc.get("plan") or [], actor=actor), db=db)
+    _emit(result if as_json else result["allocations"], as_json, "Allocation 配额分配")
+
+
+@trading_app.command("surrender")
+def surrender_cmd(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise.")],
+    year: Annotated[int, typer.Option(help="Compliance year.")],
+    allowances: Annotated[int, typer.Option(help="Allowances to surrender [t].")],
+    ccer: Annotated[int, typer.Option(help="CCER to surrender [t].")] = 0,
+    programme: Annotated[str, typer.Option(help="national-ets-2024 or national-ets-2021.")] = "national-ets-2024",
+    allow_unverified: Annotated[bool, typer.Option(help="Use an unlocked accounting run.")] = False,
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Surrender (清缴) against stored verified emissions: CCER ≤ floor(5 % × verified); shortfall and penalty."""
+    doc = _store(
+        lambda s: svc.surrender(
+            s, enterprise, year, allowances, ccer, actor=actor, programme=programme, allow_unverified=allow_unverified
+        ),
+        db=db,
+    )
+    _emit(doc, as_json, "Surrender 清缴")
+
+
+@trading_app.command("compliance")
+def compliance_cmd(
+    year: Annotated[int, typer.Option(help="Compliance year.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Obligation, holdings, position, outcome and days to each deadline per enterprise."""
+    doc = _store(lambda s: svc.compliance_status(s, year), db=db)
+    if as_json:
+        emit_json(doc)
+        return
+    cols = [
+        "enterprise",
+        "obligation_t",
+        "allowances_available_t",
+        "ccer_available_t",
+        "ccer_cap_t",
+        "position_t",
+        "status",
+        "shortfall_t",
+    ]
+    _out.print(_table(f"Compliance 履约 {year}", cols, [[r[c] for c in cols] for r in doc]))
+
+
+@trading_app.command("statement")
+def statement_cmd(
+    csv_file: Annotated[Path, typer.Argument(help="National registry statement CSV (docs/trading.md).")],
+    align: Annotated[bool, typer.Option(help="Bring the park mirror in line with the statement.")] = False,
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Import a national registry statement and reconcile the park mirror against it."""
+    doc = _store(lambda s: svc.import_statement(s, _read(csv_file), actor=actor, align=align), db=db)
+    if as_json:
+        emit_json(doc)
+        return
+    cols = ["holder", "asset", "park_t", "national_t", "difference_t"]
+    _out.print(
+        _table(
+            f"Statement {doc['statement']} ({doc['as_of']}): differences",
+            cols,
+            [[d[c] for c in cols] for d in doc["differences"]],
+        )
+    )
+
+
+@trading_app.command("energy-cap")
+def energy_cap_cmd(
+    org: Annotated[str, typer.Argument(help="Enterprise, or 'park'.")],
+    year: Annotated[int, typer.Option(help="Year.")],
+    total_tce: Annotated[str | None, typer.Option(help="Total cap [tce].")] = None,
+    intensity: Annotated[str | None, typer.Option(help="Intensity cap [tce/10⁴ CNY].")] = None,
+    source: Annotated[str, typer.Option(help="Where the caps come from.")] = "",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set the 能耗双控 caps of an enterprise or the park."""
+    _emit(
+        _store(lambda s: svc.set_energy_cap(s, org, year, total_tce, intensity, source=source), db=db), as_json, "cap"
+    )
+
+
+@trading_app.command("energy-position")
+def energy_position_cmd(
+    org: Annotated[str, typer.Argument(help="Enterprise, or 'park'.")],
+    year: Annotated[int, typer.Option(help="Year.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Year-to-date 能耗双控 position from stored energy and value added."""
+    _emit(_store(lambda s: svc.energy_position(s, org, year), db=db), as_json, f"能耗双控 {org} {year}")
+
+
+@trading_app.command("key-units")
+def key_units_cmd(
+    year: Annotated[int, typer.Option(help="Year.")],
+    threshold: Annotated[str, typer.Option(help="Threshold [tce].")] = "10000",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Key energy-consuming units (重点用能单位): stored energy ≥ the threshold."""
+    _emit(_store(lambda s: svc.key_energy_units(s, year, threshold), db=db), as_json, "重点用能单位 key units")
+
+
+@trading_app.command("quota")
+def quota_cmd(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise.")],
+    product: Annotated[str, typer.Argument(help="Product name.")],
+    output_metric: Annotated[str, typer.Option(help="Statistic counting the output, e.g. output:E01-steel.")],
+    limit: Annotated[str, typer.Option(help="Limit value [kgce/unit].")],
+    advanced: Annotated[str | None, typer.Option(help="Advanced value [kgce/unit].")] = None,
+    unit: Annotated[str, typer.Option(help="Product unit.")] = "t",
+    standard: Annotated[str, typer.Option(help="Standard and grade of the limit.")] = "",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enter a product energy-consumption limit (能耗限额)."""
+    doc = _store(
+        lambda s: svc.set_product_quota(
+            s, enterprise, product, output_metric, limit, unit=unit, advanced_kgce_per_unit=advanced, standard=standard
+        ),
+        db=db,
+    )
+    _emit(doc, as_json, "quota")
+
+
+@trading_app.command("quotas")
+def quotas_cmd(
+    year: Annotated[int, typer.Option(help="Year.")], db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Every product quota against metered product energy use."""
+    _emit(_store(lambda s: svc.check_product_quotas(s, year), db=db), as_json, "能耗限额 quotas")
+
+
+@trading_app.command("energy-surrender")
+def energy_surrender_cmd(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise.")],
+    year: Annotated[int, typer.Option(help="Year.")],
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Surrender energy-use rights (用能权) for the stored energy of the year."""
+    _emit(_store(lambda s: svc.surrender_energy_rights(s, enterprise, year, actor=actor), db=db), as_json, "用能权")
+
+
+@trading_app.command("order")
+def order_cmd(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise.")],
+    side: Annotated[str, typer.Argument(help="buy or sell.")],
+    asset: Annotated[str, typer.Argument(help="allowance:YYYY, ccer or energy_right:YYYY.")],
+    quantity: Annotated[int, typer.Argument(help="Units [t or tce].")],
+    price: Annotated[str | None, typer.Option(help="Limit price [CNY/unit]; omit for a market order.")] = None,
+    order_id: Annotated[str | None, typer.Option("--id", help="Order id (default O<n>).")] = None,
+    market: MarketOption = "park_internal",
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Place a limit (with --price) or market order in the park market; settles at once when it matches."""
+    kind = "limit" if price is not None else "market"
+    doc = _store(
+        lambda s: svc.place_order(
+            s, enterprise, side, asset, quantity, price, actor=actor, order_type=kind, order_ref=order_id, market=market
+        ),
+        db=db,
+    )
+    if as_json:
+        emit_json(doc)
+        return
+    _out.print(f"order {doc['order']}: {doc['status']}, remaining {doc['remaining']} {doc['reason']}", markup=False)
+    _emit([{k: t[k] for k in ("buyer", "seller", "quantity", "price")} for t in doc["trades"]], False, "Trades")
+
+
+@trading_app.command("cancel")
+def cancel_cmd(
+    order_id: Annotated[str, typer.Argument(help="Order id.")],
+    market: MarketOption = "park_internal",
+    db: DbOption = None,
+    actor: ActorOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel an open order (its reservation is given back)."""
+    _emit(_store(lambda s: svc.cancel_order(s, order_id, actor=actor, market=market), db=db), as_json, "cancel")
+
+
+@trading_app.command("market")
+def market_cmd(
+    asset: Annotated[str, typer.Argument(help="allowance:YYYY, ccer or energy_right:YYYY.")],
+    market: MarketOption = "park_internal",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Market data: last price, depth, daily OHLC (and trade count)."""
+    doc = _store(lambda s: svc.market_data(s, asset, market), db=db)
+    if as_json:
+        emit_json(doc)
+        return
+    _out.print(f"{doc['market']} {doc['asset']}: last {to_jsonable(doc['last_price'])}", markup=False)
+    _emit(doc["ohlc"], False, "OHLC")
+
+
+@trading_app.command("trades")
+def trades_cmd(
+    asset: Annotated[str | None, typer.Option(help="One asset only.")] = None,
+    market: MarketOption = "park_internal",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trade history, newest first."""
+    _emit(_store(lambda s: svc.trades(s, None, asset, market), db=db), as_json, "Trades 成交")
+
+
+@trading_app.command("report")
+def report_cmd(
+    kind: Annotated[str, typer.Argument(help="compliance or energy.")],
+    enterprise: Annotated[str, typer.Argument(help="Enterprise.")],
+    year: Annotated[int, typer.Option(help="Year.")],
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    out: Annotated[Path, typer.Option(help="Output file (.html or .pdf).")] = Path("report.html"),
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compliance statement (履约报告) or energy-use status report (能源利用状况报告) as HTML or PDF."""
+    from carbonpark.reports import trading as reports
+
+    if kind not in ("compliance", "energy"):
+        raise ValidationError("kind", "compliance or energy", kind)
+    fetch = svc.compliance_statement if kind == "compliance" else svc.energy_status_report
+    doc = _store(lambda s: fetch(s, enterprise, year), db=db)
+    path = reports.write(kind, doc, out, lang)
+    if as_json:
+        emit_json({"report": kind, "enterprise": enterprise, "year": year, "lang": lang, "output": str(path)})
+    else:
+        err_console.print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,7 @@ import hashlib
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -457,14 +458,39 @@ def transfer(
     }
 
 
+_SCHEMA_CHECKED: set[str] = set()
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Session]:
+    """:func:`carbonpark.store.session`, checking the schema revision once per database and process.
+
+    (The check reads the migration scripts, tens of milliseconds, which would dominate a transfer.)
+    """
+    key = str(db)
+    with session(db, require_schema=key not in _SCHEMA_CHECKED) as s:
+        _SCHEMA_CHECKED.add(key)
+        yield s
+
+
 def transfer_db(
     db: str | None, from_enterprise: str, to_enterprise: str, asset: str, amount: object, *, actor: str
 ) -> dict[str, Any]:
     """:func:`transfer` in a transaction of its own, run again on a PostgreSQL deadlock."""
 
     def run() -> dict[str, Any]:
-        with session(db) as s:
+        with _session(db) as s:
             return transfer(s, from_enterprise, to_enterprise, asset, amount, actor=actor)
+
+    return _retrying(run)
+
+
+def transfer_many_db(db: str | None, items: Sequence[tuple[str, str, str, object]], *, actor: str) -> int:
+    """:func:`transfer_many` in a transaction of its own, run again on a PostgreSQL deadlock."""
+
+    def run() -> int:
+        with _session(db) as s:
+            return transfer_many(s, items, actor=actor)
 
     return _retrying(run)
 
@@ -875,7 +901,11 @@ def compliance_statement(s: Session, enterprise: str | int, year: int, who: Prin
     _in_scope(who, ent)
     holder = _holder(ent)
     moves = [m for m in movements(s, None, ent.id, limit=10_000) if m["asset"].startswith((ALLOWANCE, CCER))]
-    allocated = sum(int(m["amount"]) for m in moves if m["reason"] == "allocation" and m["debit"].startswith(holder))
+    allocated = sum(
+        int(m["amount"])
+        for m in moves
+        if m["reason"] == "allocation" and m["asset"].startswith(ALLOWANCE) and m["debit"].startswith(holder + "/")
+    )
     bought = sum(int(m["amount"]) for m in moves if m["reason"] == "trade" and m["debit"].startswith(holder + "/"))
     sold = sum(int(m["amount"]) for m in moves if m["reason"] == "trade" and m["credit"].startswith(holder + "/"))
     results = [
@@ -1370,8 +1400,8 @@ def _market_label(label: str) -> str:
 
 
 def _lock_market(s: Session, park: Park) -> None:
-    """Serialise matching per park: lock the park row (matching reads the whole book)."""
-    s.scalars(select(Park.id).where(Park.id == park.id).with_for_update()).all()
+    """Serialise matching per park: lock the park row (FOR NO KEY UPDATE, so inserts referencing it go on)."""
+    s.scalars(select(Park.id).where(Park.id == park.id).with_for_update(key_share=True)).all()
 
 
 def place_order(

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carbonpark import __version__, store
 from carbonpark.api import routers as routers_pkg
 from carbonpark.api.problems import MEDIA_TYPE, PROBLEM_RESPONSES, Problem, install_problem_handlers
-from carbonpark.services.auth import SecuritySettings, check_production
+from carbonpark.services.auth import PrincipalCache, SecuritySettings, check_production
 from carbonpark.settings import get_settings
 
 __all__ = ["create_app", "router_modules"]
@@ -43,6 +43,12 @@ _HEADERS = [
     (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
 ]
 _API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+# The web dashboard (carbonpark.web, issue 14): its own scripts/styles and plotly.js from this server only.
+_WEB_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    b"connect-src 'self'; font-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+)
 # Swagger UI loads its script and style from the jsDelivr CDN (FastAPI's default).
 _DOCS_CSP = (
     b"content-security-policy",
@@ -68,7 +74,7 @@ class HardeningMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = _DOCS_CSP if path.startswith("/api/docs") else _API_CSP
+        csp = _DOCS_CSP if path.startswith("/api/docs") else _WEB_CSP if path.startswith("/web/") else _API_CSP
         limit = self.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -176,11 +182,15 @@ def create_app(db: str | None = None, settings: SecuritySettings | None = None) 
     app.state.security = security
     app.state.db = db
     app.state.engine = engine
+    # the schema was checked once above: requests open sessions without asking the database again
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    app.state.principals = PrincipalCache(security.token_cache_seconds)
     app.state.timezone = get_settings().timezone
     install_problem_handlers(app)
     for module in router_modules():
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    # The dashboard (issue 14) sits beside the API (independent layers), so it is found by name.
+    importlib.import_module("carbonpark.web.app").mount(app)
     app.add_middleware(HardeningMiddleware, max_body_bytes=security.max_body_bytes)
     if security.origins:
         app.add_middleware(

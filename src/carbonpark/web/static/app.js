@@ -1,0 +1,48 @@
+// carbonpark dashboard: draws the plotly.js figures of the page, streams live monitoring values,
+// shows upload progress. No inline scripts (the Content-Security-Policy forbids them).
+"use strict";
+
+function drawCharts() {
+  document.querySelectorAll("script.figure").forEach(function (node) {
+    var fig = JSON.parse(node.textContent);
+    var layout = Object.assign({ margin: { t: 20, r: 20, b: 60, l: 60 }, autosize: true }, fig.layout || {});
+    window.Plotly.newPlot(node.dataset.target, fig.data, layout, { responsive: true, displaylogo: false });
+  });
+}
+
+function liveMonitoring() {
+  var box = document.getElementById("live");
+  if (!box || !window.EventSource) { return; }
+  var source = new EventSource(box.dataset.stream);
+  source.addEventListener("overview", function (event) {
+    var doc = JSON.parse(event.data);
+    box.dataset.asOf = doc.as_of || "";
+    box.textContent = (doc.as_of || "") + (doc.emissions && doc.emissions.tco2e_per_h != null ? " · " + doc.emissions.tco2e_per_h.toFixed(3) + " tCO2e/h" : "");
+  });
+  window.addEventListener("pagehide", function () { source.close(); });
+}
+
+function uploadProgress() {
+  var form = document.getElementById("upload-form");
+  if (!form) { return; }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var bar = document.getElementById("upload-progress");
+    bar.hidden = false;
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) { bar.value = 100 * e.loaded / e.total; } });
+    xhr.addEventListener("load", function () {
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    });
+    xhr.send(new FormData(form));
+  });
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.Plotly) { drawCharts(); }
+  liveMonitoring();
+  uploadProgress();
+});

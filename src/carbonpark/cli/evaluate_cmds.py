@@ -125,19 +125,91 @@ def _print_evaluation(result: Evaluation, top: int) -> None:
         _out.print(f"Missing (scored 0): {len(result.missing)} indicators: {', '.join(map(str, result.missing))}")
 
 
+def _stored_evaluation(
+    db: str | None,
+    year: int,
+    extra: Path | None,
+    weights: str,
+    thresholds: Path | None,
+    compare_years: list[int],
+    report: Path | None,
+    lang: str,
+    top: int,
+    as_json: bool,
+) -> None:
+    from carbonpark.reports.evaluation import write_evaluation_report
+    from carbonpark.services.evaluation import compare_years as compare_stored
+    from carbonpark.services.evaluation import evaluate_stored
+
+    entered = read_values_csv(extra.read_text(encoding="utf-8")) if extra is not None else []
+    weight_set = _weights(weights)
+    stored = evaluate_stored(db, year, entered=entered, weights=weight_set, thresholds=_thresholds(thresholds))
+    comparison = None
+    if compare_years:
+        comparison = compare_stored(db, [year, *compare_years], entered={year: entered}, weights=weight_set)
+    if report is not None:
+        fmt = "pdf" if report.suffix.lower() == ".pdf" else "html"
+        write_evaluation_report(stored, report, lang=lang, fmt=fmt, comparison=comparison)
+    if as_json:
+        doc = stored.as_dict(top)
+        if comparison is not None:
+            doc["comparison"] = comparison.as_dict()
+        emit_json(doc)
+        return
+    _print_evaluation(stored.evaluation, top)
+    figures = Table(title=f"Platform figures of {year} (indicators {', '.join(map(str, stored.platform_ids))})")
+    figures.add_column("figure")
+    figures.add_column("value", justify="right")
+    figures.add_column("how it was counted")
+    for name, value in stored.figures.items():
+        figures.add_row(
+            name, str(value) if isinstance(value, bool) else f"{float(value):,.4g}", stored.notes.get(name, "")
+        )
+    _out.print(figures)
+    for ind_id, why in sorted(stored.skipped.items()):
+        _out.print(f"indicator {ind_id} not computed: {why}")
+
+
 def evaluate_command(
-    values: Annotated[Path, typer.Argument(help="CSV: indicator,value[,min,max,direction,step,evidence]")],
+    values: Annotated[
+        Path | None, typer.Argument(help="CSV: indicator,value[,min,max,direction,step,evidence] (file mode)")
+    ] = None,
     weights: WeightsOption = "appendix",
     thresholds: ThresholdsOption = None,
     platform: PlatformOption = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store mode: SQLAlchemy URL or SQLite path (default: $CARBONPARK_DB).")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Store mode: evaluate this year from the platform's data.")
+    ] = None,
+    extra: Annotated[
+        Path | None, typer.Option("--values", help="Store mode: CSV of entered values completing the platform's.")
+    ] = None,
+    compare_year: Annotated[
+        list[int] | None, typer.Option("--compare-year", help="Store mode: also evaluate this year and compare.")
+    ] = None,
     top: Annotated[int, typer.Option("--top", help="How many weakest indicators to list.")] = 10,
-    report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report to this file.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the report to this file (.html, or .pdf in store mode).")
+    ] = None,
     lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
     as_json: JsonOption = False,
 ) -> None:
-    """Score a park with the 69 indicators: formula (10) per indicator, formula (9) per level and in total."""
+    """Score a park with the 69 indicators: formula (10) per indicator, formula (9) per level and in total.
+
+    File mode: VALUES.csv. Store mode: --year (with --db): the indicators the platform has are computed from
+    the store with the computation shown, --values completes the rest.
+    """
     if lang not in ("zh", "en"):
         raise ValidationError("--lang", "zh or en", lang)
+    if year is not None:
+        if values is not None:
+            raise ValidationError("VALUES", "no positional file with --year (entered values go in --values)", values)
+        _stored_evaluation(db, year, extra, weights, thresholds, list(compare_year or []), report, lang, top, as_json)
+        return
+    if values is None:
+        raise ValidationError("VALUES", "a values CSV file, or --year YYYY [--db URL] to evaluate from the store", None)
     inputs, skipped = _inputs(values, platform)
     result = evaluate(inputs, weights=_weights(weights), thresholds=_thresholds(thresholds))
     if report is not None:

@@ -546,9 +546,9 @@ def _quality_counts(ctx: Ctx, enterprise_id: int) -> list[tuple[int, int]]:
 
 
 def _forecast(db: str | None, horizon: int) -> Any:
-    from carbonpark.services.forecasting import forecast_stored
+    from carbonpark.services.forecasting import BULK_MODEL, forecast_stored
 
-    run, _stored = forecast_stored(db, horizon, org="park", model="auto", windows=2)
+    run, _stored = forecast_stored(db, horizon, org="park", model=BULK_MODEL, windows=1)
     return run
 
 
@@ -561,18 +561,18 @@ def forecast_page(ctx: Ctx) -> list[Section]:
         out.append(_gap(exc))
     else:
         f = run.forecast
-        x = [str(v) for v in f["ds"]]
+        x = [str(v) for v in f["ts"]]
         data: list[dict[str, Any]] = []
-        lo = next((c for c in f.columns if c.startswith("lo")), None)
-        hi = next((c for c in f.columns if c.startswith("hi")), None)
-        if lo and hi:
-            data.append({"type": "scatter", "x": x, "y": f[hi].round(3).tolist(), "line": {"width": 0}, "name": hi, "showlegend": False})
-            data.append({"type": "scatter", "x": x, "y": f[lo].round(3).tolist(), "fill": "tonexty", "line": {"width": 0}, "name": f"{lo}–{hi}"})
-        data.append({"type": "scatter", "x": x, "y": f["yhat"].round(3).tolist(), "name": run.model})
+        for level in ("95", "80"):
+            if f"lo-{level}" in f and f"hi-{level}" in f:
+                data.append({"type": "scatter", "x": x, "y": f[f"hi-{level}"].round(3).tolist(), "line": {"width": 0}, "showlegend": False, "name": f"hi-{level}"})
+                data.append({"type": "scatter", "x": x, "y": f[f"lo-{level}"].round(3).tolist(), "fill": "tonexty", "line": {"width": 0}, "name": f"{level} %"})
+        data.append({"type": "scatter", "x": x, "y": f["mean"].round(3).tolist(), "name": run.model})
         out.append(Kpis([("kpi.model", run.model, ""), ("kpi.horizon", len(f), "h")]))
         out.append(Chart("chart.forecast", {"data": data, "layout": {"yaxis": {"title": "kWh"}}}))
-        cols = [c for c in ("ds", "yhat", lo, hi) if c]
-        out.append(Table("table.forecast", ["col.time", "col.yhat", "col.lo", "col.hi"][: len(cols)], [[num(r[c], 3) if c != "ds" else str(r[c]) for c in cols] for _, r in f.iterrows()]))
+        cols = [c for c in ("ts", "mean", "lo-80", "hi-80", "lo-95", "hi-95") if c in f]
+        heads = {"ts": "col.time", "mean": "col.yhat", "lo-80": "col.lo80", "hi-80": "col.hi80", "lo-95": "col.lo95", "hi-95": "col.hi95"}
+        out.append(Table("table.forecast", [heads[c] for c in cols], [[str(r[c]) if c == "ts" else num(r[c], 3) for c in cols] for _, r in f.iterrows()]))
     out.extend(_peak_brief(ctx))
     return out
 
@@ -602,17 +602,23 @@ def dispatch_page(ctx: Ctx) -> list[Section]:
             ]
         )
     ]
-    frame = res.schedule.frame if hasattr(res.schedule, "frame") else None
-    if frame is None:
-        return [*out, Note("note.gap", "schedule has no frame", "gap")]
     x = list(res.timestamps)
-    power = [c for c in frame.columns if c.endswith("_kw") or c.endswith(".p")]
-    soc = [c for c in frame.columns if "soc" in c or "state" in c]
-    data = [{"type": "bar", "name": c, "x": x, "y": frame[c].round(2).tolist()} for c in power if c not in soc]
+    negative = ("charge_kw", "export_kw", "curtailed_kw")
+    data, soc, cols, series = [], [], [], []
+    for asset, variables in res.schedule.items():
+        for var, values in variables.items():
+            name = f"{asset}.{var}"
+            cols.append(name)
+            series.append([num(float(v), 2) for v in values])
+            if var.endswith("_kw") and var != "curtailed_kw":
+                sign = -1.0 if var in negative else 1.0
+                data.append({"type": "bar", "name": name, "x": x, "y": [round(sign * float(v), 2) for v in values]})
+            elif "soc" in var:
+                soc.append({"type": "scatter", "name": name, "x": x, "y": [round(float(v), 2) for v in values]})
     out.append(Chart("chart.schedule", {"data": data, "layout": {"barmode": "relative", "yaxis": {"title": "kW"}}}))
     if soc:
-        out.append(Chart("chart.soc", {"data": [{"type": "scatter", "name": c, "x": x, "y": frame[c].round(2).tolist()} for c in soc], "layout": {}}))
-    out.append(Table("table.schedule", ["col.time", *frame.columns], [[x[i], *[num(v, 2) for v in row]] for i, row in enumerate(frame.itertuples(index=False))]))
+        out.append(Chart("chart.soc", {"data": soc, "layout": {"yaxis": {"title": "kWh"}}}))
+    out.append(Table("table.schedule", ["col.time", *cols], [[x[i], *[col[i] for col in series]] for i in range(len(x))]))
     return out
 
 
@@ -650,18 +656,16 @@ def evaluation_page(ctx: Ctx) -> list[Section]:
     year = _year(ctx)
     result = _evaluation(ctx.db, year)
     out: list[Section] = [Kpis([("kpi.score", num(float(result.score), 2), "/100"), ("kpi.missing", len(result.missing), "")])]
-    dims = getattr(result, "dimensions", None) or getattr(result, "by_dimension", None) or {}
-    items = list(dims.items()) if isinstance(dims, dict) else [(getattr(d, "name", str(d)), getattr(d, "score", 0)) for d in dims]
-    if items:
-        theta = [str(k) for k, _ in items] + [str(items[0][0])]
-        r = [num(float(getattr(v, "score", v)), 2) for _, v in items]
-        out.append(Chart("chart.radar", {"data": [{"type": "scatterpolar", "r": [*r, r[0]], "theta": theta, "fill": "toself"}], "layout": {"polar": {"radialaxis": {"range": [0, 100]}}}}))
-    scores = getattr(result, "indicators", None) or getattr(result, "scores", None) or []
-    rows = []
-    for sc in scores if isinstance(scores, list) else scores.values():
-        rows.append([getattr(sc, "id", ""), getattr(sc, "name", getattr(sc, "name_zh", "")), num(getattr(sc, "score", None), 2), num(getattr(sc, "weight", None), 4)])
-    rows.sort(key=lambda r: (r[2] is None, r[2] if r[2] is not None else 0))
-    out.append(Table("table.weakest", ["col.id", "col.name", "col.score", "col.weight"], rows[:15]))
+    doc = result.as_dict()
+    level1 = doc["level1"]
+    theta = [f"L1-{k}" for k in level1]
+    r = [num(float(v), 2) for v in level1.values()]
+    radar = {"type": "scatterpolar", "r": [*r, r[0]], "theta": [*theta, theta[0]], "fill": "toself"}
+    out.append(Chart("chart.radar", {"data": [radar], "layout": {"polar": {"radialaxis": {"range": [0, 100]}}}}))
+    name = "name_zh" if ctx.lang == "zh-CN" else "name_en"
+    weakest = sorted(doc["indicators"], key=lambda i: -float(i["loss"] or 0.0))[:15]
+    rows = [[i["id"], i[name], num(i["score"], 2), num(i["global_weight"], 4), num(i["loss"], 3), "✓" if i["missing"] else ""] for i in weakest]
+    out.append(Table("table.weakest", ["col.id", "col.name", "col.score", "col.weight", "col.loss", "col.missing"], rows))
     return out
 
 

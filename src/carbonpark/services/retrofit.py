@@ -1,0 +1,666 @@
+"""Retrofit planning, carbon evaluation, admission checks and ratings over the store (碳改造、碳评价).
+
+Everything here reads the stored accounting runs of a year (the accounting engine's results) and a plan
+document (YAML, layout in docs/retrofit.md):
+
+- :func:`source_baselines` gives every stored emission source's yearly use by energy carrier and its
+  emission factor per carrier unit (tCO2e of its records / their activity amount), annualised when the
+  year's data cover fewer than twelve months (× 12 / months covered, said in the note);
+- :func:`stored_projects` applies catalogue measures to those sources
+  (:func:`carbonpark.retrofit.project_from_measure`);
+- :func:`plan_stored` draws the MACC and selects the MILP portfolio;
+- :func:`rate_stored` grades every enterprise (碳效码) with the reasons, the industry structure and a
+  capacity-utilisation warning per industry;
+- :func:`carbon_evaluation` compares the park before and after the portfolio, with region and national
+  benchmarks, the achievability of the intensity target, the share of the city's total and the effect on
+  the city's peak, and an acceptability conclusion in words (zh-CN and English);
+- :func:`admission_stored` checks a candidate enterprise against the park's stored targets.
+
+References
+----------
+Guide §7.4 (碳改造), §7.5 (碳评价: 项目实施前后对比, 区域与行业横向对比, 强度目标可达性, 占全市比重, 对区域达峰的影响,
+可接受结论), §3.2.2(1) (碳效率评价), §1.3.2 (产能过剩分析和预警); SPEC C15, C16; issue 13 items 2-4.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carbonpark import retrofit
+from carbonpark.errors import NotFoundError, ValidationError
+from carbonpark.retrofit.projects import to_decimal
+from carbonpark.services.activity import park_timezone
+from carbonpark.store import session
+from carbonpark.store.registry import resolve
+from carbonpark.store.schema import EmissionSource, Enterprise, Statistic
+from carbonpark.store.schema_accounting import AccountingRun, EmissionRecord
+from carbonpark.store.schema_targets import CarbonTarget
+
+__all__ = [
+    "DEMO_PLAN",
+    "admission_stored",
+    "carbon_evaluation",
+    "demo_step",
+    "load_benchmarks",
+    "load_plan",
+    "park_year",
+    "plain",
+    "plan_stored",
+    "rate_stored",
+    "source_baselines",
+    "stored_projects",
+]
+
+DEMO_PLAN = "demo-retrofit.yaml"
+DEMO_TARGETS = "demo-targets.yaml"
+
+#: Stored activity → catalogue carrier.
+_CARRIER_OF_ACTIVITY = {
+    "purchased_electricity": "electricity",
+    "grid_electricity": "electricity",
+    "natural_gas": "natural_gas",
+}
+
+
+def load_plan(path: Path | str | None = None) -> dict[str, Any]:
+    """The plan document of ``path`` (YAML), or the demo park's packaged plan."""
+    if path is None:
+        text = (resources.files("carbonpark.services") / "data" / DEMO_PLAN).read_text(encoding="utf-8")
+        where = DEMO_PLAN
+    else:
+        text, where = Path(path).read_text(encoding="utf-8"), str(path)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationError(where, "valid YAML", str(exc).splitlines()[0]) from None
+    if not isinstance(doc, Mapping):
+        raise ValidationError(where, "a mapping with discount_rate, prices_cny, projects …", type(doc).__name__)
+    return dict(doc)
+
+
+@lru_cache(maxsize=1)
+def load_benchmarks() -> dict[str, Any]:
+    """The packaged national benchmarks with their sources (``retrofit/data/benchmarks-cn-nbs.yaml``)."""
+    text = (resources.files("carbonpark.retrofit") / "data" / "benchmarks-cn-nbs.yaml").read_text(encoding="utf-8")
+    doc: dict[str, Any] = yaml.safe_load(text)
+    return doc
+
+
+def _park_run(s: Session, year: int) -> AccountingRun:
+    run = s.scalars(select(AccountingRun).where(AccountingRun.org == "park", AccountingRun.period == str(year))).first()
+    if run is None:
+        raise NotFoundError("park accounting run", f"{year} (run `carbonpark account --org park --period {year}`)")
+    return run
+
+
+def _months_covered(s: Session, run: AccountingRun) -> int:
+    """Distinct months with emission records in the run (1-12)."""
+    from carbonpark.times import from_ms
+
+    tz = park_timezone(s)
+    starts = s.scalars(select(EmissionRecord.start_ms).where(EmissionRecord.run_id == run.id).distinct()).all()
+    months = {from_ms(ms, tz).strftime("%Y-%m") for ms in starts}
+    return max(1, min(12, len(months)))
+
+
+def source_baselines(s: Session, year: int) -> dict[int, dict[str, Any]]:
+    """Yearly use and emission factor of every stored source with energy records in the park's run of ``year``.
+
+    Returns
+    -------
+    dict
+        Source id → ``{"enterprise_id", "activity", "carrier", "use" [carrier unit/yr], "unit",
+        "tco2e" [tCO2e/yr], "factor" [tCO2e per carrier unit], "annualised" (× factor), "note"}``.
+        Natural gas is turned into GJ with the NCV the accounting engine used (record factors).
+    """
+    run = _park_run(s, year)
+    scale = 12 / _months_covered(s, run)
+    records = s.scalars(select(EmissionRecord).where(EmissionRecord.run_id == run.id)).all()
+    seen_datum: set[tuple[int | None, int | None, int]] = set()
+    out: dict[int, dict[str, Any]] = {}
+    for rec in records:
+        carrier = _CARRIER_OF_ACTIVITY.get(rec.activity)
+        if carrier is None or rec.source_id is None:
+            continue
+        row = out.setdefault(
+            rec.source_id,
+            {
+                "enterprise_id": rec.enterprise_id,
+                "activity": rec.activity,
+                "carrier": carrier,
+                "use": 0.0,
+                "unit": retrofit.catalogue.CARRIER_UNITS[carrier],
+                "tco2e": 0.0,
+            },
+        )
+        row["tco2e"] += rec.mass_t * rec.gwp * scale
+        key = (rec.activity_datum_id, rec.source_id, rec.start_ms)
+        if key in seen_datum:
+            continue
+        seen_datum.add(key)
+        amount = rec.activity_amount
+        if carrier == "natural_gas":
+            ncv = next((f for f in rec.factors or [] if f.get("parameter") == "ncv"), None)
+            if ncv is None or "10^4 Nm3" not in str(ncv.get("unit")) or rec.activity_unit != "Nm3":
+                raise ValidationError(
+                    f"source {rec.source_id} natural gas", "Nm3 with an NCV in GJ/10^4 Nm3 in its record", rec.factors
+                )
+            amount = amount * float(ncv["value"]) / 1e4
+        elif rec.activity_unit != "kWh":
+            raise ValidationError(f"source {rec.source_id} electricity", "kWh", rec.activity_unit)
+        row["use"] += amount * scale
+    for row in out.values():
+        row["factor"] = row["tco2e"] / row["use"] if row["use"] > 0 else 0.0
+        row["annualised"] = scale
+        row["note"] = f"park accounting run {year}: {row['use']:.6g} {row['unit']}/yr, {row['tco2e']:.6g} tCO2e/yr" + (
+            f" (annualised × {scale:g})" if scale != 1 else ""
+        )
+    return out
+
+
+def _source_of(s: Session, item: Mapping[str, Any], where: str) -> EmissionSource:
+    if item.get("source") is not None:
+        return resolve(s, EmissionSource, item["source"])
+    if item.get("enterprise") is None or item.get("activity") is None:
+        raise ValidationError(where, "'source' (id or handle), or 'enterprise' and 'activity'", dict(item))
+    ent = resolve(s, Enterprise, item["enterprise"])
+    src = s.scalars(
+        select(EmissionSource).where(
+            EmissionSource.enterprise_id == ent.id, EmissionSource.activity == str(item["activity"])
+        )
+    ).first()
+    if src is None:
+        raise NotFoundError("emission source", f"{item['activity']} of {ent.name}")
+    return src
+
+
+def stored_projects(s: Session, year: int, plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Projects of ``plan`` applied to stored sources and costed (catalogue model + accounting factors).
+
+    Each plan row: ``id, measure, size`` and ``source`` or ``enterprise`` + ``activity``; optional
+    ``share_of_source`` (the part of the source's use feeding the affected equipment, default 1),
+    ``name, owner, start_year``. Prices come from ``plan["prices_cny"]``.
+
+    Returns
+    -------
+    list of dict
+        ``{"project": Project, "source", "enterprise", "baseline", "energy_saved", "factors", "note"}``.
+    """
+    catalogue = retrofit.load_catalogue(str(plan.get("catalogue", retrofit.catalogue.DEFAULT_CATALOGUE)))
+    prices = {str(k): to_decimal(v, f"prices_cny.{k}") for k, v in (plan.get("prices_cny") or {}).items()}
+    bases = source_baselines(s, year)
+    by_enterprise: dict[int | None, dict[str, float]] = defaultdict(dict)
+    park_factor: dict[str, tuple[float, float]] = {}
+    for row in bases.values():
+        t, u = park_factor.get(row["carrier"], (0.0, 0.0))
+        park_factor[row["carrier"]] = (t + row["tco2e"], u + row["use"])
+        by_enterprise[row["enterprise_id"]][row["carrier"]] = row["factor"]
+    rows = plan.get("projects")
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError("projects", "a non-empty list of projects", rows)
+    out = []
+    for i, item in enumerate(rows):
+        where = f"projects[{i}]"
+        if not isinstance(item, Mapping) or not item.get("id") or not item.get("measure"):
+            raise ValidationError(where, "a mapping with id, measure, size and a source", item)
+        measure = catalogue.get(str(item["measure"]))
+        if measure is None:
+            raise ValidationError(f"{where}.measure", f"one of {sorted(catalogue)}", item["measure"])
+        src = _source_of(s, item, where)
+        base = bases.get(src.id)
+        if base is None:
+            raise ValidationError(f"{where}.source", "a source with electricity or gas records in the run", src.handle)
+        share = float(item.get("share_of_source", 1.0))
+        if not 0 < share <= 1:
+            raise ValidationError(f"{where}.share_of_source", "a fraction in (0, 1]", share)
+        factors = {c: (t / u if u else 0.0) for c, (t, u) in park_factor.items()}
+        factors.update(by_enterprise.get(src.enterprise_id, {}))
+        factors[base["carrier"]] = base["factor"]
+        derived = retrofit.project_from_measure(
+            measure,
+            project_id=str(item["id"]),
+            size=float(item.get("size", 0)),
+            baseline={base["carrier"]: base["use"] * share},
+            prices_cny=prices,
+            emission_factors_tco2e=factors,
+            name=item.get("name") or f"{measure.name_zh} {measure.name_en}",
+            owner=item.get("owner"),
+            start_year=item.get("start_year"),
+        )
+        out.append(
+            {
+                "project": derived.project,
+                "source": src.handle,
+                "enterprise_id": src.enterprise_id,
+                "baseline": {base["carrier"]: base["use"] * share},
+                "energy_saved": derived.energy_saved,
+                "emissions_saved_tco2e": derived.emissions_saved_by_carrier_tco2e,
+                "factors": {c: factors[c] for c in derived.energy_saved},
+                "note": f"{base['note']}; share {share:g} of the source",
+            }
+        )
+    return out
+
+
+def plan_stored(
+    db: str | None,
+    year: int,
+    plan: Mapping[str, Any],
+    *,
+    budget: Decimal | None = None,
+    target_tco2e: Decimal | None = None,
+) -> dict[str, Any]:
+    """MACC and the MILP portfolio of the plan's projects on the stored sources of ``year``.
+
+    Returns the ``retrofit plan --json`` keys (``macc`` ascending cost, ``selected``,
+    ``total_abatement_tco2e``, ``total_capex``) plus ``projects`` with their baselines and factors.
+    """
+    with session(db) as s:
+        applied = stored_projects(s, year, plan)
+    rate = to_decimal(plan.get("discount_rate", 0), "discount_rate")
+    projects = [a["project"] for a in applied]
+    if budget is None and target_tco2e is None and plan.get("budget_cny") is not None:
+        budget = to_decimal(plan["budget_cny"], "budget_cny")
+    curve = retrofit.marginal_abatement_cost_curve(projects, rate)
+    portfolio = retrofit.select_portfolio(projects, rate, budget, target_tco2e)
+    return {
+        "year": year,
+        "discount_rate": rate,
+        "macc": [
+            {
+                "id": e.id,
+                "name": e.name,
+                "cost_per_tco2e": e.cost_per_tco2e,
+                "annual_abatement_tco2e": e.annual_abatement_tco2e,
+                "cumulative_abatement_tco2e": e.cumulative_abatement_tco2e,
+                "annualised_cost": e.annualised_cost,
+                "capex": e.capex,
+            }
+            for e in curve
+        ],
+        "selected": portfolio.selected,
+        "objective": portfolio.objective,
+        "total_abatement_tco2e": portfolio.total_abatement_tco2e,
+        "total_capex": portfolio.total_capex,
+        "total_annualised_cost": portfolio.total_annualised_cost,
+        "budget": portfolio.budget,
+        "target_tco2e": portfolio.target_tco2e,
+        "projects": [
+            {
+                "id": a["project"].id,
+                "name": a["project"].name,
+                "measure": a["project"].measure,
+                "owner": a["project"].owner,
+                "start_year": a["project"].start_year,
+                "source": a["source"],
+                "capex": a["project"].capex,
+                "annual_opex": a["project"].annual_opex,
+                "annual_savings": a["project"].annual_savings,
+                "annual_abatement_tco2e": a["project"].annual_abatement_tco2e,
+                "lifetime_years": a["project"].lifetime_years,
+                "baseline": a["baseline"],
+                "energy_saved": a["energy_saved"],
+                "factors_tco2e_per_unit": a["factors"],
+                "note": a["note"],
+            }
+            for a in applied
+        ],
+    }
+
+
+def _industry(code: str) -> str:
+    """The 2-digit industry division of a GB/T 4754 code (``C2661`` → ``C26``)."""
+    return code[:3] if len(code) >= 3 else code
+
+
+def park_year(s: Session, year: int) -> dict[str, Any]:
+    """Annualised figures of the park and each enterprise for ``year`` from the stored runs and statistics."""
+    run = _park_run(s, year)
+    scale = 12 / _months_covered(s, run)
+    ents = s.scalars(select(Enterprise).order_by(Enterprise.id)).all()
+    runs = {
+        r.enterprise_id: r
+        for r in s.scalars(
+            select(AccountingRun).where(AccountingRun.period == str(year), AccountingRun.enterprise_id.is_not(None))
+        ).all()
+    }
+    stats: dict[tuple[int, str], float] = defaultdict(float)
+    units: dict[tuple[int, str], str] = {}
+    for ent_id, metric, value, unit in s.execute(
+        select(Statistic.enterprise_id, Statistic.metric, Statistic.value, Statistic.unit).where(
+            Statistic.period.like(f"{year}-%")
+        )
+    ).all():
+        stats[(ent_id, metric)] += float(value)
+        units[(ent_id, metric)] = unit
+    rows = []
+    for e in ents:
+        r = runs.get(e.id)
+        outputs = {m: v * scale for (i, m), v in stats.items() if i == e.id and m.startswith("output:")}
+        rows.append(
+            {
+                "id": e.handle or str(e.id),
+                "name": e.name,
+                "industry": _industry(e.industry_code),
+                "industry_code": e.industry_code,
+                "emissions_tco2e": float((r.summary or {}).get("total_tco2e", 0.0)) * scale if r else 0.0,
+                "energy_tce": float((r.summary or {}).get("energy_tce", 0.0)) * scale if r else 0.0,
+                "value_added_10k_cny": stats.get((e.id, "value_added"), 0.0) * scale,
+                "output": sum(outputs.values()),
+                "output_unit": next((units[(e.id, m)] for m in outputs), ""),
+            }
+        )
+    summary = run.summary or {}
+    park = {
+        "emissions_tco2e": float(summary.get("total_tco2e", 0.0)) * scale,
+        "energy_tce": float(summary.get("energy_tce", 0.0)) * scale,
+        "value_added_10k_cny": sum(r["value_added_10k_cny"] for r in rows),
+    }
+    return {"year": year, "annualised_by": scale, "park": park, "enterprises": rows}
+
+
+def rate_stored(db: str | None, year: int, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Carbon-efficiency grade of every enterprise, the industry structure and overcapacity warnings.
+
+    ``plan["enterprises"]`` gives land [mu] and capacity [output unit/yr] per enterprise name;
+    ``plan["industry_benchmarks"]`` [tCO2e/10^4 CNY] per 2-digit industry (else the park's pooled average);
+    ``plan["overcapacity_threshold"]`` (default 0.75) the utilisation below which an industry is flagged.
+
+    References
+    ----------
+    Guide §3.2.2(1), §1.3.2; provincial 碳效码 method (``retrofit/data/carbon-efficiency-zhejiang-style.yaml``).
+    """
+    with session(db) as s:
+        figures = park_year(s, year)
+    extra = plan.get("enterprises") or {}
+    benchmarks = {str(k): float(v) for k, v in (plan.get("industry_benchmarks") or {}).items()}
+    threshold = float(plan.get("overcapacity_threshold", 0.75))
+    years = []
+    for e in figures["enterprises"]:
+        if e["value_added_10k_cny"] <= 0:
+            continue
+        land = (extra.get(e["name"]) or {}).get("land_mu")
+        years.append(
+            retrofit.EnterpriseYear(
+                e["id"],
+                e["industry"],
+                e["emissions_tco2e"],
+                e["value_added_10k_cny"],
+                energy_tce=e["energy_tce"],
+                land_mu=None if land is None else float(land),
+            )
+        )
+    ratings = retrofit.rate_enterprises(years, benchmarks)
+    names = {e["id"]: e["name"] for e in figures["enterprises"]}
+    structure: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for e in figures["enterprises"]:
+        cap = (extra.get(e["name"]) or {}).get("capacity")
+        row = structure[e["industry"]]
+        row["emissions_tco2e"] += e["emissions_tco2e"]
+        row["value_added_10k_cny"] += e["value_added_10k_cny"]
+        row["energy_tce"] += e["energy_tce"]
+        if cap:
+            row["output"] += e["output"]
+            row["capacity"] += float(cap)
+    total_e = sum(r["emissions_tco2e"] for r in structure.values()) or 1.0
+    total_v = sum(r["value_added_10k_cny"] for r in structure.values()) or 1.0
+    industries = []
+    warnings = []
+    for ind, row in sorted(structure.items()):
+        utilisation = row["output"] / row["capacity"] if row.get("capacity") else None
+        item = {
+            "industry": ind,
+            "emissions_tco2e": row["emissions_tco2e"],
+            "value_added_10k_cny": row["value_added_10k_cny"],
+            "emission_share": row["emissions_tco2e"] / total_e,
+            "value_added_share": row["value_added_10k_cny"] / total_v,
+            "intensity_tco2e_per_10k_cny": (
+                row["emissions_tco2e"] / row["value_added_10k_cny"] if row["value_added_10k_cny"] else None
+            ),
+            "capacity_utilisation": utilisation,
+            "overcapacity": utilisation is not None and utilisation < threshold,
+        }
+        industries.append(item)
+        if item["overcapacity"]:
+            warnings.append(
+                f"{ind}: capacity utilisation {utilisation:.0%} < {threshold:.0%} (产能利用率低于预警线, 产能过剩风险)"
+            )
+    return {
+        "year": year,
+        "annualised_by": figures["annualised_by"],
+        "ratings": [
+            {**r.__dict__, "name": names.get(r.id, r.id)}  # dataclass fields + the enterprise's name
+            for r in ratings
+        ],
+        "industries": industries,
+        "overcapacity_threshold": threshold,
+        "warnings": warnings,
+    }
+
+
+def _targets_of_year(s: Session, year: int) -> dict[str, Any]:
+    row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle == "park")).first()
+    if row is None:
+        return {}
+    return {
+        "cap_total_tco2e": (row.caps_tco2e or {}).get(str(year)),
+        "intensity_caps": {int(k): float(v) for k, v in (row.intensity_caps or {}).items()},
+        "peak_year": row.peak_year,
+        "peak_tco2e": row.peak_tco2e,
+    }
+
+
+def carbon_evaluation(db: str | None, year: int, plan: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
+    """§7.5 carbon evaluation of the selected portfolio on the park, with a conclusion in words.
+
+    Parameters
+    ----------
+    planned
+        The :func:`plan_stored` document (its ``selected`` projects are evaluated).
+
+    Notes
+    -----
+    Achievability: for every year with an intensity cap, the projected intensity is
+    ``(E·(1+g_E)^n − Σ abatement of selected projects started by then) / (V·(1+g_V)^n)`` with ``E``, ``V``
+    the annualised emissions and value added of ``year``, ``n`` the years ahead and ``g`` the growth rates
+    of ``plan["growth"]``; achievable when it is at or under the cap.
+    """
+    with session(db) as s:
+        figures = park_year(s, year)
+        targets = _targets_of_year(s, year)
+    park = figures["park"]
+    e0, v0, en0 = park["emissions_tco2e"], park["value_added_10k_cny"], park["energy_tce"]
+    if v0 <= 0:
+        raise ValidationError("value_added", "the park's value added of the year > 0", v0)
+    selected = set(planned["selected"])
+    projects = [p for p in planned["projects"] if p["id"] in selected]
+    abatement = sum(float(p["annual_abatement_tco2e"]) for p in projects)
+    before = {"emissions_tco2e": e0, "intensity_tco2e_per_10k_cny": e0 / v0, "energy_intensity": en0 / v0}
+    after = {"emissions_tco2e": e0 - abatement, "intensity_tco2e_per_10k_cny": (e0 - abatement) / v0}
+    growth = plan.get("growth") or {}
+    g_v, g_e = float(growth.get("value_added", 0.0)), float(growth.get("emissions", 0.0))
+    achievability = []
+    for cap_year, cap in sorted((targets.get("intensity_caps") or {}).items()):
+        if cap_year < year:
+            continue
+        n = cap_year - year
+        cut = sum(float(p["annual_abatement_tco2e"]) for p in projects if (p["start_year"] or year) <= cap_year)
+        projected = (e0 * (1 + g_e) ** n - cut) / (v0 * (1 + g_v) ** n)
+        achievability.append(
+            {
+                "year": cap_year,
+                "cap": cap,
+                "projected": projected,
+                "achievable": projected <= cap,
+                "margin": cap - projected,
+                "abatement_counted_tco2e": cut,
+            }
+        )
+    national = load_benchmarks()
+    region = plan.get("region") or {}
+    benchmarks = {
+        "national_energy_intensity_tce_per_10k_cny": national["energy_intensity_tce_per_10k_cny"],
+        "national_source": national["source"],
+        "region": dict(region),
+        "park_energy_intensity_tce_per_10k_cny": en0 / v0,
+    }
+    city = plan.get("city") or {}
+    city_part: dict[str, Any] = {}
+    if city.get("emissions_tco2e"):
+        city_part["share_before"] = e0 / float(city["emissions_tco2e"])
+        city_part["share_after"] = (e0 - abatement) / float(city["emissions_tco2e"])
+    if city.get("peak_tco2e"):
+        city_part["effect_on_peak"] = -abatement / float(city["peak_tco2e"])
+    ok = bool(achievability) and all(a["achievable"] for a in achievability)
+    next_cap = achievability[0] if achievability else None
+    if next_cap is None:
+        zh = (
+            f"园区无强度目标可对照;组合年减排 {abatement:,.0f} tCO2e,强度由 "
+            f"{before['intensity_tco2e_per_10k_cny']:.3g} 降至 {after['intensity_tco2e_per_10k_cny']:.3g} t/万元。"
+        )
+        en = f"No intensity target to judge against; the portfolio abates {abatement:,.0f} tCO2e/yr."
+    else:
+        failed = [str(a["year"]) for a in achievability if not a["achievable"]]
+        verdict_zh = "可接受:各年度强度目标均可达" if ok else f"不可接受:{'、'.join(failed)} 年强度目标不可达"
+        verdict_en = (
+            "acceptable: every intensity target is reachable"
+            if ok
+            else f"not acceptable: the intensity target of {', '.join(failed)} is out of reach"
+        )
+        zh = (
+            f"{verdict_zh}。组合年减排 {abatement:,.0f} tCO2e,园区强度由 {before['intensity_tco2e_per_10k_cny']:.3g} "
+            f"降至 {after['intensity_tco2e_per_10k_cny']:.3g} t/万元;{next_cap['year']} 年预计 "
+            f"{next_cap['projected']:.3g}(目标 {next_cap['cap']:.3g})。"
+        )
+        en = (
+            f"{verdict_en}. The portfolio abates {abatement:,.0f} tCO2e/yr; the park's intensity goes from "
+            f"{before['intensity_tco2e_per_10k_cny']:.3g} to {after['intensity_tco2e_per_10k_cny']:.3g} t/10^4 CNY; "
+            f"{next_cap['year']} projected {next_cap['projected']:.3g} against the cap {next_cap['cap']:.3g}."
+        )
+    if "share_before" in city_part:
+        zh += f" 占全市排放 {city_part['share_before']:.2%} → {city_part['share_after']:.2%}。"
+        en += f" Share of the city's emissions {city_part['share_before']:.2%} → {city_part['share_after']:.2%}."
+    return {
+        "year": year,
+        "annualised_by": figures["annualised_by"],
+        "projects": sorted(selected),
+        "abatement_tco2e": abatement,
+        "before": before,
+        "after": after,
+        "benchmarks": benchmarks,
+        "achievability": achievability,
+        "city": city_part,
+        "acceptable": ok,
+        "conclusion": {"zh": zh, "en": en},
+    }
+
+
+def admission_stored(
+    db: str | None, year: int, candidate: Mapping[str, Any], plan: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Admission check (招商引资模拟核算) of ``candidate`` on the park's annualised ``year`` and stored targets.
+
+    ``candidate``: ``name, emissions_tco2e, value_added_10k_cny`` [tCO2e/yr, 10^4 CNY/yr], optional
+    ``energy_tce``, ``industry`` (graded against ``plan["industry_benchmarks"]``).
+    """
+    for key in ("name", "emissions_tco2e", "value_added_10k_cny"):
+        if candidate.get(key) in (None, ""):
+            raise ValidationError(f"candidate.{key}", "a value", candidate.get(key))
+    with session(db) as s:
+        figures = park_year(s, year)
+        targets = _targets_of_year(s, year)
+    park = figures["park"]
+    benchmarks = {str(k): float(v) for k, v in (plan.get("industry_benchmarks") or {}).items()}
+    industry = candidate.get("industry")
+    result = retrofit.admission_check(
+        str(candidate["name"]),
+        retrofit.ParkFigures(
+            float(candidate["emissions_tco2e"]),
+            float(candidate["value_added_10k_cny"]),
+            float(candidate.get("energy_tce", 0.0)),
+        ),
+        retrofit.ParkFigures(park["emissions_tco2e"], park["value_added_10k_cny"], park["energy_tce"]),
+        retrofit.ParkTargets(
+            cap_total_tco2e=targets.get("cap_total_tco2e"),
+            cap_intensity_tco2e_per_10k_cny=(targets.get("intensity_caps") or {}).get(year),
+        ),
+        industry=None if industry is None else str(industry),
+        industry_benchmark=benchmarks.get(str(industry)) if industry is not None else None,
+    )
+    doc = {
+        "year": year,
+        "annualised_by": figures["annualised_by"],
+        "candidate": result.candidate,
+        "admissible": result.admissible,
+        "checks": [c.__dict__ for c in result.checks],
+        "candidate_intensity": result.candidate_intensity,
+        "park_intensity_before": result.park_intensity_before,
+        "park_intensity_after": result.park_intensity_after,
+        "grade": result.grade,
+        "conclusion": result.conclusion,
+    }
+    if not result.checks:
+        doc["conclusion"] += " (no stored caps for the year: nothing to check against)"
+    return doc
+
+
+def plain(doc: Any) -> Any:
+    """``doc`` with Decimals as floats, tuples as lists and non-finite floats as None (JSON-ready)."""
+    if isinstance(doc, Decimal):
+        doc = float(doc)
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return None
+    if isinstance(doc, dict):
+        return {str(k): plain(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [plain(v) for v in doc]
+    return doc
+
+
+def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
+    """Demo: targets and path imported, portfolio with MACC, carbon evaluation, admission check, ratings, reports."""
+    import json
+
+    from carbonpark.reports.retrofit import write_retrofit_report
+    from carbonpark.services.targets import import_targets
+
+    targets_file = resources.files("carbonpark.services") / "data" / DEMO_TARGETS
+    with resources.as_file(targets_file) as path:
+        imported = import_targets(db, Path(path), "demo")
+    plan = load_plan()
+    planned = plan_stored(db, year, plan)
+    evaluation = carbon_evaluation(db, year, plan, planned)
+    admission = admission_stored(db, year, plan["candidate"], plan)
+    ratings = rate_stored(db, year, plan)
+    bundle = {"plan": planned, "evaluation": evaluation, "admission": admission, "ratings": ratings}
+    (out / "retrofit.json").write_text(json.dumps(plain(bundle), ensure_ascii=False, indent=2), encoding="utf-8")
+    written = []
+    for lang in ("zh", "en"):
+        for fmt in ("html", "pdf"):
+            path = out / f"retrofit-{lang}.{fmt}"
+            write_retrofit_report(bundle, path, lang=lang, fmt=fmt)
+            written.append(str(path))
+    return {
+        "targets": imported,
+        "selected": planned["selected"],
+        "total_abatement_tco2e": round(float(planned["total_abatement_tco2e"]), 1),
+        "total_capex": float(planned["total_capex"]),
+        "acceptable": evaluation["acceptable"],
+        "conclusion": evaluation["conclusion"]["en"],
+        "admission": admission["conclusion"],
+        "rated": len(ratings["ratings"]),
+        "warnings": ratings["warnings"],
+        "output": str(out / "retrofit.json"),
+        "reports": written,
+    }

@@ -38,6 +38,13 @@ def _step_evaluation(db: str | None, year: int, out: Path, inv: Any) -> dict[str
     return demo_step(db, year, out)
 
 
+def _retrofit_demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
+    """Targets, MACC portfolio, carbon evaluation, admission check, ratings (services/retrofit.py)."""
+    from carbonpark.services.retrofit import demo_step
+
+    return demo_step(db, year, out)
+
+
 def _step_ledger(db: str | None, out: Path) -> dict[str, Any]:
     """Attest the demo's data in the durable log and sign its head (logic in services/ledger.py)."""
     return ledger_service.demo_attestation(db, out)
@@ -96,6 +103,7 @@ def run_capabilities(
         ("inventory", lambda: inventory_demo_step(db, year, out)),
         ("users", lambda: demo_users_step(db, year)),
         ("trading", lambda: trading_demo_step(db, year, out)),
+        ("retrofit", lambda: _retrofit_demo_step(db, year, out)),
         ("ledger", lambda: _step_ledger(db, out)),
     ]
     for i, (name, step) in enumerate(steps):

@@ -42,7 +42,7 @@ from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.retrofit.projects import to_decimal
 from carbonpark.services.activity import park_timezone
 from carbonpark.store import session
-from carbonpark.store.registry import resolve
+from carbonpark.store.registry import resolve, the_park
 from carbonpark.store.schema import EmissionSource, Enterprise, Statistic
 from carbonpark.store.schema_accounting import AccountingRun, EmissionRecord
 from carbonpark.store.schema_targets import CarbonTarget
@@ -450,7 +450,8 @@ def rate_stored(db: str | None, year: int, plan: Mapping[str, Any]) -> dict[str,
 
 
 def _targets_of_year(s: Session, year: int) -> dict[str, Any]:
-    row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle == "park")).first()
+    park = the_park(s)
+    row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle.in_(["park", park.handle or ""]))).first()
     if row is None:
         return {}
     return {
@@ -644,6 +645,7 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
     admission = admission_stored(db, year, plan["candidate"], plan)
     ratings = rate_stored(db, year, plan)
     bundle = {"plan": planned, "evaluation": evaluation, "admission": admission, "ratings": ratings}
+    out.mkdir(parents=True, exist_ok=True)
     (out / "retrofit.json").write_text(json.dumps(plain(bundle), ensure_ascii=False, indent=2), encoding="utf-8")
     written = []
     for lang in ("zh", "en"):

@@ -201,7 +201,7 @@ async def upload(request: Request, file: Annotated[UploadFile, File()]) -> Respo
             result = uploads.import_file(request.app.state.db, path, who)
         except CarbonparkError as exc:
             return _render(request, "error.html", 422, who=who, error=str(exc))
-    return _render(request, "upload_result.html", who=who, page_key="upload", name=name, result=result)
+    return _render(request, "upload_result.html", who=who, page_key="upload", filename=name, result=result)
 
 
 @router.get("/monitoring/stream", response_model=None)

@@ -64,6 +64,18 @@ def _plan_document(path: Path, budget: str | None, target: str | None) -> dict[s
     }
 
 
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file path (default: $CARBONPARK_DB).")
+]
+YearOpt = Annotated[int, typer.Option("--year", help="Calendar year of the stored accounting run.")]
+PlanOpt = Annotated[
+    Path | None, typer.Option("--plan", help="Plan YAML (docs/retrofit.md); default: the demo park's plan.")
+]
+CandidateOpt = Annotated[
+    Path, typer.Option("--candidate", help="YAML: name, emissions_tco2e, value_added_10k_cny, energy_tce, industry.")
+]
+
+
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -114,5 +126,85 @@ def register(app: typer.Typer) -> None:
             emit_json(doc)
         else:
             _print_plan(doc)
+
+    def _emit(doc: dict[str, Any], as_json: bool, text: str) -> None:
+        from carbonpark.services.retrofit import plain
+
+        if as_json:
+            emit_json(plain(doc))
+        else:
+            Console().print(text)
+
+    @retrofit.command("stored")
+    def stored(
+        year: YearOpt,
+        db: DbOpt = None,
+        plan_file: PlanOpt = None,
+        budget: Annotated[str | None, typer.Option("--budget", help="Capex budget [CNY].")] = None,
+        target: Annotated[str | None, typer.Option("--target-tco2e", help="Abatement target [tCO2e/yr].")] = None,
+        report: Annotated[Path | None, typer.Option("--report", help="Write a report (.html or .pdf).")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Catalogue measures applied to stored sources: MACC, portfolio and the §7.5 carbon evaluation."""
+        from carbonpark.reports.retrofit import write_retrofit_report
+        from carbonpark.services import retrofit as svc
+
+        plan = svc.load_plan(plan_file)
+        planned = svc.plan_stored(
+            db,
+            year,
+            plan,
+            budget=None if budget is None else to_decimal(budget, "--budget"),
+            target_tco2e=None if target is None else to_decimal(target, "--target-tco2e"),
+        )
+        evaluation = svc.carbon_evaluation(db, year, plan, planned)
+        if report is not None:
+            fmt = "pdf" if report.suffix.lower() == ".pdf" else "html"
+            write_retrofit_report({"plan": planned, "evaluation": evaluation}, report, lang=lang, fmt=fmt)
+        if not as_json:
+            _print_plan(planned)
+        _emit({**planned, "evaluation": evaluation}, as_json, evaluation["conclusion"]["zh" if lang == "zh" else "en"])
+
+    @retrofit.command("admit")
+    def admit(
+        year: YearOpt,
+        candidate: CandidateOpt,
+        db: DbOpt = None,
+        plan_file: PlanOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Admission check (招商引资模拟核算) of a candidate enterprise against the park's stored targets."""
+        from carbonpark.services import retrofit as svc
+
+        doc = svc.admission_stored(db, year, _read_yaml(candidate) or {}, svc.load_plan(plan_file))
+        _emit(doc, as_json, doc["conclusion"])
+
+    @retrofit.command("rate")
+    def rate(
+        year: YearOpt,
+        db: DbOpt = None,
+        plan_file: PlanOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Carbon-efficiency grade (碳效码) of every enterprise, industry structure, overcapacity warnings."""
+        from carbonpark.services import retrofit as svc
+
+        doc = svc.rate_stored(db, year, svc.load_plan(plan_file))
+        if not as_json:
+            table = Table(title=f"Carbon-efficiency ratings {year}")
+            for column in ("rank", "enterprise", "industry", "grade", "t/万元", "reason"):
+                table.add_column(column)
+            for r in doc["ratings"]:
+                table.add_row(
+                    str(r["rank_in_park"]),
+                    r["name"],
+                    r["industry"],
+                    str(r["grade"]),
+                    f"{r['intensity_tco2e_per_10k_cny']:.3f}",
+                    r["reason"],
+                )
+            Console().print(table)
+        _emit(doc, as_json, "\n".join(doc["warnings"]) or "no overcapacity warning")
 
     app.add_typer(retrofit, name="retrofit")

@@ -153,6 +153,8 @@ def _park_total(db: str, org: str) -> dict[str, Any]:
 def test_login_upload_csv_updates_readings_and_emissions(server: dict[str, Any], browser: Any, tmp_path: Path) -> None:
     from carbonpark.services.access import Principal, list_readings
     from carbonpark.store import session
+    from carbonpark.store.registry import resolve
+    from carbonpark.store.schema import Meter
     from carbonpark.times import period_bounds_ms
 
     db = server["db"]
@@ -183,7 +185,8 @@ def test_login_upload_csv_updates_readings_and_emissions(server: dict[str, Any],
     with session(db) as s:
         who = Principal("admin", "park_admin")
         start, end = period_bounds_ms("2025-03", "Asia/Shanghai")
-        got = list_readings(s, who, "chem1-E-main", start_ms=start, end_ms=end, limit=10).to_dict()
+        meter = resolve(s, Meter, "chem1-E-main")
+        got = list_readings(s, who, str(meter.id), start_ms=start, end_ms=end, limit=10).to_dict()
     values = [r["value"] for r in got["items"]]
     assert values == [1000.0, 1000.0, 1000.0]
     after = _park_total(db, "88.1234/ent.1")

@@ -15,14 +15,23 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from carbonpark import evaluate
 from carbonpark.errors import ValidationError
 from carbonpark.reports.pdf import html_to_pdf
 
-if TYPE_CHECKING:
-    from carbonpark.services.evaluation import StoredEvaluation
+
+class StoredEvaluation(Protocol):
+    """What the report needs of ``carbonpark.services.evaluation.StoredEvaluation``."""
+
+    year: int
+    evaluation: evaluate.Evaluation
+    figures: dict[str, Any]
+    notes: dict[str, str]
+    skipped: dict[int, str]
+    platform_ids: tuple[int, ...]
+
 
 __all__ = ["comparison_html", "render_evaluation_html", "write_evaluation_report"]
 

@@ -342,16 +342,19 @@ def compare_years(
 
 
 def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
-    """The demo's evaluation: platform indicators from the store + the demo's entered values, HTML and PDF."""
-    from carbonpark.reports.evaluation import write_evaluation_report
+    """The demo's evaluation: platform indicators from the store + the demo's entered values, zh/en HTML.
 
+    (The PDF with the platform-figure table is ``carbonpark evaluate --year Y --report FILE.pdf``: services
+    may not import the reports layer.)
+    """
     stored = evaluate_stored(db, year, entered=evaluate.demo_entered_values())
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for lang in ("zh", "en"):
-        for fmt in ("html", "pdf"):
-            path = out / f"evaluation-{lang}.{fmt}"
-            write_evaluation_report(stored, path, lang=lang, fmt=fmt)
-            written.append(str(path))
+        path = out / f"evaluation-{lang}.html"
+        title = f"{year} 年园区评价诊断报告" if lang == "zh" else f"Park evaluation and diagnosis, {year}"
+        path.write_text(evaluate.render_html(stored.evaluation, lang, title), encoding="utf-8")  # type: ignore[arg-type]
+        written.append(str(path))
     weak = evaluate.weakest(stored.evaluation, 3)
     return {
         "score": round(float(stored.evaluation.score), 2),

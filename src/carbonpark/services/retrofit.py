@@ -630,10 +630,9 @@ def plain(doc: Any) -> Any:
 
 
 def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
-    """Demo: targets and path imported, portfolio with MACC, carbon evaluation, admission check, ratings, reports."""
+    """Demo: targets and path imported, portfolio with MACC, carbon evaluation, admission check, ratings (JSON)."""
     import json
 
-    from carbonpark.reports.retrofit import write_retrofit_report
     from carbonpark.services.targets import import_targets
 
     targets_file = resources.files("carbonpark.services") / "data" / DEMO_TARGETS
@@ -647,12 +646,6 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
     bundle = {"plan": planned, "evaluation": evaluation, "admission": admission, "ratings": ratings}
     out.mkdir(parents=True, exist_ok=True)
     (out / "retrofit.json").write_text(json.dumps(plain(bundle), ensure_ascii=False, indent=2), encoding="utf-8")
-    written = []
-    for lang in ("zh", "en"):
-        for fmt in ("html", "pdf"):
-            path = out / f"retrofit-{lang}.{fmt}"
-            write_retrofit_report(bundle, path, lang=lang, fmt=fmt)
-            written.append(str(path))
     return {
         "targets": imported,
         "selected": planned["selected"],
@@ -664,5 +657,4 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
         "rated": len(ratings["ratings"]),
         "warnings": ratings["warnings"],
         "output": str(out / "retrofit.json"),
-        "reports": written,
     }

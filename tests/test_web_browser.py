@@ -131,7 +131,9 @@ def test_every_menu_page_loads_for_each_role(server: dict[str, Any], browser: An
             assert page.locator("h1").first.inner_text().strip(), key
             if user == "demo-admin" and key in CHART_PAGES:
                 page.wait_for_selector(".plot .main-svg", timeout=15_000)
-                drawn = page.eval_on_selector_all(".plot svg.main-svg g.trace, .plot svg.main-svg path", "els => els.length")
+                drawn = page.eval_on_selector_all(
+                    ".plot svg.main-svg g.trace, .plot svg.main-svg path", "els => els.length"
+                )
                 assert drawn > 0, f"chart of {key} is empty"
             page.screenshot(path=str(tmp_path / f"{user}-{key}.png"), full_page=False)
         assert not watch.errors, (user, watch.errors)

@@ -280,7 +280,9 @@ def report_pdf(request: Request, key: str) -> Response:
         pdf, filename = pages.REPORTS[key](pages.Ctx(request.app.state.db, who, lang, dict(request.query_params)))
     except CarbonparkError as exc:
         return _render(request, "error.html", 422, who=who, error=str(exc))
-    return Response(pdf, media_type="application/pdf", headers={"content-disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        pdf, media_type="application/pdf", headers={"content-disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.get("/{key}", response_model=None)

@@ -288,7 +288,9 @@ def overview(ctx: Ctx) -> list[Section]:
         if ctx.who.role == "regulator":
             by_ent = {k: v for k, v in by_ent.items() if k in names or k == "park"}
         items = sorted(by_ent.items(), key=lambda kv: -kv[1])
-        out.append(Chart("chart.by_enterprise", _bar([names.get(k, k) for k, _ in items], [num(v, 2) for _, v in items])))
+        out.append(
+            Chart("chart.by_enterprise", _bar([names.get(k, k) for k, _ in items], [num(v, 2) for _, v in items]))
+        )
         out.append(
             Table(
                 "table.by_enterprise",
@@ -303,8 +305,18 @@ def overview(ctx: Ctx) -> list[Section]:
             "chart.by_scope_category",
             {
                 "data": [
-                    {"type": "bar", "name": "scope", "x": [f"scope {k}" for k in scopes], "y": [num(v) for v in scopes.values()]},
-                    {"type": "bar", "name": "category", "x": [f"cat. {k}" for k in cats], "y": [num(v) for v in cats.values()]},
+                    {
+                        "type": "bar",
+                        "name": "scope",
+                        "x": [f"scope {k}" for k in scopes],
+                        "y": [num(v) for v in scopes.values()],
+                    },
+                    {
+                        "type": "bar",
+                        "name": "category",
+                        "x": [f"cat. {k}" for k in cats],
+                        "y": [num(v) for v in cats.values()],
+                    },
                 ],
                 "layout": {"yaxis": {"title": "tCO2e"}},
             },
@@ -328,7 +340,10 @@ def _targets_brief(ctx: Ctx, year: int) -> list[Section]:
         Table(
             "table.target_checks",
             ["col.check", "col.detail"],
-            [[c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items() if k != "name")] for c in st["checks"]],
+            [
+                [c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items() if k != "name")]
+                for c in st["checks"]
+            ],
         )
     ]
 
@@ -346,10 +361,18 @@ def _peak_brief(ctx: Ctx) -> list[Section]:
     except CarbonparkError as exc:
         return [_gap(exc)]
     rows = [
-        [sc.get("name"), sc.get("peak_year"), num(sc.get("peak_tco2e"), 1), sc.get("peak_year_low"), sc.get("peak_year_high")]
+        [
+            sc.get("name"),
+            sc.get("peak_year"),
+            num(sc.get("peak_tco2e"), 1),
+            sc.get("peak_year_low"),
+            sc.get("peak_year_high"),
+        ]
         for sc in peak["scenarios"]
     ]
-    return [Table("table.peak", ["col.scenario", "col.peak_year", "col.peak_tco2e", "col.year_low", "col.year_high"], rows)]
+    return [
+        Table("table.peak", ["col.scenario", "col.peak_year", "col.peak_tco2e", "col.year_low", "col.year_high"], rows)
+    ]
 
 
 # ------------------------------------------------------------------------------------ accounting and lineage
@@ -463,8 +486,29 @@ def monitoring_page(ctx: Ctx) -> list[Section]:
         latency = None
         if m["last_ts"]:
             latency = round((now - parse_timestamp(m["last_ts"])) / 3_600_000, 1)
-        rows.append([m["handle"], m["code"], m["enterprise"], m["quantity"], m["last_ts"], num(m["last_value"], 3), num(m["load_per_h"], 3), m["unit"], latency])
-    cols = ["col.meter", "col.code", "col.enterprise", "col.quantity", "col.last_ts", "col.last_value", "col.load", "col.unit"]
+        rows.append(
+            [
+                m["handle"],
+                m["code"],
+                m["enterprise"],
+                m["quantity"],
+                m["last_ts"],
+                num(m["last_value"], 3),
+                num(m["load_per_h"], 3),
+                m["unit"],
+                latency,
+            ]
+        )
+    cols = [
+        "col.meter",
+        "col.code",
+        "col.enterprise",
+        "col.quantity",
+        "col.last_ts",
+        "col.last_value",
+        "col.load",
+        "col.unit",
+    ]
     out.append(Table("table.latest", [*cols, "col.latency_h"], rows))
     if ctx.who.role != "regulator":
         alarms = mon.list_alarms(ctx.db, "open", ctx.who, 200)
@@ -472,7 +516,17 @@ def monitoring_page(ctx: Ctx) -> list[Section]:
             Table(
                 "table.alarms",
                 ["col.id", "col.kind", "col.subject", "col.state", "col.raised", "col.message"],
-                [[a.get("id"), a.get("kind"), a.get("subject") or a.get("meter"), a.get("state"), a.get("raised"), a.get("message")] for a in alarms],
+                [
+                    [
+                        a.get("id"),
+                        a.get("kind"),
+                        a.get("subject") or a.get("meter"),
+                        a.get("state"),
+                        a.get("raised"),
+                        a.get("message"),
+                    ]
+                    for a in alarms
+                ],
             )
         )
     return out
@@ -497,7 +551,13 @@ def enterprise_page(ctx: Ctx) -> list[Section]:
         return [_gap(NotFoundError("enterprise", wanted))]
     out: list[Section] = [
         Form([("org", "field.org", str(ent.handle)), ("year", "field.year", str(year))]),
-        Kpis([("col.name", ent.name, ""), ("col.credit_code", ent.credit_code, ""), ("col.key_emitter", "✓" if ent.key_emitter else "—", "")]),
+        Kpis(
+            [
+                ("col.name", ent.name, ""),
+                ("col.credit_code", ent.credit_code, ""),
+                ("col.key_emitter", "✓" if ent.key_emitter else "—", ""),
+            ]
+        ),
     ]
     with session(ctx.db) as s:
         meters = access.list_rows(s, ctx.who, "meters", limit=1000, filters={"enterprise": str(ent.id)}).to_dict()
@@ -505,26 +565,44 @@ def enterprise_page(ctx: Ctx) -> list[Section]:
         Table(
             "table.meters",
             ["col.meter", "col.code", "col.quantity", "col.unit", "col.interval"],
-            [[m.get("handle"), m.get("code"), m.get("quantity"), m.get("unit"), m.get("interval_s")] for m in meters["items"]],
+            [
+                [m.get("handle"), m.get("code"), m.get("quantity"), m.get("unit"), m.get("interval_s")]
+                for m in meters["items"]
+            ],
         )
     )
     flags = _quality_counts(ctx, ent.id)
-    out.append(Table("table.quality_flags", ["col.flag", "col.readings"], [[", ".join(flag_names(f)) or "ok", n] for f, n in flags]))
+    out.append(
+        Table(
+            "table.quality_flags",
+            ["col.flag", "col.readings"],
+            [[", ".join(flag_names(f)) or "ok", n] for f, n in flags],
+        )
+    )
     try:
         steps = inv_service.steps(ctx.db, str(ent.handle), year)
         out.append(
             Table(
                 "table.inventory_steps",
                 ["col.step", "col.name", "col.state", "col.actor"],
-                [[st["step"], st["name_zh"] if ctx.lang == "zh-CN" else st["name_en"], st["state"], st["actor"]] for st in steps],
+                [
+                    [st["step"], st["name_zh"] if ctx.lang == "zh-CN" else st["name_en"], st["state"], st["actor"]]
+                    for st in steps
+                ],
             )
         )
     except CarbonparkError as exc:
         out.append(_gap(exc))
     with session(ctx.db) as s:
         held = trading.balances(s, ctx.who if ctx.who.role == "enterprise" else None, ent.id)
-    rows = [[acct, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))] for acct, assets in held["accounts"].items() for asset, v in assets.items()]
-    out.append(Table("table.allowances", ["col.account", "col.asset", "col.available", "col.reserved", "col.total"], rows))
+    rows = [
+        [acct, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))]
+        for acct, assets in held["accounts"].items()
+        for asset, v in assets.items()
+    ]
+    out.append(
+        Table("table.allowances", ["col.account", "col.asset", "col.available", "col.reserved", "col.total"], rows)
+    )
     return out
 
 
@@ -565,14 +643,45 @@ def forecast_page(ctx: Ctx) -> list[Section]:
         data: list[dict[str, Any]] = []
         for level in ("95", "80"):
             if f"lo-{level}" in f and f"hi-{level}" in f:
-                data.append({"type": "scatter", "x": x, "y": f[f"hi-{level}"].round(3).tolist(), "line": {"width": 0}, "showlegend": False, "name": f"hi-{level}"})
-                data.append({"type": "scatter", "x": x, "y": f[f"lo-{level}"].round(3).tolist(), "fill": "tonexty", "line": {"width": 0}, "name": f"{level} %"})
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": x,
+                        "y": f[f"hi-{level}"].round(3).tolist(),
+                        "line": {"width": 0},
+                        "showlegend": False,
+                        "name": f"hi-{level}",
+                    }
+                )
+                data.append(
+                    {
+                        "type": "scatter",
+                        "x": x,
+                        "y": f[f"lo-{level}"].round(3).tolist(),
+                        "fill": "tonexty",
+                        "line": {"width": 0},
+                        "name": f"{level} %",
+                    }
+                )
         data.append({"type": "scatter", "x": x, "y": f["mean"].round(3).tolist(), "name": run.model})
         out.append(Kpis([("kpi.model", run.model, ""), ("kpi.horizon", len(f), "h")]))
         out.append(Chart("chart.forecast", {"data": data, "layout": {"yaxis": {"title": "kWh"}}}))
         cols = [c for c in ("ts", "mean", "lo-80", "hi-80", "lo-95", "hi-95") if c in f]
-        heads = {"ts": "col.time", "mean": "col.yhat", "lo-80": "col.lo80", "hi-80": "col.hi80", "lo-95": "col.lo95", "hi-95": "col.hi95"}
-        out.append(Table("table.forecast", [heads[c] for c in cols], [[str(r[c]) if c == "ts" else num(r[c], 3) for c in cols] for _, r in f.iterrows()]))
+        heads = {
+            "ts": "col.time",
+            "mean": "col.yhat",
+            "lo-80": "col.lo80",
+            "hi-80": "col.hi80",
+            "lo-95": "col.lo95",
+            "hi-95": "col.hi95",
+        }
+        out.append(
+            Table(
+                "table.forecast",
+                [heads[c] for c in cols],
+                [[str(r[c]) if c == "ts" else num(r[c], 3) for c in cols] for _, r in f.iterrows()],
+            )
+        )
     out.extend(_peak_brief(ctx))
     return out
 
@@ -618,7 +727,9 @@ def dispatch_page(ctx: Ctx) -> list[Section]:
     out.append(Chart("chart.schedule", {"data": data, "layout": {"barmode": "relative", "yaxis": {"title": "kW"}}}))
     if soc:
         out.append(Chart("chart.soc", {"data": soc, "layout": {"yaxis": {"title": "kWh"}}}))
-    out.append(Table("table.schedule", ["col.time", *cols], [[x[i], *[col[i] for col in series]] for i in range(len(x))]))
+    out.append(
+        Table("table.schedule", ["col.time", *cols], [[x[i], *[col[i] for col in series]] for i in range(len(x))])
+    )
     return out
 
 
@@ -634,7 +745,9 @@ def _evaluation(db: str | None, year: int) -> Any:
         ents = int(s.scalar(select(func.count()).select_from(Enterprise)) or 0)
         stats = dict(
             s.execute(
-                select(Statistic.metric, func.sum(Statistic.value)).where(Statistic.period.like(f"{year}%")).group_by(Statistic.metric)
+                select(Statistic.metric, func.sum(Statistic.value))
+                .where(Statistic.period.like(f"{year}%"))
+                .group_by(Statistic.metric)
             ).all()
         )
     figures.update({"enterprises_total": ents, "enterprises_on_platform": ents})
@@ -643,7 +756,11 @@ def _evaluation(db: str | None, year: int) -> Any:
         figures.update({"emissions_tco2e": float(doc["total_tco2e"]), "energy_total_tce": float(doc["energy_tce"])})
     except CarbonparkError:
         pass
-    for metric, key in (("value_added", "gdp_10k_cny"), ("gross_output_value", "output_10k_cny"), ("employees", "employees")):
+    for metric, key in (
+        ("value_added", "gdp_10k_cny"),
+        ("gross_output_value", "output_10k_cny"),
+        ("employees", "employees"),
+    ):
         if stats.get(metric):
             figures[key] = float(stats[metric])
     platform = evaluate.indicators_from_platform(figures)
@@ -655,7 +772,9 @@ def evaluation_page(ctx: Ctx) -> list[Section]:
     """Evaluation of the park (AII indicator system): score, radar by dimension, weakest indicators."""
     year = _year(ctx)
     result = _evaluation(ctx.db, year)
-    out: list[Section] = [Kpis([("kpi.score", num(float(result.score), 2), "/100"), ("kpi.missing", len(result.missing), "")])]
+    out: list[Section] = [
+        Kpis([("kpi.score", num(float(result.score), 2), "/100"), ("kpi.missing", len(result.missing), "")])
+    ]
     doc = result.as_dict()
     level1 = doc["level1"]
     theta = [f"L1-{k}" for k in level1]
@@ -664,8 +783,20 @@ def evaluation_page(ctx: Ctx) -> list[Section]:
     out.append(Chart("chart.radar", {"data": [radar], "layout": {"polar": {"radialaxis": {"range": [0, 100]}}}}))
     name = "name_zh" if ctx.lang == "zh-CN" else "name_en"
     weakest = sorted(doc["indicators"], key=lambda i: -float(i["loss"] or 0.0))[:15]
-    rows = [[i["id"], i[name], num(i["score"], 2), num(i["global_weight"], 4), num(i["loss"], 3), "✓" if i["missing"] else ""] for i in weakest]
-    out.append(Table("table.weakest", ["col.id", "col.name", "col.score", "col.weight", "col.loss", "col.missing"], rows))
+    rows = [
+        [
+            i["id"],
+            i[name],
+            num(i["score"], 2),
+            num(i["global_weight"], 4),
+            num(i["loss"], 3),
+            "✓" if i["missing"] else "",
+        ]
+        for i in weakest
+    ]
+    out.append(
+        Table("table.weakest", ["col.id", "col.name", "col.score", "col.weight", "col.loss", "col.missing"], rows)
+    )
     return out
 
 
@@ -682,12 +813,26 @@ def inventory_page(ctx: Ctx) -> list[Section]:
     try:
         steps = inv.steps(ctx.db, org, year)
         name = "name_zh" if ctx.lang == "zh-CN" else "name_en"
-        out.append(Table("table.inventory_steps", ["col.step", "col.name", "col.state", "col.actor"], [[st["step"], st[name], st["state"], st["actor"]] for st in steps]))
+        out.append(
+            Table(
+                "table.inventory_steps",
+                ["col.step", "col.name", "col.state", "col.actor"],
+                [[st["step"], st[name], st["state"], st["actor"]] for st in steps],
+            )
+        )
         vers = inv.versions(ctx.db, org, year)
-        out.append(Table("table.versions", ["col.version", "col.status", "col.tco2e", "col.actor"], [[v.get("version"), v.get("status"), num(v.get("total_tco2e")), v.get("actor")] for v in vers]))
+        out.append(
+            Table(
+                "table.versions",
+                ["col.version", "col.status", "col.tco2e", "col.actor"],
+                [[v.get("version"), v.get("status"), num(v.get("total_tco2e")), v.get("actor")] for v in vers],
+            )
+        )
         statement = inv.latest_statement(ctx.db, org, year)
         if statement:
-            out.append(Table("table.statement", ["col.field", "col.value"], [[k, str(v)[:200]] for k, v in statement.items()]))
+            out.append(
+                Table("table.statement", ["col.field", "col.value"], [[k, str(v)[:200]] for k, v in statement.items()])
+            )
     except CarbonparkError as exc:
         out.append(_gap(exc))
     cal = inv.calendar(ctx.db, year)
@@ -696,7 +841,13 @@ def inventory_page(ctx: Ctx) -> list[Section]:
     out.append(Table("table.calendar", ["col.org", "col.item", "col.due", "col.days_left", "col.state"], rows))
     if ctx.who.role in ("park_admin", "regulator"):
         kel = inv.key_emitter_list(ctx.db, year)
-        out.append(Table("table.key_emitters", ["col.field", "col.value"], [[str(k.get("handle", "")), str(k)[:300]] for k in kel]))
+        out.append(
+            Table(
+                "table.key_emitters",
+                ["col.field", "col.value"],
+                [[str(k.get("handle", "")), str(k)[:300]] for k in kel],
+            )
+        )
     return out
 
 
@@ -718,13 +869,69 @@ def trading_page(ctx: Ctx) -> list[Section]:
         done = trading.trades(s, who)
         book = trading.orders(s, who) if ctx.who.role != "regulator" else []
     out: list[Section] = []
-    out.append(Table("table.compliance", ["col.enterprise", "col.field", "col.value"], [[c.get("enterprise"), k, str(v)[:120]] for c in comp for k, v in c.items() if k != "enterprise"]))
-    out.append(Table("table.orders", ["col.id", "col.side", "col.asset", "col.price", "col.quantity", "col.state"], [[o.get("id"), o.get("side"), o.get("asset"), num(o.get("price")), num(o.get("quantity")), o.get("status")] for o in book]))
-    out.append(Table("table.trades", ["col.id", "col.asset", "col.price", "col.quantity", "col.time"], [[t.get("id"), t.get("asset"), num(t.get("price")), num(t.get("quantity")), t.get("at") or t.get("ts")] for t in done]))
+    out.append(
+        Table(
+            "table.compliance",
+            ["col.enterprise", "col.field", "col.value"],
+            [[c.get("enterprise"), k, str(v)[:120]] for c in comp for k, v in c.items() if k != "enterprise"],
+        )
+    )
+    out.append(
+        Table(
+            "table.orders",
+            ["col.id", "col.side", "col.asset", "col.price", "col.quantity", "col.state"],
+            [
+                [
+                    o.get("id"),
+                    o.get("side"),
+                    o.get("asset"),
+                    num(o.get("price")),
+                    num(o.get("quantity")),
+                    o.get("status"),
+                ]
+                for o in book
+            ],
+        )
+    )
+    out.append(
+        Table(
+            "table.trades",
+            ["col.id", "col.asset", "col.price", "col.quantity", "col.time"],
+            [
+                [t.get("id"), t.get("asset"), num(t.get("price")), num(t.get("quantity")), t.get("at") or t.get("ts")]
+                for t in done
+            ],
+        )
+    )
     if done:
-        out.append(Chart("chart.trades", {"data": [{"type": "scatter", "mode": "markers+lines", "x": [t.get("at") or t.get("ts") or i for i, t in enumerate(done)], "y": [num(t.get("price")) for t in done]}], "layout": {"yaxis": {"title": "CNY/t"}}}))
+        out.append(
+            Chart(
+                "chart.trades",
+                {
+                    "data": [
+                        {
+                            "type": "scatter",
+                            "mode": "markers+lines",
+                            "x": [t.get("at") or t.get("ts") or i for i, t in enumerate(done)],
+                            "y": [num(t.get("price")) for t in done],
+                        }
+                    ],
+                    "layout": {"yaxis": {"title": "CNY/t"}},
+                },
+            )
+        )
     if ctx.who.role != "regulator":
-        out.append(Table("table.allowances", ["col.account", "col.asset", "col.available", "col.reserved", "col.total"], [[a, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))] for a, assets in held["accounts"].items() for asset, v in assets.items()]))
+        out.append(
+            Table(
+                "table.allowances",
+                ["col.account", "col.asset", "col.available", "col.reserved", "col.total"],
+                [
+                    [a, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))]
+                    for a, assets in held["accounts"].items()
+                    for asset, v in assets.items()
+                ],
+            )
+        )
     return out
 
 
@@ -739,18 +946,30 @@ def energy_page(ctx: Ctx) -> list[Section]:
     with session(ctx.db) as s:
         try:
             pos = trading.energy_position(s, org, year, who if org != "park" else None)
-            out.append(Table("table.energy_position", ["col.field", "col.value"], [[k, plain(num(v, 3))] for k, v in pos.items()]))
+            out.append(
+                Table(
+                    "table.energy_position", ["col.field", "col.value"], [[k, plain(num(v, 3))] for k, v in pos.items()]
+                )
+            )
         except CarbonparkError as exc:
             out.append(_gap(exc))
         quotas = trading.check_product_quotas(s, year, who)
-        out.append(Table("table.quotas", ["col.field", "col.value"], [[q.get("product", ""), str(q)[:300]] for q in quotas]))
+        out.append(
+            Table("table.quotas", ["col.field", "col.value"], [[q.get("product", ""), str(q)[:300]] for q in quotas])
+        )
         if ctx.who.role in ("park_admin", "regulator"):
             units = trading.key_energy_units(s, year)
-            out.append(Table("table.key_energy_units", ["col.enterprise", "col.energy_tce"], [[u.get("enterprise") or u.get("handle"), num(u.get("energy_tce"))] for u in units]))
+            out.append(
+                Table(
+                    "table.key_energy_units",
+                    ["col.enterprise", "col.energy_tce"],
+                    [[u.get("enterprise") or u.get("handle"), num(u.get("energy_tce"))] for u in units],
+                )
+            )
     return out
 
 
-# ------------------------------------------------------------------------------------ targets, retrofit, ratings, admission
+# ------------------------------------------------------------------------- targets, retrofit, ratings, admission
 
 
 def targets_page(ctx: Ctx) -> list[Section]:
@@ -772,8 +991,23 @@ def targets_page(ctx: Ctx) -> list[Section]:
         data.append({"type": "scatter", "mode": "markers", "name": "cap", "x": list(caps), "y": list(caps.values())})
     out.append(Chart("chart.path", {"data": data, "layout": {"yaxis": {"title": "tCO2e"}}}))
     out.append(Table("table.months", ["col.field", "col.value"], [[m.get("month"), str(m)] for m in st["months"]]))
-    out.append(Table("table.measures", ["col.id", "col.name", "col.year", "col.tco2e", "col.state"], [[m.get("id"), m.get("name"), m.get("year"), num(m.get("annual_abatement_tco2e")), m.get("status")] for m in st["path"]["measures"]]))
-    out.append(Table("table.target_checks", ["col.check", "col.detail"], [[c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items())] for c in st["checks"]]))
+    out.append(
+        Table(
+            "table.measures",
+            ["col.id", "col.name", "col.year", "col.tco2e", "col.state"],
+            [
+                [m.get("id"), m.get("name"), m.get("year"), num(m.get("annual_abatement_tco2e")), m.get("status")]
+                for m in st["path"]["measures"]
+            ],
+        )
+    )
+    out.append(
+        Table(
+            "table.target_checks",
+            ["col.check", "col.detail"],
+            [[c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items())] for c in st["checks"]],
+        )
+    )
     return out
 
 
@@ -800,7 +1034,15 @@ def _enterprise_years(ctx: Ctx, year: int) -> list[Any]:
             continue
         va = _value_added(ctx.db, year, frozenset({ent.id}))
         if va > 0:
-            out.append(EnterpriseYear(str(ent.handle), str(ent.industry_code or ""), float(doc["total_tco2e"]), va, float(doc.get("energy_tce") or 0.0)))
+            out.append(
+                EnterpriseYear(
+                    str(ent.handle),
+                    str(ent.industry_code or ""),
+                    float(doc["total_tco2e"]),
+                    va,
+                    float(doc.get("energy_tce") or 0.0),
+                )
+            )
     return out
 
 
@@ -813,10 +1055,37 @@ def ratings_page(ctx: Ctx) -> list[Section]:
     if not years:
         return [Note("note.gap", "no stored enterprise emissions with value added", "gap")]
     ratings = rate_enterprises(years)
-    rows = [[r.rank_in_park, r.id, r.industry, num(r.intensity_tco2e_per_10k_cny, 3), num(r.industry_average, 3), num(r.k, 3), r.grade, r.level, r.reason] for r in ratings]
+    rows = [
+        [
+            r.rank_in_park,
+            r.id,
+            r.industry,
+            num(r.intensity_tco2e_per_10k_cny, 3),
+            num(r.industry_average, 3),
+            num(r.k, 3),
+            r.grade,
+            r.level,
+            r.reason,
+        ]
+        for r in ratings
+    ]
     return [
         Chart("chart.ratings", _bar([r.id for r in ratings], [num(r.intensity_tco2e_per_10k_cny, 3) for r in ratings])),
-        Table("table.ratings", ["col.rank", "col.enterprise", "col.industry", "col.intensity", "col.industry_avg", "col.k", "col.grade", "col.level", "col.reason"], rows),
+        Table(
+            "table.ratings",
+            [
+                "col.rank",
+                "col.enterprise",
+                "col.industry",
+                "col.intensity",
+                "col.industry_avg",
+                "col.k",
+                "col.grade",
+                "col.level",
+                "col.reason",
+            ],
+            rows,
+        ),
     ]
 
 
@@ -826,14 +1095,27 @@ def admission_page(ctx: Ctx) -> list[Section]:
     from carbonpark.services.accounting import stored_document
 
     year = _year(ctx)
-    fields = [("candidate", "field.candidate", ctx.q("candidate", "candidate")), ("emissions", "field.emissions", ctx.q("emissions")), ("value_added", "field.value_added", ctx.q("value_added")), ("energy", "field.energy", ctx.q("energy")), ("industry", "field.industry", ctx.q("industry"))]
+    fields = [
+        ("candidate", "field.candidate", ctx.q("candidate", "candidate")),
+        ("emissions", "field.emissions", ctx.q("emissions")),
+        ("value_added", "field.value_added", ctx.q("value_added")),
+        ("energy", "field.energy", ctx.q("energy")),
+        ("industry", "field.industry", ctx.q("industry")),
+    ]
     out: list[Section] = [Form(fields, "action.check")]
     try:
         doc = stored_document(ctx.db, "park", str(year))
     except CarbonparkError as exc:
         return [*out, _gap(exc)]
     park = ParkFigures(float(doc["total_tco2e"]), _value_added(ctx.db, year, None), float(doc.get("energy_tce") or 0.0))
-    out.append(Kpis([("kpi.total", num(park.emissions_tco2e, 1), "tCO2e"), ("kpi.value_added", num(park.value_added_10k_cny, 1), "10⁴ CNY")]))
+    out.append(
+        Kpis(
+            [
+                ("kpi.total", num(park.emissions_tco2e, 1), "tCO2e"),
+                ("kpi.value_added", num(park.value_added_10k_cny, 1), "10⁴ CNY"),
+            ]
+        )
+    )
     if not ctx.q("emissions"):
         return out
     try:
@@ -842,8 +1124,24 @@ def admission_page(ctx: Ctx) -> list[Section]:
         return [*out, Note("note.error", "expected numbers for emissions, value added and energy", "error")]
     caps = _park_caps(ctx, year)
     result = admission_check(ctx.q("candidate", "candidate"), cand, park, caps, industry=ctx.q("industry") or None)
-    out.append(Kpis([("kpi.admissible", "✓" if result.admissible else "✗", ""), ("kpi.grade", result.grade if result.grade is not None else "—", "")]))
-    out.append(Table("table.admission", ["col.check", "col.limit", "col.before", "col.after", "col.headroom", "col.passed"], [[c.name, num(c.limit), num(c.before), num(c.after), num(c.headroom_after), "✓" if c.passed else "✗"] for c in result.checks]))
+    out.append(
+        Kpis(
+            [
+                ("kpi.admissible", "✓" if result.admissible else "✗", ""),
+                ("kpi.grade", result.grade if result.grade is not None else "—", ""),
+            ]
+        )
+    )
+    out.append(
+        Table(
+            "table.admission",
+            ["col.check", "col.limit", "col.before", "col.after", "col.headroom", "col.passed"],
+            [
+                [c.name, num(c.limit), num(c.before), num(c.after), num(c.headroom_after), "✓" if c.passed else "✗"]
+                for c in result.checks
+            ],
+        )
+    )
     out.append(Note("note.conclusion", result.conclusion))
     return out
 
@@ -904,7 +1202,13 @@ def identifiers_page(ctx: Ctx) -> list[Section]:
         return [*out, _gap(exc)]
     doc = answer.to_dict() if hasattr(answer, "to_dict") else vars(answer)
     values = doc.get("values") or []
-    out.append(Table("table.identifier", ["col.index", "col.type", "col.value"], [[v.get("index"), v.get("type"), str(v.get("data", v.get("value")))[:300]] for v in values]))
+    out.append(
+        Table(
+            "table.identifier",
+            ["col.index", "col.type", "col.value"],
+            [[v.get("index"), v.get("type"), str(v.get("data", v.get("value")))[:300]] for v in values],
+        )
+    )
     return out
 
 
@@ -925,7 +1229,14 @@ def footprint_page(ctx: Ctx) -> list[Section]:
     names = res.names
     rows = []
     for handle, fp in res.footprints.items():
-        rows.append([handle, names.get(handle, handle), num(getattr(fp, "total_kgco2e", getattr(fp, "total", None)), 4), getattr(fp, "unit", "")])
+        rows.append(
+            [
+                handle,
+                names.get(handle, handle),
+                num(getattr(fp, "total_kgco2e", getattr(fp, "total", None)), 4),
+                getattr(fp, "unit", ""),
+            ]
+        )
     out: list[Section] = [Table("table.footprints", ["col.product", "col.name", "col.kgco2e", "col.unit"], rows)]
     first = ctx.q("product") or (rows[0][0] if rows else "")
     fp = res.footprints.get(first)
@@ -940,7 +1251,11 @@ def footprint_page(ctx: Ctx) -> list[Section]:
                         {
                             "type": "sankey",
                             "node": {"label": labels},
-                            "link": {"source": [i + 1 for i in range(len(stages))], "target": [0] * len(stages), "value": [num(abs(float(v)), 6) for v in stages.values()]},
+                            "link": {
+                                "source": [i + 1 for i in range(len(stages))],
+                                "target": [0] * len(stages),
+                                "value": [num(abs(float(v)), 6) for v in stages.values()],
+                            },
                         }
                     ],
                     "layout": {},

@@ -92,7 +92,7 @@ def import_file(db: str | None, path: Path, who: Principal, chunk: int = FILE_CH
                 continue
             meters[meter.id] = {"handle": meter.handle, "code": meter.code}
         if total.first_ts_ms is not None and total.last_ts_ms is not None and meters:
-            stamps = list(range(total.first_ts_ms, total.last_ts_ms + 1, DAY_MS)) + [total.last_ts_ms]
+            stamps = [*list(range(total.first_ts_ms, total.last_ts_ms + 1, DAY_MS)), total.last_ts_ms]
             changes = {mid: stamps for mid in meters}
             for info in meters.values():
                 info["first"] = local_iso(total.first_ts_ms, tz)

@@ -5,18 +5,51 @@
    every path and query parameter (and with none); no answer may carry a row of the other
    enterprise (by ``enterprise_id``, ``meter_id``, credit code or handle anywhere in the JSON),
    and none may be a server error. Routes added later by other capabilities are covered as well.
+
+The park is built once per module and database (both tests only read it); a server-sent event
+stream is read with its bounding parameters (:data:`STREAMS`) so that it ends.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import typing
 from typing import Any
 
-from test_api_park import build_park, client_for, fast_hashing, login  # noqa: F401 (autouse fixture)
+from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
+
+from test_api_park import fast_hashing, login, module_park  # noqa: F401 (fixtures)
 
 #: Operations that need no credentials: the login, and the Handle resolver (public values without
 #: login, issue 7). A capability marks another public route with ``openapi_extra={"x-public": True}``.
 PUBLIC = {("post", "/api/auth/token"), ("get", "/api/handles/{prefix}/{suffix}")}
+
+
+#: Server-sent event streams, with the query parameters that make them end after one event: they are
+#: checked like every other route, with these values forced (an endless stream would never answer).
+STREAMS = {("get", "/api/monitoring/stream"): {"events": "1", "interval": "1"}}
+
+
+def _streaming_routes(client: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route whose endpoint answers a ``StreamingResponse``.
+
+    Walks included routers (FastAPI keeps each ``include_router`` as a nested router); the
+    routers here are included without an extra prefix, so a route's own path is its full path.
+    """
+    found = set()
+    pending = list(client.app.routes)
+    while pending:
+        route = pending.pop()
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            pending.extend(nested.routes)
+        elif isinstance(route, APIRoute):
+            returns = typing.get_type_hints(route.endpoint).get("return")
+            if isinstance(returns, type) and issubclass(returns, StreamingResponse):
+                found |= {(m.lower(), route.path_format) for m in route.methods}
+    return found
 
 
 def _public(method: str, path: str, op: dict[str, Any]) -> bool:
@@ -71,9 +104,8 @@ def _leaks(doc: Any, markers: tuple[set[int], set[int], set[str]]) -> list[str]:
     return found
 
 
-def test_unauthenticated_requests_get_401_on_every_route(db_url: str) -> None:
-    park = build_park(db_url)
-    client = client_for(db_url)
+def test_unauthenticated_requests_get_401_on_every_route(module_park: tuple[Any, dict[str, Any]]) -> None:  # noqa: F811
+    client, park = module_park
     ref = str(park["A"]["meter_id"])
     checked = 0
     for method, path, op in _operations(client):
@@ -108,11 +140,17 @@ def _check_no_leaks(client: Any, caller: str, other: dict[str, Any]) -> int:
             attempts.append(dict.fromkeys([p["name"] for p in params], ref))
             for query in {tuple(sorted(a.items())) for a in attempts}:
                 url = _fill(path, ref) if templated else path
-                r = client.request(method.upper(), url, params=dict(query), json={}, headers=headers)
+                forced = {**dict(query), **STREAMS.get((method, path), {})}
+                r = client.request(method.upper(), url, params=forced, json={}, headers=headers)
                 calls += 1
                 if r.status_code >= 500:
                     problems.append(f"{method} {url} {query}: {r.status_code}")
                     continue
+                if r.headers.get("content-type", "").startswith("text/event-stream"):
+                    data = [json.loads(x[6:]) for x in r.text.splitlines() if x.startswith("data: ")]
+                    leaked = _leaks(data, markers)
+                    if leaked:
+                        problems.append(f"{method} {url} {query}: stream leaks {leaked[:3]}")
                 if r.headers.get("content-type", "").startswith("application/json"):
                     leaked = _leaks(r.json(), markers)
                     if leaked:
@@ -123,9 +161,15 @@ def _check_no_leaks(client: Any, caller: str, other: dict[str, Any]) -> int:
     return calls
 
 
-def test_no_caller_sees_outside_its_scope_on_any_route(db_url: str) -> None:
-    park = build_park(db_url)
-    client = client_for(db_url)
+def test_every_stream_is_bounded_here(module_park: tuple[Any, dict[str, Any]]) -> None:  # noqa: F811
+    client, _ = module_park
+    streams = _streaming_routes(client)
+    assert ("get", "/api/monitoring/stream") in streams  # the detection works
+    assert streams <= set(STREAMS), f"add the bounding parameters of {streams - set(STREAMS)} to STREAMS"
+
+
+def test_no_caller_sees_outside_its_scope_on_any_route(module_park: tuple[Any, dict[str, Any]]) -> None:  # noqa: F811
+    client, park = module_park
     # not vacuous: the administrator sees both enterprises' meters, enterprise A only its own
     body = client.get("/api/meters", headers=login(client, "admin")).json()
     assert _leaks(body, _markers(park["A"])) and _leaks(body, _markers(park["B"]))

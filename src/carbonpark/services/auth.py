@@ -8,6 +8,11 @@ Choices
   enough (a slow hash is for guessable passwords) and lets a request find its row by digest in one
   indexed lookup. Changing the secret key invalidates every token and key.
 * Token expiry: ``CARBONPARK_TOKEN_TTL_MINUTES`` (default 60); revocation sets ``revoked_ms``.
+* Principal cache: a worker keeps the principal of a token it has checked for at most
+  ``CARBONPARK_TOKEN_CACHE_SECONDS`` (default 5 s; 0 turns the cache off), so a read request costs
+  no token query. Revocations and assignments made through the API clear the worker's cache when
+  their transaction commits; a revocation made elsewhere (another worker, the CLI) takes effect
+  within that bound. A cached principal never outlives its token's expiry.
 * Throttling: failed logins are stored (``login_failures``) so every server worker sees them;
   ``CARBONPARK_LOGIN_MAX_FAILURES`` failures for one user name, or four times as many from one
   client address, within ``CARBONPARK_LOGIN_WINDOW_SECONDS`` answer 429 without checking the password.
@@ -27,6 +32,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +55,7 @@ __all__ = [
     "DEFAULT_SECRET",
     "AuthenticationFailed",
     "IssuedToken",
+    "PrincipalCache",
     "SecuritySettings",
     "Throttled",
     "add_api_key",
@@ -63,6 +70,7 @@ __all__ = [
     "revoke_key",
     "revoke_token",
     "revoke_user_tokens",
+    "token_digest",
 ]
 
 #: The development secret used when ``CARBONPARK_SECRET_KEY`` is not set; refused in production.
@@ -89,6 +97,9 @@ class SecuritySettings(BaseSettings):
         Comma-separated origins allowed by CORS; empty (default) means no CORS headers at all.
     max_body_bytes
         Largest request body accepted [byte]; larger ones get 413.
+    token_cache_seconds
+        How long a worker may reuse a checked token's principal [s] (0: check every request); the
+        bound on how late a revocation made outside that worker takes effect.
     """
 
     model_config = SettingsConfigDict(env_prefix="CARBONPARK_", extra="ignore")
@@ -100,6 +111,7 @@ class SecuritySettings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
     @property
     def origins(self) -> list[str]:
@@ -139,6 +151,67 @@ def _now_ms() -> int:
 
 def _digest(settings: SecuritySettings, secret: str) -> str:
     return hmac.new(settings.secret_key.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def token_digest(settings: SecuritySettings, token: str) -> str:
+    """``HMAC-SHA256(secret key, token)`` as stored and looked up (hex); the cache key of a token."""
+    return _digest(settings, token)
+
+
+class PrincipalCache:
+    """Principals of recently checked bearer tokens, by token digest, for at most ``ttl_s`` seconds.
+
+    The bound is what a revocation made outside this process waits for; :meth:`clear` (called by the
+    API after a revocation or an assignment commits) makes it immediate in this process. A generation
+    counter drops a principal read before a :meth:`clear` and stored after it, so a lookup racing a
+    revocation cannot put the old state back. Only token digests are kept, never tokens.
+
+    Parameters
+    ----------
+    ttl_s
+        Lifetime of an entry [s]; 0 disables the cache.
+    max_entries
+        Entries kept at most; the oldest are dropped first.
+    clock
+        Monotonic clock [s] (a parameter for tests).
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000, clock: Any = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[Principal, float, int]] = {}
+        self._lock = threading.Lock()  # put (worker threads) against clear (event loop)
+        self.generation = 0
+
+    def get(self, digest: str) -> Principal | None:
+        """The cached principal of ``digest``, or None if absent, stale or its token has expired."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        principal, deadline, expires_ms = entry
+        if self._clock() >= deadline or _now_ms() >= expires_ms:
+            self._entries.pop(digest, None)
+            return None
+        return principal
+
+    def put(self, digest: str, principal: Principal, expires_ms: int, generation: int) -> None:
+        """Remember a principal read from the database when the cache was at ``generation``."""
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= self.max_entries:
+                for old in list(self._entries)[: max(1, self.max_entries // 10)]:
+                    self._entries.pop(old, None)
+            self._entries[digest] = (principal, self._clock() + self.ttl_s, expires_ms)
+
+    def clear(self) -> None:
+        """Forget every principal (after a revocation, deactivation or assignment change commits)."""
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
 
 
 def _audit(s: Session, actor: str, action: str, entity: str, entity_id: int, after: dict[str, Any] | None) -> None:
@@ -312,13 +385,25 @@ def _timezone(s: Session) -> str:
     return s.scalars(select(Park.timezone).order_by(Park.id)).first() or "Asia/Shanghai"
 
 
-def authenticate_token(s: Session, settings: SecuritySettings, token: str) -> Principal:
-    """The principal of a bearer token; :class:`AuthenticationFailed` if unknown, expired or revoked."""
+def authenticate_token(
+    s: Session, settings: SecuritySettings, token: str, cache: PrincipalCache | None = None
+) -> Principal:
+    """The principal of a bearer token; :class:`AuthenticationFailed` if unknown, expired or revoked.
+
+    With a ``cache``, a principal checked less than ``cache.ttl_s`` ago is returned without a
+    query, and a freshly checked one is stored there.
+    """
+    digest = _digest(settings, token)
+    if cache is not None:
+        cached = cache.get(digest)
+        if cached is not None:
+            return cached
+        generation = cache.generation
     now = _now_ms()
     row = s.execute(
         select(User, AuthToken.expires_ms, AuthToken.revoked_ms)
         .join(AuthToken, AuthToken.user_id == User.id)
-        .where(AuthToken.digest == _digest(settings, token))
+        .where(AuthToken.digest == digest)
     ).first()
     if row is None:
         raise AuthenticationFailed("expected a valid bearer token, got an unknown one")
@@ -339,7 +424,7 @@ def authenticate_token(s: Session, settings: SecuritySettings, token: str) -> Pr
                 )
             ).all()
         )
-    return Principal(
+    principal = Principal(
         name=user.name,
         role=user.role,
         user_id=user.id,
@@ -347,6 +432,9 @@ def authenticate_token(s: Session, settings: SecuritySettings, token: str) -> Pr
         assignments=assignments,
         timezone=_timezone(s) if assignments else "Asia/Shanghai",
     )
+    if cache is not None:
+        cache.put(digest, principal, expires_ms, generation)
+    return principal
 
 
 def revoke_token(s: Session, settings: SecuritySettings, token: str, principal: Principal) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from carbonpark.api.deps import DbSession, Paging, User, paging_for
+from carbonpark.api.deps import DbSession, Paging, User, paging_for, read_connection
 from carbonpark.services import access
 
 __all__ = ["ORDER", "router"]
@@ -125,8 +125,11 @@ def list_products(
 
 
 def _getter(name: str) -> Any:
-    def get_one(s: DbSession, who: User, ref: Ref) -> dict[str, Any]:
-        return access.get_row(s, who, name, ref)
+    # async with one inline indexed lookup (by primary key or the unique handle): no thread-pool
+    # hop, the principal comes from the cache (issue 3 item 8, bench/api_read.py)
+    async def get_one(request: Request, who: User, ref: Ref) -> dict[str, Any]:
+        with read_connection(request) as conn:
+            return access.get_row(conn, who, name, ref)
 
     get_one.__name__ = f"get_{name}"
     get_one.__doc__ = f"One {access.RESOURCES[name].kind} by numeric id or Handle identifier (404 outside your scope)."

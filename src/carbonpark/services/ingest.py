@@ -47,10 +47,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select
+import numpy as np
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from carbonpark import units
@@ -63,6 +65,7 @@ from carbonpark.ingest.sparkplug import AliasEntry, SparkplugDecoder, parse_topi
 from carbonpark.services.ledger import attest_readings
 from carbonpark.settings import get_settings
 from carbonpark.store import connect, session
+from carbonpark.store.readings import copy_readings, latest_ts, stored_values
 from carbonpark.store.schema import Meter, Park, Quarantined
 from carbonpark.store.schema_ingest import (
     Alarm,
@@ -298,12 +301,18 @@ def _meter_signature(s: Session) -> tuple[Any, ...]:
 
 def _virtual_ids(s: Session) -> set[int]:
     """Meters defined as virtual by the activity capability (a formula over other meters)."""
-    try:
-        module = importlib.import_module("carbonpark.services.activity")
-    except ImportError:
+    module = _virtual_ids_module()
+    if module is None:
         return set()
     finder = getattr(module, "virtual_meter_ids", None)
     return set(finder(s)) if finder is not None else set()
+
+
+def _virtual_ids_module() -> Any:
+    try:
+        return importlib.import_module("carbonpark.services.activity")
+    except ImportError:
+        return None
 
 
 def virtual_meter_set(s: Session) -> set[int]:
@@ -625,76 +634,39 @@ class _Valid:
     correction: bool
 
 
-_STAGE_PG = (
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage "
-    "(idx integer, meter_id integer, ts_ms bigint, value double precision, quality smallint) ON COMMIT DELETE ROWS"
-)
-_STAGE_SQLITE = (
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage "
-    "(idx INTEGER, meter_id INTEGER, ts_ms INTEGER, value REAL, quality INTEGER)"
-)
+@dataclass(slots=True)
+class _Columns:
+    """Valid readings of a batch as columns; ``idx`` is each reading's position in the batch as sent."""
 
+    idx: np.ndarray  # int64
+    meter: np.ndarray  # int64 meter ids
+    ts: np.ndarray  # int64 UTC epoch ms
+    value: np.ndarray  # float64, canonical unit of the meter's quantity
+    quality: np.ndarray  # int64 quality bits
+    correction: np.ndarray  # bool
 
-_WATCHED: set[int] = set()
+    def __len__(self) -> int:
+        return len(self.idx)
 
+    def take(self, sel: np.ndarray) -> _Columns:
+        """The rows selected by a boolean mask or an index array."""
+        return _Columns(
+            self.idx[sel], self.meter[sel], self.ts[sel], self.value[sel], self.quality[sel], self.correction[sel]
+        )
 
-def _forget_stage(conn: Any) -> None:
-    """A rolled-back transaction may have taken the temporary stage table with it."""
-    conn.connection.info.pop("cp_ingest_stage", None)
-
-
-def _watch(engine: Engine) -> None:
-    if id(engine) not in _WATCHED:
-        event.listen(engine, "rollback", _forget_stage)
-        _WATCHED.add(id(engine))
-
-
-def _stage(s: Session, rows: list[_Valid]) -> None:
-    conn = s.connection()
-    if conn.dialect.name == "postgresql":
-        _watch(conn.engine)
-        info = conn.connection.info
-        if not info.get("cp_ingest_stage"):
-            conn.exec_driver_sql(_STAGE_PG)
-            info["cp_ingest_stage"] = True
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cur, cur.copy("COPY ingest_stage (idx, meter_id, ts_ms, value, quality) FROM STDIN") as copy:
-            copy.write("".join(f"{v.idx}\t{v.meter.id}\t{v.ts_ms}\t{v.value!r}\t{v.quality}\n" for v in rows))
-    else:
-        conn.exec_driver_sql(_STAGE_SQLITE)
-        conn.exec_driver_sql("DELETE FROM ingest_stage")
-        raw = conn.connection.driver_connection
-        raw.executemany(  # type: ignore[union-attr]
-            "INSERT INTO ingest_stage VALUES (?, ?, ?, ?, ?)",
-            [(v.idx, v.meter.id, v.ts_ms, v.value, v.quality) for v in rows],
+    def row(self, k: int, book: _MeterBook) -> _Valid:
+        """Row ``k`` as one object (for the few rows handled one by one)."""
+        return _Valid(
+            int(self.idx[k]),
+            book.by_id[int(self.meter[k])],
+            int(self.ts[k]),
+            float(self.value[k]),
+            int(self.quality[k]),
+            bool(self.correction[k]),
         )
 
 
-def _existing(s: Session) -> dict[int, float]:
-    sql = (
-        "SELECT st.idx, r.value FROM ingest_stage st JOIN readings r ON r.meter_id = st.meter_id AND r.ts_ms = st.ts_ms"
-    )
-    return {int(i): float(v) for i, v in s.connection().exec_driver_sql(sql)}
-
-
-def _drop_from_stage(s: Session, idxs: list[int]) -> None:
-    if not idxs:
-        return
-    conn = s.connection()
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DELETE FROM ingest_stage WHERE idx = ANY(%(i)s)", {"i": idxs})
-    else:
-        raw = conn.connection.driver_connection
-        raw.executemany("DELETE FROM ingest_stage WHERE idx = ?", [(i,) for i in idxs])  # type: ignore[union-attr]
-
-
-def _insert_staged(s: Session) -> int:
-    result = s.connection().exec_driver_sql(
-        "INSERT INTO readings (meter_id, ts_ms, value, quality) "
-        "SELECT meter_id, ts_ms, value, quality FROM ingest_stage WHERE 1 = 1 "
-        "ON CONFLICT (meter_id, ts_ms) DO NOTHING"
-    )
-    return int(result.rowcount)
+_FIELDS = attrgetter("meter", "ts", "value", "unit", "error", "correction", "quality")
 
 
 def _validate(
@@ -702,54 +674,166 @@ def _validate(
     book: _MeterBook,
     scope: IngestScope | None,
     now_ms: int,
-) -> tuple[list[_Valid], list[tuple[int, str, str]], list[int]]:
-    """Valid readings, rejects ``(index, reason, detail)`` and the indexes of unknown meters."""
-    valid: list[_Valid] = []
+) -> tuple[_Columns, list[tuple[int, str, str]], list[int]]:
+    """Valid readings as columns, rejects ``(index, reason, detail)`` and the indexes of unknown meters.
+
+    One pass with the common case (a known meter, epoch ms as an integer, a float or int
+    value, the meter's own or a known unit) kept to a few operations per reading; unit
+    conversions are one ``(a, b)`` pair per (unit, canonical unit), computed once (pint).
+    The checks and their order (the first failing one is the reason) are those listed in
+    ``docs/ingest.md`` §2.
+    """
     rejects: list[tuple[int, str, str]] = []
     unknown: list[int] = []
     horizon = now_ms + MAX_FUTURE_MS
-    for i, r in enumerate(readings):
-        if r.error is not None:
-            rejects.append((i, r.error, r.detail))
+    idx: list[int] = []
+    mids: list[int] = []
+    tss: list[int] = []
+    vals: list[float] = []
+    quals: list[int] = []
+    corrs: list[bool] = []
+    conv: dict[tuple[str, str], tuple[float, float] | str] = {}
+    find = book.find
+    for i, (meter, ts, value, unit, error, correction, quality) in enumerate(map(_FIELDS, readings)):
+        if error is not None:
+            rejects.append((i, error, readings[i].detail))
             continue
-        if r.meter is None or r.meter == "" or r.ts is None or r.value is None:
-            absent = [n for n, v in (("meter", r.meter), ("ts", r.ts), ("value", r.value)) if v is None or v == ""]
+        if meter is None or meter == "" or ts is None or value is None:
+            absent = [n for n, v in (("meter", meter), ("ts", ts), ("value", value)) if v is None or v == ""]
             rejects.append((i, "missing_field", f"absent: {', '.join(absent)}"))
             continue
-        found = book.find(r.meter)
-        if isinstance(found, str):
-            rejects.append((i, found, f"meter {r.meter!r}"))
-            if found == "unknown_meter":
+        m = find(meter)
+        if m.__class__ is str:
+            rejects.append((i, m, f"meter {meter!r}"))  # type: ignore[arg-type]
+            if m == "unknown_meter":
                 unknown.append(i)
             continue
-        m = found
+        assert isinstance(m, _MeterInfo)
         if m.virtual:
-            rejects.append((i, "virtual_meter", f"meter {r.meter!r} is virtual"))
+            rejects.append((i, "virtual_meter", f"meter {meter!r} is virtual"))
             continue
         if scope is not None and not scope.allows(m.id, m.enterprise_id):
-            rejects.append((i, "out_of_scope", f"meter {r.meter!r} is not covered by the sender's key"))
+            rejects.append((i, "out_of_scope", f"meter {meter!r} is not covered by the sender's key"))
             continue
-        ts = _timestamp(r.ts, m.timezone)
-        if ts is None or ts < MIN_TS_MS:
-            rejects.append((i, "bad_timestamp", f"ts {r.ts!r}: expected ISO 8601 or epoch ms after 2000-01-01"))
+        t = ts if ts.__class__ is int else _timestamp(ts, m.timezone)
+        if t is None or t < MIN_TS_MS:
+            rejects.append((i, "bad_timestamp", f"ts {ts!r}: expected ISO 8601 or epoch ms after 2000-01-01"))
             continue
-        if ts > horizon:
-            rejects.append((i, "future_timestamp", f"ts {r.ts!r} is more than a day ahead"))
+        if t > horizon:
+            rejects.append((i, "future_timestamp", f"ts {ts!r} is more than a day ahead"))
             continue
-        value = _number(r.value)
-        if value is None:
-            rejects.append((i, "bad_value", f"value {r.value!r}: expected a finite number"))
+        v = value if value.__class__ is float and math.isfinite(value) else _number(value)
+        if v is None:
+            rejects.append((i, "bad_value", f"value {value!r}: expected a finite number"))
             continue
-        unit = r.unit.strip() if isinstance(r.unit, str) else None
-        source_unit = unit or m.unit
-        if source_unit != m.target:
-            conv = _affine(source_unit, m.target)
-            if isinstance(conv, str):
-                rejects.append((i, conv, f"unit {source_unit!r}: expected a unit convertible to {m.target!r}"))
+        source = (unit.strip() or m.unit) if unit.__class__ is str else m.unit
+        if source != m.target:
+            key = (source, m.target)
+            ab = conv.get(key)
+            if ab is None:
+                ab = conv[key] = _affine(source, m.target)
+            if ab.__class__ is str:
+                rejects.append((i, ab, f"unit {source!r}: expected a unit convertible to {m.target!r}"))  # type: ignore[arg-type]
                 continue
-            value = conv[0] * value + conv[1]
-        valid.append(_Valid(i, m, ts, value, int(r.quality or 0), bool(r.correction)))
-    return valid, rejects, unknown
+            v = ab[0] * v + ab[1]  # type: ignore[index]
+        idx.append(i)
+        mids.append(m.id)
+        tss.append(t)
+        vals.append(v)
+        quals.append(quality or 0)
+        corrs.append(bool(correction))
+    cols = _Columns(
+        np.array(idx, dtype=np.int64),
+        np.array(mids, dtype=np.int64),
+        np.array(tss, dtype=np.int64),
+        np.array(vals, dtype=np.float64),
+        np.array(quals, dtype=np.int64),
+        np.array(corrs, dtype=bool),
+    )
+    return cols, rejects, unknown
+
+
+def _dedupe_batch(cols: _Columns, result: IngestResult, quarantine: list[tuple[int, str, str]]) -> _Columns:
+    """De-duplicate (meter, ts) within the batch: sort once, handle only the repeated keys in Python.
+
+    The first reading of a (meter, ts) stays; a later equal one is a duplicate, a later
+    different one a conflict, unless it is a correction, which supersedes the reading kept
+    so far (that one then counts as corrected).
+    """
+    n = len(cols)
+    if n < 2:
+        return cols
+    order = np.lexsort((cols.idx, cols.ts, cols.meter))  # by meter, ts, then position in the batch
+    m, t = cols.meter[order], cols.ts[order]
+    repeat = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
+    if not repeat.any():
+        return cols
+    is_start = np.concatenate(([True], ~repeat))
+    group_start = np.maximum.accumulate(np.where(is_start, np.arange(n), 0))
+    keep = np.ones(n, dtype=bool)
+    kept: dict[int, int] = {}
+    for p in (np.flatnonzero(repeat) + 1).tolist():
+        g = int(group_start[p])
+        first = kept.get(g, int(order[g]))
+        cur = int(order[p])
+        if _same(float(cols.value[first]), float(cols.value[cur])):
+            result.duplicates += 1
+            keep[cur] = False
+        elif cols.correction[cur]:
+            keep[first] = False  # the earlier reading of this batch is superseded by the correction
+            kept[g] = cur
+            result.corrected += 1
+        else:
+            keep[cur] = False
+            ts = int(cols.ts[cur])
+            quarantine.append(
+                (int(cols.idx[cur]), "conflict", f"a different value for ts {ts} came earlier in this batch")
+            )
+    return cols.take(keep)
+
+
+def _year_array(ts: np.ndarray, tz: str) -> np.ndarray:
+    starts, first = _year_starts(tz)
+    return first + np.searchsorted(np.asarray(starts, dtype=np.int64), ts, side="right") - 1
+
+
+def _locked_mask(s: Session, cols: _Columns, book: _MeterBook) -> np.ndarray:
+    """Which rows fall in a submitted or verified year of their enterprise (one look-up per (enterprise, year))."""
+    if _inventory_hook() is None and s.scalar(select(LockedPeriod.id).limit(1)) is None:
+        return np.zeros(len(cols), dtype=bool)
+    meters = np.unique(cols.meter).tolist()
+    tz_of = {mid: book.by_id[mid].timezone for mid in meters}
+    ent_of = {mid: book.by_id[mid].enterprise_id for mid in meters}
+    years = np.empty(len(cols), dtype=np.int64)
+    for tz in set(tz_of.values()):
+        sel = np.isin(cols.meter, [mid for mid in meters if tz_of[mid] == tz])
+        years[sel] = _year_array(cols.ts[sel], tz)
+    mask = np.zeros(len(cols), dtype=bool)
+    pairs = np.unique(np.stack([cols.meter, years], axis=1), axis=0)
+    answers: dict[tuple[int | None, int], bool] = {}
+    for mid, year in pairs.tolist():
+        key = (ent_of[mid], int(year))
+        if key not in answers:
+            answers[key] = period_locked(s, *key)
+        if answers[key]:
+            mask |= (cols.meter == mid) & (years == year)
+    return mask
+
+
+def _touched(meter: np.ndarray, ts: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Meter id → (first, last) ``ts_ms`` of the given rows."""
+    if len(meter) == 0:
+        return {}
+    order = np.argsort(meter, kind="stable")
+    m, t = meter[order], ts[order]
+    ids, starts = np.unique(m, return_index=True)
+    lo = np.minimum.reduceat(t, starts)
+    hi = np.maximum.reduceat(t, starts)
+    return {int(k): (int(a), int(b)) for k, a, b in zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True)}
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    return any(type(e).__name__ in {"IntegrityError", "UniqueViolation"} for e in (exc, exc.__cause__) if e)
 
 
 def ingest_in_session(
@@ -768,88 +852,74 @@ def ingest_in_session(
     ``attest=False`` skips the ledger attestation of the touched reading batches
     (:func:`carbonpark.services.ledger.attest_readings`); only for callers that attest
     themselves later in the same transaction.
+
+    Notes
+    -----
+    The batch is handled as columns (numpy): validation is one tight pass, duplicates
+    within the batch are found by one sort, and only readings newer than the newest stored
+    reading of their meter skip the look-up of stored values; the others are looked up by
+    one join (:func:`carbonpark.store.readings.stored_values`). New readings go to the
+    store by one binary ``COPY`` (PostgreSQL) or ``executemany`` (SQLite); if another
+    writer stored one of the same (meter, ts) meanwhile, the unique key refuses it and the
+    batch is retried whole by the caller.
     """
     now = received_ms if received_ms is not None else _now_ms()
     key = url or str(s.get_bind().engine.url)
     book = _meter_book(s, key)
-    valid, rejects, unknown = _validate(readings, book, scope, now)
+    cols, rejects, unknown = _validate(readings, book, scope, now)
     if unknown:  # maybe the registry just changed: look again once
         fresh = _meter_book(s, key, missed=True)
         if fresh is not book:
-            valid, rejects, _ = _validate(readings, fresh, scope, now)
+            book = fresh
+            cols, rejects, _ = _validate(readings, fresh, scope, now)
     result = IngestResult(sent=len(readings))
     quarantine: list[tuple[int, str, str]] = list(rejects)
-
-    # de-duplicate within the batch: the first reading of a (meter, ts) stays, a later
-    # equal one is a duplicate, a later different one a conflict unless a correction
-    first: dict[tuple[int, int], _Valid] = {}
-    for v in valid:
-        k = (v.meter.id, v.ts_ms)
-        seen = first.get(k)
-        if seen is None:
-            first[k] = v
-        elif _same(seen.value, v.value):
-            result.duplicates += 1
-        elif v.correction:
-            first[k] = v  # the earlier reading of this batch is superseded by the correction
-            result.corrected += 1
-        else:
-            quarantine.append((v.idx, "conflict", f"a different value for ts {v.ts_ms} came earlier in this batch"))
-    unique = list(first.values())
-
-    locked_years: dict[tuple[int | None, int], bool] = {}
-    lock_possible = _inventory_hook() is not None or s.scalar(select(LockedPeriod.id).limit(1)) is not None
-
-    def locked(v: _Valid) -> bool:
-        if not lock_possible:
-            return False
-        k = (v.meter.enterprise_id, _year_of(v.ts_ms, v.meter.timezone))
-        if k not in locked_years:
-            locked_years[k] = period_locked(s, *k)
-        return locked_years[k]
+    cols = _dedupe_batch(cols, result, quarantine)
 
     touched: dict[int, tuple[int, int]] = {}
-    stored_keys: list[tuple[int, int]] = []
-
-    def touch(v: _Valid) -> None:
-        stored_keys.append((v.meter.id, v.ts_ms))
-        lo, hi = touched.get(v.meter.id, (v.ts_ms, v.ts_ms))
-        touched[v.meter.id] = (min(lo, v.ts_ms), max(hi, v.ts_ms))
-
+    stored_keys: list[tuple[np.ndarray, np.ndarray]] = []
     corrections: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    if unique:
-        _stage(s, unique)
-        old = _existing(s)
-        drop: list[int] = []
-        inserts = 0
-        for v in unique:
-            prior = old.get(v.idx)
-            if prior is not None and _same(prior, v.value):
+    if len(cols):
+        conn = s.connection()
+        newest = latest_ts(conn, np.unique(cols.meter).tolist())
+        bound = np.array([newest.get(m, -(2**62)) for m in cols.meter.tolist()], dtype=np.int64)
+        suspect = np.flatnonzero(cols.ts <= bound)  # may collide with a stored reading
+        prior: dict[int, float] = {}
+        if len(suspect):
+            found = stored_values(conn, cols.meter[suspect], cols.ts[suspect])
+            prior = {int(suspect[p]): v for p, v in found.items()}
+        locked = _locked_mask(s, cols, book)
+        special = sorted(set(prior) | set(np.flatnonzero(locked).tolist()))
+        insert_mask = np.ones(len(cols), dtype=bool)
+        applied: list[int] = []
+        for k in special:
+            insert_mask[k] = False
+            v = cols.row(k, book)
+            old = prior.get(k)
+            if old is not None and _same(old, v.value):
                 result.duplicates += 1
-                drop.append(v.idx)
-            elif prior is not None and not v.correction:
-                quarantine.append((v.idx, "conflict", f"stored value {prior!r} differs from {v.value!r}"))
-                drop.append(v.idx)
-            elif locked(v):
-                corrections.append(_correction(v, prior, "pending", now, channel, readings))
+            elif old is not None and not v.correction:
+                quarantine.append((v.idx, "conflict", f"stored value {old!r} differs from {v.value!r}"))
+            elif locked[k]:
+                corrections.append(_correction(v, old, "pending", now, channel, readings))
                 result.pending += 1
-                drop.append(v.idx)
-            elif prior is not None:
-                corrections.append(_correction(v, prior, "applied", now, channel, readings))
+            else:  # a correction of a stored value in an open period
+                corrections.append(_correction(v, old, "applied", now, channel, readings))
                 updates.append({"m": v.meter.id, "t": v.ts_ms, "v": v.value, "q": v.quality})
                 result.corrected += 1
-                drop.append(v.idx)
-                touch(v)
-            else:
-                inserts += 1
-                touch(v)
-        _drop_from_stage(s, drop)
-        if inserts:
-            stored = _insert_staged(s)
-            if stored != inserts:
-                raise _Race(f"{inserts - stored} reading(s) were stored by another writer meanwhile")
-            result.accepted += inserts
+                applied.append(k)
+        new = cols.take(insert_mask)
+        if len(new):
+            try:
+                result.accepted += copy_readings(conn, new.meter, new.ts, new.value, new.quality)
+            except Exception as exc:
+                if _is_unique_violation(exc):
+                    raise _Race(f"a reading of this batch was stored by another writer meanwhile: {exc}") from exc
+                raise
+        done = np.concatenate([np.flatnonzero(insert_mask), np.asarray(applied, dtype=np.int64)])
+        touched = _touched(cols.meter[done], cols.ts[done])
+        stored_keys.append((cols.meter[done], cols.ts[done]))
     if updates:
         s.connection().exec_driver_sql(
             "UPDATE readings SET value = %(v)s, quality = %(q)s WHERE meter_id = %(m)s AND ts_ms = %(t)s"
@@ -859,8 +929,9 @@ def ingest_in_session(
         )
     if corrections:
         s.execute(insert(ReadingCorrection), corrections)
-    if stored_keys and attest:
-        attest_readings(s, stored_keys, timestamp_ms=now)
+    if touched and attest:
+        rows = zip(stored_keys[0][0].tolist(), stored_keys[0][1].tolist(), strict=True)
+        attest_readings(s, rows, timestamp_ms=now)
     if quarantine:
         quarantine.sort()
         s.execute(
@@ -1086,6 +1157,7 @@ class MqttHandler:
         self.url = str(connect(db).url)
         self.client_id = client_id[:128]
         self.decoder = SparkplugDecoder(metric_map)
+        _inventory_hook(), _virtual_ids_module()  # import the optional hooks now, not in the first batch
         self.totals = IngestResult()
         self.redeliveries = 0
         self.messages = 0
@@ -1133,13 +1205,32 @@ class MqttHandler:
         result = ingest_in_session(
             s, readings, channel="mqtt", marks=marks, url=self.url, received_ms=now, attest=self.attest
         )
-        receipts = [
-            {"client_id": self.client_id, "packet_id": m.mid, "digest": d, "received_ms": now}
-            for m, d in zip(messages, digests, strict=True)
-            if m.qos > 0
-        ]
-        _upsert(s, MqttReceipt, receipts, ["client_id", "packet_id"])
+        _store_receipts(s, self.client_id, {m.mid: d for m, d in zip(messages, digests, strict=True) if m.qos > 0}, now)
         return result, skipped
+
+
+_RECEIPT_UPDATE = (
+    "ON CONFLICT (client_id, packet_id) DO UPDATE SET digest = excluded.digest, received_ms = excluded.received_ms"
+)
+
+
+def _store_receipts(s: Session, client_id: str, digests: dict[int, str], now: int) -> None:
+    """Upsert the (client id, packet id) → digest receipts of a batch in one statement."""
+    if not digests:
+        return
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO mqtt_receipts (client_id, packet_id, digest, received_ms) "
+            "SELECT %(c)s, k.p, k.d, %(r)s FROM unnest(%(p)s::integer[], %(d)s::text[]) AS k(p, d) " + _RECEIPT_UPDATE,
+            {"c": client_id, "r": now, "p": list(digests), "d": list(digests.values())},
+        )
+        return
+    raw = conn.connection.driver_connection
+    raw.executemany(  # type: ignore[union-attr]
+        "INSERT INTO mqtt_receipts (client_id, packet_id, digest, received_ms) VALUES (?, ?, ?, ?) " + _RECEIPT_UPDATE,
+        [(client_id, p, d, now) for p, d in digests.items()],
+    )
 
 
 # --------------------------------------------------------------------------- files

@@ -100,19 +100,10 @@ def report_cmd(
         raise ValidationError("--format", "pdf, html or xlsx", fmt)
     if lang not in ("zh", "en"):
         raise ValidationError("--lang", "zh or en", lang)
-    result = svc.build(db, org, year)
-    context: dict[str, Any] = {}
-    if fmt != "xlsx":
-        vs = svc.versions(db, org, year)
-        context["version"] = vs[-1] if vs and result.version is not None else None
-        context["statement"] = svc.latest_statement(db, org, year)
-        try:
-            context["recalculation"] = svc.recalculation(db, org, year)
-        except (ValidationError, NotFoundError):
-            context["recalculation"] = None
-    path = inventory_report.write_report(result.detail, out, fmt=fmt, lang=lang, **context)
-    doc = {"org": result.document["org"], "year": year, "format": fmt, "lang": lang, "out": str(path)}
-    doc["total_tco2e"] = result.document["total_tco2e"]
+    detail, context = svc.report_context(db, org, year, fmt)
+    path = inventory_report.write_report(detail, out, fmt=fmt, lang=lang, **context)
+    doc = {"org": detail["org"], "year": year, "format": fmt, "lang": lang, "out": str(path)}
+    doc["total_tco2e"] = detail["total_tco2e"]
     if as_json:
         emit_json(doc)
     else:

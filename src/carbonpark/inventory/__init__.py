@@ -9,7 +9,7 @@ monitoring plans (:mod:`.plans`), the reporting calendar (:mod:`.reporting_calen
 two inventory states (:mod:`.diff`).
 """
 
-from carbonpark.inventory import crosschecks, uncertainty
+from carbonpark.inventory import crosschecks, deposit, uncertainty
 from carbonpark.inventory.baseyear import Recalculation, RecalculationPolicy, recalculate
 from carbonpark.inventory.boundary import (
     APPROACHES,
@@ -92,6 +92,7 @@ __all__ = [
     "crosschecks",
     "deadlines",
     "default_guideline",
+    "deposit",
     "diff_details",
     "factor_uncertainty",
     "gas_group",

@@ -21,25 +21,27 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from carbonpark import accounting, inventory
 from carbonpark.errors import ConflictError, NotFoundError, ValidationError
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, default_library
+from carbonpark.services.access import MAX_ID, Page, Principal, enterprise_filter, require_role
 from carbonpark.services.activity import aggregate_in_session, datum_record, park_timezone, stored_activity
 from carbonpark.settings import get_settings
 from carbonpark.store import session
 from carbonpark.store.registry import resolve
-from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Statistic
+from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading, Statistic
 from carbonpark.store.schema_inventory import (
     InventoryDocument,
     InventorySetting,
@@ -89,8 +91,27 @@ __all__ = [
 ]
 
 PARK = "park"
+#: A database URL (None: the configured one) or an open session (the API's request transaction).
+Db = str | Session | None
 FROZEN = ("submitted", "verified")
 DOCUMENT_KINDS = ("invoice", "purchase", "weighing", "lab_ncv", "lab_carbon", "meter_calibration", "other")
+
+
+@contextmanager
+def _open(db: Db) -> Iterator[Session]:
+    """The caller's session when ``db`` is one (no commit here), else a new one-transaction session."""
+    if isinstance(db, Session):
+        yield db
+    else:
+        with session(db) as s:
+            yield s
+
+
+def _url(db: Db) -> str | None:
+    """A database URL for services that open their own read session (password kept)."""
+    if isinstance(db, Session):
+        return db.get_bind().engine.url.render_as_string(hide_password=False)
+    return db
 
 
 def _now_ms() -> int:
@@ -178,7 +199,7 @@ def _boundaries(
 
 
 def configure(
-    db: str | None,
+    db: Db,
     org: str | int,
     year: int,
     *,
@@ -203,7 +224,7 @@ def configure(
     ConflictError
         If the year is locked (submitted or verified): reopen it first.
     """
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         if is_period_locked(s, ent.id if ent else None, year):
             raise ConflictError(f"{key} {year} is submitted or verified: run 'inventory reopen' first")
@@ -372,12 +393,12 @@ def _detail(comp: inventory.Compilation, unc: inventory.UncertaintyResult, extra
     return detail
 
 
-def build(db: str | None, org: str | int, year: int, *, method: str = "approach1", fresh: bool = False) -> BuildResult:
+def build(db: Db, org: str | int, year: int, *, method: str = "approach1", fresh: bool = False) -> BuildResult:
     """The inventory of ``org`` for ``year``: the frozen version if the year is locked, else compiled now.
 
     ``fresh`` compiles from the data even when the year is locked (what :func:`verify_diff` compares).
     """
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         locked = is_period_locked(s, ent.id if ent else None, year)
         if locked and not fresh:
@@ -428,7 +449,7 @@ def _attest(s: Session, kind: str, org: str, record: str, payload: dict[str, Any
     ledger.attest(s, kind, org, record, payload)
 
 
-def save_version(db: str | None, org: str | int, year: int, *, actor: str, note: str = "") -> dict[str, Any]:
+def save_version(db: Db, org: str | int, year: int, *, actor: str, note: str = "") -> dict[str, Any]:
     """Compile now and store it: a new draft version, or the open draft replaced in place.
 
     Raises
@@ -437,7 +458,7 @@ def save_version(db: str | None, org: str | int, year: int, *, actor: str, note:
         If the newest version is submitted or verified (frozen): :func:`reopen` first.
     """
     result = build(db, org, year)
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         latest = _latest(s, key, year)
         if latest is not None and latest.status in FROZEN:
@@ -456,9 +477,9 @@ def save_version(db: str | None, org: str | int, year: int, *, actor: str, note:
         return _version_dict(latest)
 
 
-def submit(db: str | None, org: str | int, year: int, *, actor: str) -> dict[str, Any]:
+def submit(db: Db, org: str | int, year: int, *, actor: str) -> dict[str, Any]:
     """Freeze the open draft as submitted (the report to the authority); needs step internal_review done."""
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         latest = _latest(s, key, year)
         if latest is None or latest.status != "draft":
@@ -478,11 +499,11 @@ def submit(db: str | None, org: str | int, year: int, *, actor: str) -> dict[str
         return _version_dict(latest)
 
 
-def reopen(db: str | None, org: str | int, year: int, *, actor: str, reason: str) -> dict[str, Any]:
+def reopen(db: Db, org: str | int, year: int, *, actor: str, reason: str) -> dict[str, Any]:
     """Start a new draft version that supersedes the frozen one (corrections after findings)."""
     if not reason.strip():
         raise ValidationError("reason", "why the frozen inventory is reopened", reason)
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         latest = _latest(s, key, year)
         if latest is None or latest.status not in FROZEN:
@@ -509,9 +530,9 @@ def reopen(db: str | None, org: str | int, year: int, *, actor: str, reason: str
         return _version_dict(new)
 
 
-def versions(db: str | None, org: str | int, year: int) -> list[dict[str, Any]]:
+def versions(db: Db, org: str | int, year: int) -> list[dict[str, Any]]:
     """Every version of the organisation-year, oldest first."""
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         rows = s.scalars(
             select(InventoryVersion)
@@ -521,13 +542,13 @@ def versions(db: str | None, org: str | int, year: int) -> list[dict[str, Any]]:
         return [_version_dict(v) for v in rows]
 
 
-def recalculation(db: str | None, org: str | int, year: int) -> dict[str, Any]:
+def recalculation(db: Db, org: str | int, year: int) -> dict[str, Any]:
     """The base year as reported (its newest saved version) against the base year compiled now.
 
     Compiling the base year again uses the boundaries set for ``year`` (the structural change) and
     today's methods; the result says whether the policy's threshold triggers a recalculation.
     """
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         row = _setting(s, key, year)
         if row is None or row.base_year is None:
@@ -579,15 +600,15 @@ def _step_list(s: Session, workflow: str, key: str, year: int, assignment_id: in
     ]
 
 
-def steps(db: str | None, org: str | int, year: int) -> list[dict[str, Any]]:
+def steps(db: Db, org: str | int, year: int) -> list[dict[str, Any]]:
     """The ten inventory steps of the organisation-year with state, who and when."""
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         return _step_list(s, "inventory", key, year, None)
 
 
 def step(
-    db: str | None, org: str | int, year: int, name: str, state: str, *, actor: str, note: str = ""
+    db: Db, org: str | int, year: int, name: str, state: str, *, actor: str, note: str = ""
 ) -> list[dict[str, Any]]:
     """Move one inventory step.
 
@@ -595,7 +616,7 @@ def step(
     """
     if state == "done" and name == "compilation":
         save_version(db, org, year, actor=actor, note="compilation step done")
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         events = _events(s, "inventory", key, year, None)
         inventory.check_transition(inventory.INVENTORY_STEPS, events, name, state)
@@ -622,9 +643,9 @@ def step(
 # ---------------------------------------------------------------- verification
 
 
-def add_verifier(db: str | None, name: str, *, credit_code: str = "", accreditation: str = "") -> dict[str, Any]:
+def add_verifier(db: Db, name: str, *, credit_code: str = "", accreditation: str = "") -> dict[str, Any]:
     """Register a verification body."""
-    with session(db) as s:
+    with _open(db) as s:
         if s.scalars(select(VerifierOrg).where(VerifierOrg.name == name)).first():
             raise ConflictError(f"verifier {name!r} already exists")
         row = VerifierOrg(name=name, credit_code=credit_code, accreditation=accreditation, created_ms=_now_ms())
@@ -642,11 +663,11 @@ def _verifier(s: Session, ref: str | int) -> VerifierOrg:
     return row
 
 
-def add_verifier_user(db: str | None, verifier: str | int, name: str, role: str = "member") -> dict[str, Any]:
+def add_verifier_user(db: Db, verifier: str | int, name: str, role: str = "member") -> dict[str, Any]:
     """Add a person to a verification body; ``role`` lead, member or technical_reviewer."""
     if role not in ("lead", "member", "technical_reviewer"):
         raise ValidationError("role", "lead, member or technical_reviewer", role)
-    with session(db) as s:
+    with _open(db) as s:
         org = _verifier(s, verifier)
         row = VerifierUser(verifier_org_id=org.id, name=name, role=role)
         s.add(row)
@@ -655,10 +676,10 @@ def add_verifier_user(db: str | None, verifier: str | int, name: str, role: str 
 
 
 def assign_verifier(
-    db: str | None, verifier: str | int, org: str | int, year: int, *, actor: str, lead: str | None = None
+    db: Db, verifier: str | int, org: str | int, year: int, *, actor: str, lead: str | None = None
 ) -> dict[str, Any]:
     """Assign a verification body (and its lead verifier) to an organisation-year."""
-    with session(db) as s:
+    with _open(db) as s:
         body = _verifier(s, verifier)
         key, ent = org_key(s, org)
         lead_id = None
@@ -690,18 +711,18 @@ def _assignment(s: Session, ref: int) -> VerificationAssignment:
     return row
 
 
-def verification_steps(db: str | None, assignment: int) -> list[dict[str, Any]]:
+def verification_steps(db: Db, assignment: int) -> list[dict[str, Any]]:
     """The eight verification steps of an assignment with state, who and when."""
-    with session(db) as s:
+    with _open(db) as s:
         a = _assignment(s, assignment)
         return _step_list(s, "verification", a.org, a.year, a.id)
 
 
 def verification_step(
-    db: str | None, assignment: int, name: str, state: str, *, actor: str, note: str = "", today: date | None = None
+    db: Db, assignment: int, name: str, state: str, *, actor: str, note: str = "", today: date | None = None
 ) -> list[dict[str, Any]]:
     """Move one verification step; ``delivery`` done sets the record-keeping date (five years on)."""
-    with session(db) as s:
+    with _open(db) as s:
         a = _assignment(s, assignment)
         events = _events(s, "verification", a.org, a.year, a.id)
         inventory.check_transition(inventory.VERIFICATION_STEPS, events, name, state)
@@ -727,7 +748,7 @@ def verification_step(
 
 
 def upload_document(
-    db: str | None,
+    db: Db,
     org: str | int,
     year: int,
     path: Path,
@@ -743,9 +764,40 @@ def upload_document(
     ``meta`` says what it supports: ``source`` + ``amount`` (+ ``unit``) for invoices and weighing
     records; ``fuel``, ``batch``, ``mass_t`` for weighing; ``fuel``, ``batch``, ``ncv`` for lab reports.
     """
+    data = Path(path).read_bytes()
+    return store_document(
+        db, org, year, Path(path).name, data, kind=kind, actor=actor, meta=meta, as_blob=as_blob, out_dir=out_dir
+    )
+
+
+def store_document(
+    db: Db,
+    org: str | int,
+    year: int,
+    filename: str,
+    data: bytes,
+    *,
+    kind: str,
+    actor: str,
+    meta: dict[str, Any] | None = None,
+    as_blob: bool = False,
+    out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Store evidence bytes named ``filename`` (the API's multipart upload; :func:`upload_document` for files).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown ``kind``, an empty file, a file name with a path, or a non-numeric
+        ``amount``/``mass_t``/``ncv`` in ``meta``.
+    """
     if kind not in DOCUMENT_KINDS:
         raise ValidationError("document kind", f"one of {', '.join(DOCUMENT_KINDS)}", kind)
-    data = Path(path).read_bytes()
+    name = Path(str(filename)).name
+    if not name or name in (".", "..") or len(name) > 300:
+        raise ValidationError("document file name", "a plain file name of 1-300 characters", filename)
+    if not data:
+        raise ValidationError("document", "a non-empty file", "0 bytes")
     sha = hashlib.sha256(data).hexdigest()
     meta = dict(meta or {})
     for key in ("amount", "mass_t", "ncv"):
@@ -754,21 +806,23 @@ def upload_document(
                 meta[key] = float(meta[key])
             except (TypeError, ValueError) as exc:
                 raise ValidationError(f"document meta {key}", "a number", meta[key]) from exc
+            if not math.isfinite(meta[key]):
+                raise ValidationError(f"document meta {key}", "a finite number", meta[key])
     stored: str | None = None
     if not as_blob:
         folder = Path(out_dir or get_settings().output_dir) / "documents" / sha
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / Path(path).name
-        shutil.copyfile(path, target)
+        target = folder / name
+        target.write_bytes(data)
         stored = str(target.resolve())
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         row = InventoryDocument(
             org=key,
             enterprise_id=ent.id if ent else None,
             year=year,
             kind=kind,
-            filename=Path(path).name,
+            filename=name,
             sha256=sha,
             size=len(data),
             path=stored,
@@ -798,7 +852,7 @@ def _finding_dict(f: VerificationFinding) -> dict[str, Any]:
 
 
 def add_finding(
-    db: str | None,
+    db: Db,
     assignment: int,
     severity: str,
     description: str,
@@ -810,7 +864,7 @@ def add_finding(
 ) -> dict[str, Any]:
     """Record a finding of a verification."""
     inventory.Finding(severity, description, misstatement_tco2e)
-    with session(db) as s:
+    with _open(db) as s:
         a = _assignment(s, assignment)
         row = VerificationFinding(
             assignment_id=a.id,
@@ -828,9 +882,9 @@ def add_finding(
         return _finding_dict(row)
 
 
-def correct_finding(db: str | None, finding: int, correction: str, *, actor: str) -> dict[str, Any]:
+def correct_finding(db: Db, finding: int, correction: str, *, actor: str) -> dict[str, Any]:
     """The enterprise's correction: the finding becomes ``corrected``, tied to the newest version."""
-    with session(db) as s:
+    with _open(db) as s:
         row = s.get(VerificationFinding, int(finding))
         if row is None:
             raise NotFoundError("finding", finding)
@@ -844,11 +898,11 @@ def correct_finding(db: str | None, finding: int, correction: str, *, actor: str
         return _finding_dict(row)
 
 
-def set_finding_status(db: str | None, finding: int, status: str, *, actor: str) -> dict[str, Any]:
+def set_finding_status(db: Db, finding: int, status: str, *, actor: str) -> dict[str, Any]:
     """The verifier accepts a correction (``closed``) or rejects it (``open`` again)."""
     if status not in ("open", "closed"):
         raise ValidationError("status", "open or closed", status)
-    with session(db) as s:
+    with _open(db) as s:
         row = s.get(VerificationFinding, int(finding))
         if row is None:
             raise NotFoundError("finding", finding)
@@ -858,9 +912,9 @@ def set_finding_status(db: str | None, finding: int, status: str, *, actor: str)
         return _finding_dict(row)
 
 
-def list_findings(db: str | None, assignment: int) -> list[dict[str, Any]]:
+def list_findings(db: Db, assignment: int) -> list[dict[str, Any]]:
     """Findings of an assignment, oldest first."""
-    with session(db) as s:
+    with _open(db) as s:
         rows = s.scalars(
             select(VerificationFinding)
             .where(VerificationFinding.assignment_id == int(assignment))
@@ -869,16 +923,16 @@ def list_findings(db: str | None, assignment: int) -> list[dict[str, Any]]:
         return [_finding_dict(f) for f in rows]
 
 
-def _metered_amounts(db: str | None, year: int) -> dict[str, float]:
+def _metered_amounts(db: Db, year: int) -> dict[str, float]:
     from carbonpark.services.activity import activity_records
 
-    records, _gaps = activity_records(db, str(year))
+    records, _gaps = activity_records(_url(db), str(year))
     return {r.source: r.amount for r in records}
 
 
-def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = True) -> dict[str, Any]:
+def run_checks(db: Db, assignment: int, *, actor: str, record: bool = True) -> dict[str, Any]:
     """Run the automated cross-checks on the newest version; failed items become findings when ``record``."""
-    with session(db) as s:
+    with _open(db) as s:
         a = _assignment(s, assignment)
         latest = _latest(s, a.org, a.year)
         if latest is None:
@@ -890,6 +944,7 @@ def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = Tr
         previous = _latest(s, a.org, a.year - 1)
         prev_detail = previous.detail if previous is not None else None
         meters = list(s.scalars(select(Meter)))
+        peers = _industry_peers(s, a.enterprise_id, a.year)
     reported: dict[str, float] = defaultdict(float)
     per_unit: dict[str, float] = {}
     tco2e_of: dict[str, float] = defaultdict(float)
@@ -929,6 +984,9 @@ def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = Tr
             if src["kind"] == "emission":
                 prev[src["source"]] += src["tco2e"]
         results += inventory.crosschecks.year_on_year(dict(tco2e_of), dict(prev))
+    if peers is not None:
+        intensities, industry_of = peers
+        results += [r for r in inventory.crosschecks.industry_outliers(intensities, industry_of) if r.ref == a.org]
     parent_of = {m.id: m.parent_id for m in meters if m.parent_id is not None}
     if parent_of:
         codes = {m.id: m.code for m in meters}
@@ -940,9 +998,9 @@ def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = Tr
         results += inventory.crosschecks.energy_balance(parents, children)
     findings = []
     if record:
-        with session(db) as s:
+        with _open(db) as s:
             for r in results:
-                if r.ok or (r.severity == "observation" and r.check != "year_on_year"):
+                if r.ok or (r.severity == "observation" and r.check not in ("year_on_year", "industry_outlier")):
                     continue
                 mis = 0.0
                 if r.check in ("activity_vs_meter", "activity_vs_documents") and r.reference is not None:
@@ -970,10 +1028,36 @@ def run_checks(db: str | None, assignment: int, *, actor: str, record: bool = Tr
     }
 
 
-def _meter_totals(db: str | None, year: int, meter_ids: set[int]) -> dict[int, float]:
+def _industry_peers(s: Session, enterprise_id: int | None, year: int) -> tuple[dict[str, float], dict[str, str]] | None:
+    """Emission intensities [tCO2e / 10^4 CNY gross output] of the enterprise's industry peers in ``year``.
+
+    Peers share the GB/T 4754 division (section letter and two-digit major class, e.g. ``C26``);
+    each one's emissions are its newest stored inventory version of the year, its output the
+    statistics ``gross_output_value`` of the year. Enterprises without either are left out.
+    None for the park's own inventory or an enterprise without an industry code.
+    """
+    if enterprise_id is None:
+        return None
+    ent = s.get(Enterprise, enterprise_id)
+    if ent is None or not ent.industry_code:
+        return None
+    division = str(ent.industry_code)[:3]
+    intensities: dict[str, float] = {}
+    industry_of: dict[str, str] = {}
+    for peer in s.scalars(select(Enterprise).where(Enterprise.industry_code.like(f"{division}%"))):
+        latest = _latest(s, str(peer.handle), year)
+        output = statistics_output(s, peer.id, year)
+        if latest is None or output <= 0:
+            continue
+        intensities[str(peer.handle)] = latest.total_tco2e / output
+        industry_of[str(peer.handle)] = division
+    return intensities, industry_of
+
+
+def _meter_totals(db: Db, year: int, meter_ids: set[int]) -> dict[int, float]:
     from carbonpark.services.activity import estimated_flags, meter_amounts, period_buckets
 
-    with session(db) as s:
+    with _open(db) as s:
         tz = park_timezone(s)
         start, end = period_bounds_ms(str(year), tz)
         buckets = period_buckets(start, end, "year", tz)
@@ -985,7 +1069,7 @@ def _meter_totals(db: str | None, year: int, meter_ids: set[int]) -> dict[int, f
 
 
 def issue_statement(
-    db: str | None,
+    db: Db,
     assignment: int,
     *,
     actor: str,
@@ -997,7 +1081,7 @@ def issue_statement(
     Needs the verification step ``technical_review`` done and the newest version submitted (or
     verified, for a re-issue). The opinion follows from the findings left open.
     """
-    with session(db) as s:
+    with _open(db) as s:
         a = _assignment(s, assignment)
         status = {st["step"]: st["state"] for st in _step_list(s, "verification", a.org, a.year, a.id)}
         if status.get("technical_review") != "done":
@@ -1053,9 +1137,9 @@ def issue_statement(
         return {"id": row.id, "sha256": sha, "supersedes_id": row.supersedes_id, **doc}
 
 
-def verify_diff(db: str | None, org: str | int, year: int) -> dict[str, Any]:
+def verify_diff(db: Db, org: str | int, year: int) -> dict[str, Any]:
     """What changed in the data since the last verified version (continuous verification)."""
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         verified = s.scalars(
             select(InventoryVersion)
@@ -1074,7 +1158,7 @@ def verify_diff(db: str | None, org: str | int, year: int) -> dict[str, Any]:
 
 
 def add_plan(
-    db: str | None,
+    db: Db,
     org: str | int,
     entries: list[dict[str, Any]],
     *,
@@ -1085,7 +1169,7 @@ def add_plan(
 ) -> dict[str, Any]:
     """Store a new version of the enterprise's monitoring plan (数据质量控制计划); old versions stay."""
     plan = inventory.check_plan(entries)
-    with session(db) as s:
+    with _open(db) as s:
         key, ent = org_key(s, org)
         if ent is None:
             raise ValidationError("org", "an enterprise (monitoring plans belong to enterprises)", org)
@@ -1118,10 +1202,157 @@ def add_plan(
         }
 
 
-def key_emitter_list(db: str | None, year: int) -> list[dict[str, Any]]:
+_BATCH_PARAMETERS = {
+    "ncv": ("ncv_unit", "lab_ncv"),
+    "carbon_content": ("carbon_content_unit", "lab_carbon"),
+    "oxidation_rate": ("", "lab_carbon"),
+    "emission_factor": ("emission_factor_unit", "lab_carbon"),
+}
+
+
+def deposit(
+    db: Db,
+    org: str | int,
+    year: int,
+    month: int,
+    out: Path | str,
+    *,
+    actor: str,
+    attest: bool = True,
+) -> dict[str, Any]:
+    """Write the monthly data deposit (信息化存证) of an enterprise as CSV or XLSX and attest it.
+
+    One row per source and parameter of the month (layout :data:`carbonpark.inventory.deposit.COLUMNS`):
+    the activity datum, batch-measured parameters (NCV, carbon content, oxidation rate, a measured
+    factor) and the default factors the accounting engine used. ``method``/``meter`` come from the
+    monitoring plan in force for the year when it names the source and parameter, else from how
+    the datum was obtained; the evidence digest is that of the meter's readings of the month or of
+    the supporting documents. When ``attest``, the SHA-256 of the CSV form is attested in the
+    ledger as ``inventory_deposit`` (record ``deposit/<org>/<YYYY-MM>``).
+
+    Raises
+    ------
+    ValidationError
+        For a month outside 1-12, the park as organisation, or a month without activity data.
+    """
+    if not 1 <= int(month) <= 12:
+        raise ValidationError("month", "1 to 12", month)
+    dep = inventory.deposit
+    period = f"{int(year):04d}-{int(month):02d}"
+    with _open(db) as s:
+        key, ent = org_key(s, org)
+        if ent is None:
+            raise ValidationError("org", "an enterprise (the deposit is per enterprise)", org)
+        start, end = period_bounds_ms(period, park_timezone(s))
+        if not is_period_locked(s, ent.id, year):
+            ids = list(s.scalars(select(EmissionSource.id).where(EmissionSource.enterprise_id == ent.id)))
+            if ids:
+                aggregate_in_session(s, start, end, "month", source_ids=ids)
+        data = stored_activity(s, start, end, {ent.id})
+        if not data:
+            raise ValidationError(f"activity data of {key} for {period}", "metered or entered activity data", "none")
+        plan_row = s.scalars(
+            select(MonitoringPlan)
+            .where(MonitoringPlan.enterprise_id == ent.id, MonitoringPlan.valid_from_year <= year)
+            .order_by(MonitoringPlan.version.desc())
+        ).first()
+        plan = {(e["source"], e["parameter"]): e for e in (plan_row.entries if plan_row else [])}
+        handles = dict(s.execute(select(EmissionSource.id, EmissionSource.handle)).all())
+        codes = dict(s.execute(select(Meter.id, Meter.code)).all())
+        docs = list(
+            s.scalars(select(InventoryDocument).where(InventoryDocument.org == key, InventoryDocument.year == year))
+        )
+        quality = _quality(s, data)
+        records = {d.id: datum_record(d, key, year) for d in data}
+        lib = default_library()
+        factor_rows: dict[int, dict[str, Any]] = defaultdict(dict)
+        for wrow in accounting.weight(
+            accounting.quantify(list(records.values()), library=lib), DEFAULT_GWP_SET, library=lib
+        ):
+            for line in wrow.amount.lines or (wrow.amount.line,):
+                for f in wrow.factor_rows:
+                    factor_rows[int(line)][f.id] = f
+        rows: list[Any] = []
+        for d in data:
+            source = str(handles.get(d.source_id) or d.source_label)
+            names = {source, d.source_label}
+
+            def supporting(kinds: tuple[str, ...], names: set[str] = names) -> str:
+                return dep.digest_documents(
+                    doc.sha256
+                    for doc in docs
+                    if doc.kind in kinds
+                    and str((doc.meta or {}).get("source", "")) in names
+                    and str((doc.meta or {}).get("month", month)).lstrip("0") == str(int(month))
+                )
+
+            def row(
+                parameter: str, value: float, unit: str, method: str, meter: str, evidence: str, source: str = source
+            ) -> Any:
+                entry = plan.get((source, parameter)) or {}
+                return dep.DepositRow(
+                    str(ent.name),
+                    str(ent.credit_code),
+                    period,
+                    source,
+                    parameter,
+                    float(value),
+                    unit,
+                    str(entry.get("method") or method),
+                    str(entry.get("meter") or meter),
+                    evidence,
+                )
+
+            q = quality.get(d.id, inventory.DatumQuality("document"))
+            if d.meter_id is not None and d.origin != "manual":
+                readings = s.execute(
+                    select(Reading.ts_ms, Reading.value, Reading.quality)
+                    .where(Reading.meter_id == d.meter_id, Reading.ts_ms >= d.start_ms, Reading.ts_ms < d.end_ms)
+                    .order_by(Reading.ts_ms)
+                ).all()
+                evidence = dep.digest_readings((r[0], r[1], r[2]) for r in readings)
+            else:
+                evidence = supporting(("invoice", "purchase", "weighing"))
+            rows.append(row("activity", d.amount, d.unit, q.basis, str(codes.get(d.meter_id, "")), evidence))
+            params = d.params or {}
+            for name, (unit_key, doc_kind) in _BATCH_PARAMETERS.items():
+                if params.get(name) is not None:
+                    unit = str(params.get(unit_key, "")) if unit_key else "1"
+                    rows.append(row(name, params[name], unit, "measured", "", supporting((doc_kind,))))
+            for f in factor_rows.get(d.id, {}).values():
+                rows.append(row(f"factor:{f.id}", f.value, f.unit, f"default ({f.source_document})", "", ""))
+        rows.sort(key=lambda r: (r.source, r.parameter != "activity", r.parameter))
+        csv_sha = hashlib.sha256(dep.to_csv(rows)).hexdigest()
+        meta = {
+            "enterprise": str(ent.name),
+            "org": key,
+            "period": period,
+            "rows": str(len(rows)),
+            "csv_sha256": csv_sha,
+        }
+        path = dep.write_deposit(rows, out, meta=meta | {"generated_by": actor})
+        if attest:
+            _attest(
+                s,
+                "inventory_deposit",
+                key,
+                f"deposit/{key}/{period}",
+                {"period": period, "rows": len(rows), "sha256": csv_sha},
+            )
+        return {
+            "org": key,
+            "period": period,
+            "rows": len(rows),
+            "csv_sha256": csv_sha,
+            "out": str(path),
+            "attested": attest,
+        }
+
+
+def key_emitter_list(db: Db, year: int) -> list[dict[str, Any]]:
     """Enterprises whose inventory of ``year`` (newest version, else compiled now) reaches 26,000 tCO2e."""
     totals: dict[str, float] = {}
-    with session(db) as s:
+    with _open(db) as s:
         ents = list(s.scalars(select(Enterprise).order_by(Enterprise.id)))
         stored = {
             v.org: v.total_tco2e
@@ -1141,12 +1372,18 @@ def key_emitter_list(db: str | None, year: int) -> list[dict[str, Any]]:
     return inventory.key_emitters(totals)
 
 
-def calendar(db: str | None, year: int, today: date | None = None) -> list[dict[str, Any]]:
-    """Deadlines of reporting year ``year`` with reminders (the dashboard's card), per organisation."""
+def calendar(db: Db, year: int, today: date | None = None, *, who: Principal | None = None) -> list[dict[str, Any]]:
+    """Deadlines of reporting year ``year`` with reminders (the dashboard's card), per organisation.
+
+    With ``who``, only the organisations in the principal's scope (:func:`org_in_scope`).
+    """
     today = today or datetime.now().date()
-    with session(db) as s:
+    with _open(db) as s:
         rows = list(s.scalars(select(InventoryVersion).where(InventoryVersion.year == year)))
         orgs = sorted({r.org for r in rows}) or [PARK]
+        if who is not None:
+            require_role(who, "park_admin", "enterprise", "verifier", "regulator")
+            orgs = [k for k in orgs if _in_scope(s, who, k, year)]
         out = []
         for key in orgs:
             latest = _latest(s, key, year)
@@ -1172,9 +1409,9 @@ def statistics_output(s: Session, enterprise_id: int, year: int) -> float:
     )
 
 
-def latest_statement(db: str | None, org: str | int, year: int) -> dict[str, Any] | None:
+def latest_statement(db: Db, org: str | int, year: int) -> dict[str, Any] | None:
     """The newest verification statement on the organisation-year, or None."""
-    with session(db) as s:
+    with _open(db) as s:
         key, _ent = org_key(s, org)
         row = s.scalars(
             select(VerificationStatement)
@@ -1185,7 +1422,7 @@ def latest_statement(db: str | None, org: str | int, year: int) -> dict[str, Any
         return None if row is None else {"id": row.id, "sha256": row.sha256, **row.document}
 
 
-def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
+def demo_step(db: Db, year: int, out: Path) -> dict[str, Any]:
     """The demo's inventory step: the park's inventory of ``year`` written to ``inventory.json``."""
     result = build(db, PARK, year)
     path = Path(out) / "inventory.json"
@@ -1196,3 +1433,231 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
         "interval_tco2e": [round(float(unc["lower_tco2e"]), 1), round(float(unc["upper_tco2e"]), 1)],
         "output": str(path),
     }
+
+
+# ---------------------------------------------------------------- who may see what (API, docs/api.md)
+
+#: Roles that may change an organisation's own inventory (steps, boundaries, versions, corrections).
+INVENTORY_WRITERS = ("park_admin", "enterprise")
+#: Roles that run a verification (steps, checks, findings, statement).
+VERIFICATION_WRITERS = ("park_admin", "verifier")
+
+
+def org_in_scope(
+    s: Session, who: Principal, org: str | int, year: int, *, write: bool = False
+) -> tuple[str, Enterprise | None]:
+    """``org_key`` of an organisation-year the principal may reach; 404 outside its scope.
+
+    park_admin: every organisation. enterprise: its own enterprise. verifier: the enterprise-years
+    of its assignments (``who.assignments``). regulator: key emitters, read-only, and only what was
+    submitted or verified (:func:`frozen_only`). The park's own inventory is park_admin's (and the
+    regulator's once submitted). A row outside the scope is reported as not found (docs/api.md).
+
+    Raises
+    ------
+    PermissionDenied
+        For a role that may not read inventories at all (device), or a write by a read-only role.
+    NotFoundError
+        For an organisation outside the scope (its existence is not revealed).
+    """
+    require_role(who, "park_admin", "enterprise", "verifier", "regulator")
+    if write:
+        require_role(who, *INVENTORY_WRITERS, "verifier")
+    text = str(org).strip()
+    if text.isdigit() and int(text) > MAX_ID:
+        raise NotFoundError("organisation", org)
+    key, ent = org_key(s, org)
+    if who.role == "park_admin":
+        return key, ent
+    allowed = False
+    if ent is None:
+        allowed = who.role == "regulator"
+    elif who.role == "enterprise":
+        allowed = ent.id == who.enterprise_id
+    elif who.role == "verifier":
+        allowed = (ent.id, int(year)) in who.assignments
+    elif who.role == "regulator":
+        allowed = bool(ent.key_emitter)
+    if not allowed:
+        raise NotFoundError("organisation", org)
+    return key, ent
+
+
+def _in_scope(s: Session, who: Principal, org: str, year: int) -> bool:
+    try:
+        org_in_scope(s, who, org, year)
+    except NotFoundError:
+        return False
+    return True
+
+
+def frozen_only(who: Principal) -> bool:
+    """Whether the principal sees only submitted or verified inventories (the regulator)."""
+    return who.role == "regulator"
+
+
+def require_frozen(s: Session, who: Principal, key: str, year: int) -> None:
+    """For a regulator, 404 unless the organisation-year has a submitted or verified version."""
+    if frozen_only(who):
+        latest = _latest(s, key, year)
+        if latest is None or latest.status not in FROZEN:
+            raise NotFoundError("submitted inventory", f"{key} {year}")
+
+
+def _org_filter(s: Session, who: Principal) -> Any:
+    """WHERE clause on ``InventoryVersion``-like rows (``enterprise_id``, ``year``, ``org``) for ``who``."""
+    if who.role == "park_admin":
+        return true()
+    if who.role == "enterprise":
+        return enterprise_filter(who, InventoryVersion.enterprise_id)
+    if who.role == "verifier":
+        pairs = sorted(who.assignments)
+        if not pairs:
+            return false()
+        return or_(*[and_(InventoryVersion.enterprise_id == e, InventoryVersion.year == y) for e, y in pairs])
+    if who.role == "regulator":
+        keys = select(Enterprise.id).where(Enterprise.key_emitter.is_(True))
+        return and_(
+            or_(InventoryVersion.enterprise_id.in_(keys), InventoryVersion.org == PARK),
+            InventoryVersion.status.in_(FROZEN),
+        )
+    return false()
+
+
+def list_versions(
+    s: Session,
+    who: Principal,
+    *,
+    year: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One page of the inventory versions the principal may see, newest first."""
+    require_role(who, "park_admin", "enterprise", "verifier", "regulator")
+    stmt = select(InventoryVersion).where(_org_filter(s, who))
+    if year is not None:
+        stmt = stmt.where(InventoryVersion.year == year)
+    if status is not None:
+        stmt = stmt.where(InventoryVersion.status == status)
+    total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = s.scalars(
+        stmt.order_by(InventoryVersion.year.desc(), InventoryVersion.org, InventoryVersion.version.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [{**_version_dict(v), "enterprise_id": v.enterprise_id} for v in rows]
+    return Page(items, total, limit, offset).to_dict()
+
+
+def assignment_in_scope(s: Session, who: Principal, assignment: int, *, write: bool = False) -> VerificationAssignment:
+    """A verification assignment the principal may reach; 404 outside its scope.
+
+    park_admin: all. verifier: those on its assigned enterprise-years. enterprise: those on its own
+    enterprise (read, and corrections). regulator: key emitters' (read). ``write`` (steps, checks,
+    findings, statement) is for park_admin and verifiers.
+    """
+    require_role(who, "park_admin", "enterprise", "verifier", "regulator")
+    if write:
+        require_role(who, *VERIFICATION_WRITERS)
+    if not 0 < int(assignment) <= MAX_ID:
+        raise NotFoundError("verification assignment", assignment)
+    a = _assignment(s, assignment)
+    if who.role != "park_admin":
+        try:
+            org_in_scope(s, who, a.enterprise_id if a.enterprise_id is not None else PARK, a.year)
+        except NotFoundError:
+            raise NotFoundError("verification assignment", assignment) from None
+    return a
+
+
+def finding_in_scope(s: Session, who: Principal, finding: int) -> VerificationFinding:
+    """A finding whose assignment the principal may reach; 404 otherwise."""
+    if not 0 < int(finding) <= MAX_ID:
+        raise NotFoundError("finding", finding)
+    row = s.get(VerificationFinding, int(finding))
+    if row is None:
+        raise NotFoundError("finding", finding)
+    try:
+        assignment_in_scope(s, who, row.assignment_id)
+    except NotFoundError:
+        raise NotFoundError("finding", finding) from None
+    return row
+
+
+def _assignment_dict(s: Session, a: VerificationAssignment) -> dict[str, Any]:
+    body = s.get(VerifierOrg, a.verifier_org_id)
+    lead = s.get(VerifierUser, a.lead_user_id) if a.lead_user_id is not None else None
+    return {
+        "id": a.id,
+        "verifier": body.name if body else "",
+        "lead": lead.name if lead else None,
+        "org": a.org,
+        "enterprise_id": a.enterprise_id,
+        "year": a.year,
+        "retain_until": a.retain_until.isoformat() if a.retain_until else None,
+        "created_by": a.created_by,
+    }
+
+
+def list_assignments(s: Session, who: Principal, *, year: int | None = None) -> list[dict[str, Any]]:
+    """Verification assignments the principal may see, oldest first."""
+    require_role(who, "park_admin", "enterprise", "verifier", "regulator")
+    stmt = select(VerificationAssignment)
+    if year is not None:
+        stmt = stmt.where(VerificationAssignment.year == year)
+    if who.role == "enterprise":
+        stmt = stmt.where(enterprise_filter(who, VerificationAssignment.enterprise_id))
+    elif who.role == "verifier":
+        pairs = sorted(who.assignments)
+        cond = [and_(VerificationAssignment.enterprise_id == e, VerificationAssignment.year == y) for e, y in pairs]
+        stmt = stmt.where(or_(*cond) if cond else false())
+    elif who.role == "regulator":
+        keys = select(Enterprise.id).where(Enterprise.key_emitter.is_(True))
+        stmt = stmt.where(VerificationAssignment.enterprise_id.in_(keys))
+    return [_assignment_dict(s, a) for a in s.scalars(stmt.order_by(VerificationAssignment.id))]
+
+
+def list_documents(db: Db, org: str | int, year: int) -> list[dict[str, Any]]:
+    """Evidence documents of an organisation-year (without their bytes), oldest first."""
+    with _open(db) as s:
+        key, _ent = org_key(s, org)
+        rows = s.scalars(
+            select(InventoryDocument)
+            .where(InventoryDocument.org == key, InventoryDocument.year == year)
+            .order_by(InventoryDocument.id)
+        )
+        return [
+            {
+                "id": d.id,
+                "org": d.org,
+                "year": d.year,
+                "kind": d.kind,
+                "filename": d.filename,
+                "sha256": d.sha256,
+                "size": d.size,
+                "meta": d.meta,
+                "uploaded_by": d.uploaded_by,
+                "at_ms": d.at_ms,
+            }
+            for d in rows
+        ]
+
+
+def report_context(db: Db, org: str | int, year: int, fmt: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(detail, context)`` for :func:`carbonpark.reports.inventory_report.write_report`.
+
+    The detail is the frozen version when the year is locked, else compiled now; the context
+    carries the newest version, the latest statement and the base-year recalculation (if any).
+    """
+    result = build(db, org, year)
+    context: dict[str, Any] = {}
+    if fmt != "xlsx":
+        vs = versions(db, org, year)
+        context["version"] = vs[-1] if vs and result.version is not None else None
+        context["statement"] = latest_statement(db, org, year)
+        try:
+            context["recalculation"] = recalculation(db, org, year)
+        except (ValidationError, NotFoundError):
+            context["recalculation"] = None
+    return result.detail, context

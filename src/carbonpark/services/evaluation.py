@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from carbonpark import evaluate
 from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.evaluate import Evaluation, IndicatorInput, ThresholdOverride, WeightSet
+from carbonpark.model.entities import MONEY_UNITS
 from carbonpark.services.activity import park_timezone
 from carbonpark.services.identifiers import statistics as identifier_statistics
 from carbonpark.services.inventory import FROZEN
@@ -57,12 +58,16 @@ __all__ = [
     "demo_step",
     "evaluate_stored",
     "platform_figures",
+    "yearly_statistics",
 ]
 
 #: Device kinds whose metered generation counts as clean energy (indicator 52).
 CLEAN_GENERATION_KINDS = ("pv", "wind")
 #: Statistic metrics that are stocks (the latest period of the year counts, not the sum).
-_STOCKS = ("employees",)
+_STOCKS = ("employees", "floor_area")
+#: Statistic metrics that are money, summed in 10^4 CNY.
+_MONEY = ("gross_output_value", "value_added", "revenue")
+_MONEY_UNIT = "10^4 CNY"
 #: kgce per kWh, GB/T 2589-2020 appendix A (equivalent value), used only when no accounting run gives it.
 _KGCE_PER_KWH_FALLBACK = 0.1229
 
@@ -108,25 +113,68 @@ class StoredEvaluation:
         return doc
 
 
-def _statistics(s: Session, year: int) -> dict[str, float]:
-    """Park totals of the enterprises' statistics of ``year``: flows summed, stocks at the latest period."""
+def yearly_statistics(s: Session, year: int) -> dict[tuple[int, str], dict[str, Any]]:
+    """Every enterprise's statistics of ``year``, one value per (enterprise, metric), money in 10^4 CNY.
+
+    A yearly row (period ``YYYY``) is the year's value; without one, the monthly rows (``YYYY-MM``) are
+    summed for flows and the latest month is taken for stocks (``employees``). A yearly row and monthly
+    rows of the same metric are never added together (that would count the year twice). Money is
+    converted with :data:`carbonpark.model.entities.MONEY_UNITS` (one enterprise may report in 万元,
+    another in CNY or 亿元).
+
+    Returns
+    -------
+    dict
+        ``(enterprise id, metric)`` → ``{"value", "unit", "months"}``; ``months`` is 12 for a yearly row,
+        else the number of monthly rows (annualise flows with ``× 12 / months`` where needed).
+    """
     rows = s.execute(
-        select(Statistic.enterprise_id, Statistic.metric, Statistic.period, Statistic.value).where(
+        select(Statistic.enterprise_id, Statistic.metric, Statistic.period, Statistic.value, Statistic.unit).where(
             Statistic.period.like(f"{year}%")
         )
     ).all()
-    flows: dict[str, float] = {}
-    latest: dict[tuple[str, int], tuple[str, float]] = {}
-    for ent, metric, period, value in rows:
+    yearly: dict[tuple[int, str], tuple[float, str]] = {}
+    monthly: dict[tuple[int, str], list[tuple[str, float, str]]] = {}
+    for ent, metric, period, value, unit in rows:
+        if period == str(year):
+            yearly[(ent, metric)] = (float(value), unit)
+        elif len(period) == 7:
+            monthly.setdefault((ent, metric), []).append((period, float(value), unit))
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for key, (value, unit) in yearly.items():
+        out[key] = {"value": value, "unit": unit, "months": 12}
+    for key, items in monthly.items():
+        if key in out:
+            continue
+        metric = key[1]
         if metric in _STOCKS:
-            seen = latest.get((metric, ent))
-            if seen is None or period > seen[0]:
-                latest[(metric, ent)] = (period, float(value))
-        else:
-            flows[metric] = flows.get(metric, 0.0) + float(value)
-    for (metric, _ent), (_period, value) in latest.items():
-        flows[metric] = flows.get(metric, 0.0) + value
-    return flows
+            period, value, unit = max(items)
+            out[key] = {"value": value, "unit": unit, "months": 12}
+            continue
+        converted = [(_money(v, u) if metric in _MONEY else (v, u)) for _p, v, u in items]
+        units = {u for _v, u in converted}
+        if len(units) > 1:
+            raise ValidationError(f"statistics {metric} of enterprise {key[0]} in {year}", "one unit", sorted(units))
+        out[key] = {"value": sum(v for v, _u in converted), "unit": units.pop(), "months": len(items)}
+    for key, row in out.items():
+        if key[1] in _MONEY and row["unit"] != _MONEY_UNIT:
+            row["value"], row["unit"] = _money(row["value"], row["unit"])
+    return out
+
+
+def _money(value: float, unit: str) -> tuple[float, str]:
+    """``value`` [``unit``] in 10^4 CNY."""
+    if unit not in MONEY_UNITS:
+        raise ValidationError("statistic unit", f"a money unit ({', '.join(MONEY_UNITS)})", unit)
+    return value * MONEY_UNITS[unit] / 1e4, _MONEY_UNIT
+
+
+def _statistics(s: Session, year: int) -> dict[str, float]:
+    """Park totals of the enterprises' statistics of ``year`` (:func:`yearly_statistics` summed over enterprises)."""
+    totals: dict[str, float] = {}
+    for (_ent, metric), row in yearly_statistics(s, year).items():
+        totals[metric] = totals.get(metric, 0.0) + row["value"]
+    return totals
 
 
 def _park_run(s: Session, year: int) -> AccountingRun | None:

@@ -41,9 +41,10 @@ from carbonpark import retrofit
 from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.retrofit.projects import to_decimal
 from carbonpark.services.activity import park_timezone
+from carbonpark.services.evaluation import yearly_statistics
 from carbonpark.store import session
 from carbonpark.store.registry import resolve, the_park
-from carbonpark.store.schema import EmissionSource, Enterprise, Statistic
+from carbonpark.store.schema import EmissionSource, Enterprise
 from carbonpark.store.schema_accounting import AccountingRun, EmissionRecord
 from carbonpark.store.schema_targets import CarbonTarget
 
@@ -324,41 +325,49 @@ def _industry(code: str) -> str:
     return code[:3] if len(code) >= 3 else code
 
 
+def _enterprise_shares(s: Session, run: AccountingRun) -> tuple[dict[int | None, float], dict[int | None, float]]:
+    """Emissions [tCO2e] and energy [tce] of the park's run split by enterprise (records and energy lines)."""
+    emissions: dict[int | None, float] = defaultdict(float)
+    for ent_id, tco2e in s.execute(
+        select(EmissionRecord.enterprise_id, EmissionRecord.tco2e).where(EmissionRecord.run_id == run.id)
+    ).all():
+        emissions[ent_id] += float(tco2e)
+    owner = {h: e for h, e in s.execute(select(EmissionSource.handle, EmissionSource.enterprise_id)).all()}
+    energy: dict[int | None, float] = defaultdict(float)
+    for line in (run.summary or {}).get("energy", []) or []:
+        energy[owner.get(line.get("source"))] += float(line.get("tce", 0.0))
+    return emissions, energy
+
+
 def park_year(s: Session, year: int) -> dict[str, Any]:
-    """Annualised figures of the park and each enterprise for ``year`` from the stored runs and statistics."""
+    """Annualised figures of the park and each enterprise for ``year`` from the park's stored run and statistics.
+
+    Every enterprise's emissions and energy are its share of the park's run (its emission records and
+    energy lines), so they add up to the park's figures whether or not the enterprise was accounted on its
+    own. Statistics: :func:`carbonpark.services.evaluation.yearly_statistics` (a yearly row as it is;
+    monthly flows annualised × 12 / months reported; money in 10^4 CNY).
+    """
     run = _park_run(s, year)
     scale = 12 / _months_covered(s, run)
     ents = s.scalars(select(Enterprise).order_by(Enterprise.id)).all()
-    runs = {
-        r.enterprise_id: r
-        for r in s.scalars(
-            select(AccountingRun).where(AccountingRun.period == str(year), AccountingRun.enterprise_id.is_not(None))
-        ).all()
-    }
-    stats: dict[tuple[int, str], float] = defaultdict(float)
-    units: dict[tuple[int, str], str] = {}
-    for ent_id, metric, value, unit in s.execute(
-        select(Statistic.enterprise_id, Statistic.metric, Statistic.value, Statistic.unit).where(
-            Statistic.period.like(f"{year}-%")
-        )
-    ).all():
-        stats[(ent_id, metric)] += float(value)
-        units[(ent_id, metric)] = unit
+    emissions, energy = _enterprise_shares(s, run)
+    stats = yearly_statistics(s, year)
     rows = []
     for e in ents:
-        r = runs.get(e.id)
-        outputs = {m: v * scale for (i, m), v in stats.items() if i == e.id and m.startswith("output:")}
+        mine = {m: row for (i, m), row in stats.items() if i == e.id}
+        outputs = {m: row for m, row in mine.items() if m.startswith("output:")}
+        va = mine.get("value_added")
         rows.append(
             {
                 "id": e.handle or str(e.id),
                 "name": e.name,
                 "industry": _industry(e.industry_code),
                 "industry_code": e.industry_code,
-                "emissions_tco2e": float((r.summary or {}).get("total_tco2e", 0.0)) * scale if r else 0.0,
-                "energy_tce": float((r.summary or {}).get("energy_tce", 0.0)) * scale if r else 0.0,
-                "value_added_10k_cny": stats.get((e.id, "value_added"), 0.0) * scale,
-                "output": sum(outputs.values()),
-                "output_unit": next((units[(e.id, m)] for m in outputs), ""),
+                "emissions_tco2e": emissions.get(e.id, 0.0) * scale,
+                "energy_tce": energy.get(e.id, 0.0) * scale,
+                "value_added_10k_cny": 0.0 if va is None else va["value"] * 12 / va["months"],
+                "output": sum(r["value"] * 12 / r["months"] for r in outputs.values()),
+                "output_unit": next((r["unit"] for r in outputs.values()), ""),
             }
         )
     summary = run.summary or {}

@@ -1,4 +1,9 @@
-"""Login, tokens, keys, roles, audit log and hardening of the API (issue 3 items 1–5), SQLite and PostgreSQL."""
+"""Login, tokens, keys, roles, audit log and hardening of the API (issue 3 items 1–5), SQLite and PostgreSQL.
+
+The park is built once per module and database (``module_park``); tests add only rows of their own
+(users, keys, tokens) to it. The throttling test counts failures per client address, so it has a
+database of its own.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +22,28 @@ from carbonpark.services.access import Principal
 from carbonpark.store import connect, session
 from carbonpark.store.schema import AuditEntry, Meter
 from carbonpark.store.schema_auth import ApiKey, AuthToken, User
-from test_api_park import PASSWORD, build_park, client_for, fast_hashing, login  # noqa: F401 (autouse fixture)
+from test_api_park import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    SECRET,
+    build_park,
+    client_for,
+    fast_hashing,
+    login,
+    module_park,
+)
+
+Shared = tuple[Any, dict[str, Any]]
 
 
 @pytest.fixture
-def park(db_url: str) -> dict[str, Any]:
-    return build_park(db_url)
+def park(module_park: Shared) -> dict[str, Any]:  # noqa: F811
+    """The module's park (``park["db"]`` is its URL)."""
+    return module_park[1]
+
+
+@pytest.fixture
+def db_url(park: dict[str, Any]) -> str:  # the module park's database, not a fresh one
+    return str(park["db"])
 
 
 def test_password_login_gives_an_expiring_revocable_bearer_token(db_url: str, park: dict[str, Any]) -> None:
@@ -35,10 +56,12 @@ def test_password_login_gives_an_expiring_revocable_bearer_token(db_url: str, pa
     headers = {"Authorization": f"Bearer {doc['access_token']}"}
     me = client.get("/api/auth/me", headers=headers).json()
     assert me == {"name": "ent-a", "role": "enterprise", "enterprise_id": park["A"]["enterprise_id"], "assignments": []}
-    with session(db_url) as s:  # only a keyed digest is stored, never the token
+    digest = auth.token_digest(auth.SecuritySettings(secret_key=SECRET), doc["access_token"])
+    with session(db_url) as s:  # only the keyed digest (HMAC-SHA256, 64 hex digits) is stored, never the token
         digests = s.scalars(select(AuthToken.digest)).all()
-        assert doc["access_token"] not in digests and len(digests) == 1 and len(digests[0]) == 64
-        s.execute(update(AuthToken).values(expires_ms=AuthToken.issued_ms))  # the clock passes the expiry
+        assert doc["access_token"] not in digests and digest in digests and len(digest) == 64
+        # the clock passes this token's expiry
+        s.execute(update(AuthToken).where(AuthToken.digest == digest).values(expires_ms=AuthToken.issued_ms))
     r = client.get("/api/auth/me", headers=headers)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     headers = login(client, "ent-a")
@@ -49,8 +72,17 @@ def test_password_login_gives_an_expiring_revocable_bearer_token(db_url: str, pa
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
 
 
-def test_wrong_password_is_401_and_guessing_is_throttled(db_url: str, park: dict[str, Any]) -> None:
-    client = client_for(db_url, login_max_failures=3, login_window_seconds=600)
+@pytest.fixture
+def own_db(tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    """A park of its own on SQLite (the throttle's failures would lock the module's logins out)."""
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    build_park(url)
+    request.addfinalizer(connect(url).dispose)
+    return url
+
+
+def test_wrong_password_is_401_and_guessing_is_throttled(own_db: str) -> None:
+    client = client_for(own_db, login_max_failures=3, login_window_seconds=600)
     for _ in range(3):
         r = client.post("/api/auth/token", data={"username": "admin", "password": "wrong-password-xx"})
         assert r.status_code == 401
@@ -243,3 +275,78 @@ def test_principal_scope_of_a_meter_scoped_key_is_its_meters() -> None:
     assert p.may_write_meter(Meter(id=7, enterprise_id=1)) and not p.may_write_meter(Meter(id=8, enterprise_id=1))
     user = Principal(name="u", role="enterprise", user_id=1, enterprise_id=1)
     assert not user.may_write_meter(Meter(id=7, enterprise_id=1))  # only devices write readings
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand [s]."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _own_user(db: str, name: str, role: str = "regulator") -> None:
+    with session(db) as s:
+        auth.add_user(s, name, role, PASSWORD, "test")
+
+
+def test_revocation_through_the_api_takes_effect_at_once_despite_the_principal_cache(
+    db_url: str, park: dict[str, Any]
+) -> None:
+    _own_user(db_url, "cache-api")
+    client = client_for(db_url, token_cache_seconds=60)  # a long cache: only the invalidation can explain a 401
+    mine = login(client, "cache-api")
+    assert client.get("/api/auth/me", headers=mine).status_code == 200  # now cached
+    token = mine["Authorization"][7:]
+    assert client.post("/api/auth/revoke", data={"token": token}, headers=mine).json() == {"revoked": True}
+    r = client.get("/api/auth/me", headers=mine)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    # an administrator logging a user out everywhere
+    mine, admin = login(client, "cache-api"), login(client, "admin")
+    assert client.get("/api/parks", headers=mine).status_code == 200
+    assert client.post("/api/users/cache-api/revoke-tokens", headers=admin).json() == {"revoked": 1}
+    assert client.get("/api/parks", headers=mine).status_code == 401
+    assert client.get("/api/parks", headers=admin).status_code == 200  # the administrator's own token lives on
+
+
+def test_revocation_elsewhere_takes_effect_within_the_cache_lifetime(db_url: str, park: dict[str, Any]) -> None:
+    _own_user(db_url, "cache-cli")
+    client = client_for(db_url, token_cache_seconds=5)
+    clock = FakeClock()
+    client.app.state.principals = auth.PrincipalCache(5, clock=clock)
+    mine = login(client, "cache-cli")
+    assert client.get("/api/auth/me", headers=mine).status_code == 200  # checked at t = 0, cached until t = 5 s
+    with session(db_url) as s:  # as `carbonpark users revoke-tokens` does, from another process
+        assert auth.revoke_user_tokens(s, "cache-cli", "cli") == 1
+    clock.now += 4.9
+    assert client.get("/api/auth/me", headers=mine).status_code == 200  # the documented bound: up to 5 s late
+    clock.now += 0.1
+    r = client.get("/api/auth/me", headers=mine)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_principal_cache_drops_stale_entries_and_racing_lookups() -> None:
+    clock = FakeClock()
+    cache = auth.PrincipalCache(5, clock=clock)
+    who = Principal(name="u", role="regulator", user_id=1)
+    far = 2**62  # token expiry [epoch ms] far away
+    cache.put("d1", who, far, cache.generation)
+    assert cache.get("d1") is who
+    # a lookup that read the database before a revocation committed must not store the old state after it
+    seen = cache.generation
+    cache.clear()
+    cache.put("d1", who, far, seen)
+    assert cache.get("d1") is None
+    # an entry never outlives its token: expired 1 ms ago answers None although the cache time is left
+    cache.put("d2", who, auth._now_ms() - 1, cache.generation)
+    assert cache.get("d2") is None
+    # and not the cache lifetime either
+    cache.put("d3", who, far, cache.generation)
+    clock.now += 5
+    assert cache.get("d3") is None
+    # lifetime 0 disables it
+    off = auth.PrincipalCache(0, clock=clock)
+    off.put("d4", who, far, off.generation)
+    assert off.get("d4") is None

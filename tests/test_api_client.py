@@ -7,24 +7,28 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
 from carbonpark.api.app import create_app
 from carbonpark.cli.main import app as cli
 from carbonpark.client import Client
 from carbonpark.errors import NotFoundError
+from carbonpark.services import auth
 from test_api_park import PASSWORD, build_park, fast_hashing, settings  # noqa: F401 (autouse fixture)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any], str]]:
-    db = f"sqlite:///{tmp_path / 'park.db'}"
-    park = build_park(db)
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """One server for the module (the tests add only their own users and keys)."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('served') / 'park.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        park = build_park(db)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -29,8 +29,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from carbonpark.api.app import create_app
+from carbonpark.errors import NotFoundError, PermissionDenied
 from carbonpark.model import CarrierSpec, EnterpriseSpec, MeterSpec, ParkSpec, ProductSpec, SiteSpec, SourceSpec
-from carbonpark.services import auth
+from carbonpark.services import access, auth
+from carbonpark.services.access import Principal
 from carbonpark.store import connect, insert_readings, session, upgrade
 from carbonpark.store.registry import (
     add_carrier,
@@ -40,6 +42,7 @@ from carbonpark.store.registry import (
     add_product,
     add_site,
     add_source,
+    as_dict,
 )
 from carbonpark.store.schema import AuditEntry
 from conftest import _PG_PROBLEM, PG_URL
@@ -193,7 +196,8 @@ def module_park(
 ) -> Iterator[tuple[TestClient, dict[str, Any]]]:
     """``(client, park)``: the park built once for the module on SQLite and on PostgreSQL (a fresh schema).
 
-    For tests that only read it: logins add tokens, nothing else may change.
+    For tests that only read it, or add rows nobody else reads (their own users, keys, tokens);
+    ``park["db"]`` is the database URL.
     """
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'park.db'}"
@@ -210,7 +214,7 @@ def module_park(
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(auth, "_hasher", _cheap_hasher())
             park = build_park(url)
-        yield client_for(url), park
+        yield client_for(url), {**park, "db": url}
     finally:
         connect(url).dispose()
         if schema is not None:
@@ -231,9 +235,62 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> dict[str, 
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def test_park_fixture_has_typed_handles_and_history(db_url: str) -> None:
-    park = build_park(db_url)
+def test_park_fixture_has_typed_handles_and_history(module_park: tuple[TestClient, dict[str, Any]]) -> None:
+    _, park = module_park
     assert park["A"]["meter_handle"] == f"88.1234/meter.{park['A']['meter_id']}"
-    with session(db_url) as s:
+    with session(park["db"]) as s:
         actors = set(s.scalars(select(AuditEntry.actor)))
     assert actors == {"test"}
+
+
+def test_row_rule_and_query_rule_of_every_scope_agree(module_park: tuple[TestClient, dict[str, Any]]) -> None:
+    """``get_row`` checks a fetched row with ``Resource.allows``; lists filter with ``Resource.scope``.
+
+    For every resource and every role of the park, both keep exactly the same rows (and both refuse
+    a role that may not read the resource at all).
+    """
+    _, park = module_park
+    a, b = park["A"]["enterprise_id"], park["B"]["enterprise_id"]
+    principals = [
+        Principal(name="admin", role="park_admin", user_id=1),
+        Principal(name="ent-a", role="enterprise", user_id=2, enterprise_id=a),
+        Principal(name="ent-b", role="enterprise", user_id=3, enterprise_id=b),
+        Principal(name="verifier-a", role="verifier", user_id=4, assignments=frozenset({(a, 2024)})),
+        Principal(name="regulator", role="regulator", user_id=5),
+        Principal(name="gw", role="device", key_id=1, enterprise_id=a),
+    ]
+    kept_somewhere = 0
+    with session(park["db"]) as s:
+        for name, res in access.RESOURCES.items():
+            table: Any = res.model.__table__
+            rows = [dict(r) for r in s.execute(select(table)).mappings()]
+            assert rows, name
+            for who in principals:
+                if who.role not in res.readers:
+                    with pytest.raises(PermissionDenied):
+                        res.scope(who)
+                    with pytest.raises(PermissionDenied):
+                        res.allows(who, rows[0])
+                    continue
+                by_query = set(s.scalars(select(table.c.id).where(res.scope(who))))
+                by_row = {r["id"] for r in rows if res.allows(who, r)}
+                assert by_query == by_row, (name, who.name)
+                kept_somewhere += len(by_row)
+                # and get_row answers exactly those rows, with the ORM's column values
+                for r in rows:
+                    if r["id"] in by_row:
+                        assert access.get_row(s, who, name, r["id"])["id"] == r["id"]
+                    else:
+                        with pytest.raises(NotFoundError):
+                            access.get_row(s, who, name, str(r["id"]))
+    # not vacuous: the admin alone keeps every row (1 park, 2 enterprises, 2 sites, 3 meters, 2 sources, 2 products)
+    assert kept_somewhere > 12
+
+
+def test_get_row_answers_what_the_orm_row_holds(module_park: tuple[TestClient, dict[str, Any]]) -> None:
+    _, park = module_park
+    admin = Principal(name="admin", role="park_admin", user_id=1)
+    with session(park["db"]) as s:
+        for name, res in access.RESOURCES.items():
+            for row in s.scalars(select(res.model)):
+                assert access.get_row(s, admin, name, row.handle) == as_dict(row), name

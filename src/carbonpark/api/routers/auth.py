@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from carbonpark.api.deps import DbSession, User, security_settings
+from carbonpark.api.deps import DbSession, User, invalidate_principals, security_settings
 from carbonpark.services import auth
 
 __all__ = ["router"]
@@ -53,8 +53,14 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
 def revoke(
     request: Request, s: DbSession, who: User, token: Annotated[str, Form(min_length=1, max_length=200)]
 ) -> dict[str, Any]:
-    """Revoke one of your tokens (RFC 7009; park administrators may revoke anyone's)."""
-    return {"revoked": auth.revoke_token(s, security_settings(request), token, who)}
+    """Revoke one of your tokens (RFC 7009; park administrators may revoke anyone's).
+
+    Refused from the next request on in this worker; in other workers within ``CARBONPARK_TOKEN_CACHE_SECONDS``.
+    """
+    revoked = auth.revoke_token(s, security_settings(request), token, who)
+    if revoked:
+        invalidate_principals(request)
+    return {"revoked": revoked}
 
 
 @router.get("/me", summary="The authenticated principal")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import DbSession, User, security_settings
+from carbonpark.api.deps import DbSession, User, invalidate_principals, security_settings
 from carbonpark.services import auth
 from carbonpark.services.access import require_role
 
@@ -58,18 +58,21 @@ def create_user(s: DbSession, who: User, body: UserIn) -> dict[str, Any]:
 
 
 @router.post("/users/{ref}/assignments", summary="Assign a verifier to an enterprise-year", status_code=201)
-def assign(s: DbSession, who: User, ref: NameRef, body: AssignmentIn) -> dict[str, Any]:
+def assign(request: Request, s: DbSession, who: User, ref: NameRef, body: AssignmentIn) -> dict[str, Any]:
     """Let a verifier read one enterprise for one reporting year."""
     require_role(who, "park_admin")
     row = auth.assign_verifier(s, ref, body.enterprise, body.year, who.actor)
+    invalidate_principals(request)  # the verifier's principal carries its assignments
     return {"id": row.id, "user_id": row.user_id, "enterprise_id": row.enterprise_id, "year": row.year}
 
 
 @router.post("/users/{ref}/revoke-tokens", summary="Revoke every token of a user")
-def revoke_tokens(s: DbSession, who: User, ref: NameRef) -> dict[str, Any]:
-    """Log a user out everywhere."""
+def revoke_tokens(request: Request, s: DbSession, who: User, ref: NameRef) -> dict[str, Any]:
+    """Log a user out everywhere (at once in this worker, within ``CARBONPARK_TOKEN_CACHE_SECONDS`` in others)."""
     require_role(who, "park_admin")
-    return {"revoked": auth.revoke_user_tokens(s, ref, who.actor)}
+    revoked = auth.revoke_user_tokens(s, ref, who.actor)
+    invalidate_principals(request)
+    return {"revoked": revoked}
 
 
 @router.get("/keys", summary="List API keys")

@@ -18,6 +18,7 @@ Guide §4.4 (energy demand forecasting: short-term and mid/long-term); SPEC C8.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
@@ -169,12 +170,48 @@ def validate_history(frame: pd.DataFrame, freq: str, min_length: int = 2) -> pd.
             raise ValidationError(
                 f"history column {column!r}", "a number in every row", f"empty at {row['ts']} ({row['series_id']})"
             )
-    out = out.sort_values(["series_id", "ts"], kind="stable").reset_index(drop=True)
+    sid_arr = out["series_id"].to_numpy()
+    ts_arr = out["ts"].to_numpy()
+    same = sid_arr[1:] == sid_arr[:-1]
+    if not (same | (sid_arr[1:] > sid_arr[:-1])).all() or (np.diff(ts_arr)[same] <= np.timedelta64(0)).any():
+        out = out.sort_values(["series_id", "ts"], kind="stable").reset_index(drop=True)
+        sid_arr, ts_arr = out["series_id"].to_numpy(), out["ts"].to_numpy()
+        same = sid_arr[1:] == sid_arr[:-1]
+    elif not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
+        out = out.reset_index(drop=True)
+    if _fixed_steps_regular(ts_arr, same, f):
+        # Fast path (fixed-length steps, all regular): only the lengths remain to check.
+        starts = np.flatnonzero(np.concatenate([[True], ~same]))
+        lengths = np.diff(np.append(starts, len(sid_arr)))
+        if lengths.size and lengths.min() < min_length:
+            i = int(np.argmin(lengths))
+            raise ValidationError(f"series {sid_arr[starts[i]]!r}", f"at least {min_length} observations", int(lengths[i]))
+        return out
     for sid, group in out.groupby("series_id", sort=False):
         _check_regular(group["ts"], f, f"series {sid!r}")
         if len(group) < min_length:
             raise ValidationError(f"series {sid!r}", f"at least {min_length} observations", len(group))
     return out
+
+
+#: Length of one step of the frequencies whose steps all have the same length.
+_FIXED_STEPS: dict[str, np.timedelta64] = {
+    "15min": np.timedelta64(15, "m"),
+    "30min": np.timedelta64(30, "m"),
+    "h": np.timedelta64(1, "h"),
+    "D": np.timedelta64(1, "D"),
+}
+
+
+def _fixed_steps_regular(ts: np.ndarray, same: np.ndarray, freq: str) -> bool:
+    """True if ``freq`` has fixed-length steps and every series (rows sorted by series and
+    time, ``same`` marking rows that continue the previous row's series) advances by
+    exactly one step; False means "check series by series" (for the error message, or
+    for months and years, whose steps differ in length)."""
+    step = _FIXED_STEPS.get(freq)
+    if step is None or ts.size == 0:
+        return step is not None
+    return bool((np.diff(ts)[same] == step).all())
 
 
 def _check_regular(ts: pd.Series, freq: str, where: str) -> None:
@@ -366,25 +403,31 @@ class SeriesForecaster:
 
     @staticmethod
     def _to_frame(series_id: str, ts: pd.DatetimeIndex, result: Mapping[str, np.ndarray]) -> pd.DataFrame:
-        out = pd.DataFrame({"series_id": series_id, "ts": ts, "mean": np.asarray(result["mean"], dtype=float)})
+        mean = np.asarray(result["mean"], dtype=float)
+        cols: dict[str, np.ndarray] = {}
         for level in INTERVAL_LEVELS:
-            out[f"lo-{level}"] = np.asarray(result[f"lo-{level}"], dtype=float)
-            out[f"hi-{level}"] = np.asarray(result[f"hi-{level}"], dtype=float)
-        if not np.isfinite(out[list(OUTPUT_COLUMNS[2:])].to_numpy()).all():
-            # A model that cannot give a bound (e.g. too few residuals) must not leak NaN.
-            for level in INTERVAL_LEVELS:
-                for side in ("lo", "hi"):
-                    col = f"{side}-{level}"
-                    out[col] = out[col].where(np.isfinite(out[col]), out["mean"])
-        return order_intervals(out)
+            for side in ("lo", "hi"):
+                bound = np.asarray(result[f"{side}-{level}"], dtype=float)
+                # A model that cannot give a bound (e.g. too few residuals) must not leak NaN.
+                cols[f"{side}-{level}"] = np.where(np.isfinite(bound), bound, mean)
+        # Nest the bounds (lo-95 <= lo-80 <= mean <= hi-80 <= hi-95) without moving the mean,
+        # as order_intervals does, on arrays.
+        lo80, hi80 = np.minimum(cols["lo-80"], mean), np.maximum(cols["hi-80"], mean)
+        lo95, hi95 = np.minimum(cols["lo-95"], lo80), np.maximum(cols["hi-95"], hi80)
+        return pd.DataFrame(
+            {"series_id": series_id, "ts": ts, "mean": mean, "lo-80": lo80, "hi-80": hi80, "lo-95": lo95, "hi-95": hi95}
+        )
 
 
 def normal_half_widths(sigma: np.ndarray | float) -> dict[int, np.ndarray]:
     """Half widths ``z_{(1+L)/2} × sigma`` of normal prediction intervals for each level L."""
-    from scipy.stats import norm
-
     sig = np.asarray(sigma, dtype=float)
-    return {level: norm.ppf(0.5 + level / 200.0) * sig for level in INTERVAL_LEVELS}
+    return {level: _Z[level] * sig for level in INTERVAL_LEVELS}
+
+
+#: Standard normal quantiles z_{(1+L)/2} of the interval levels (stdlib ``NormalDist``:
+#: importing scipy.stats in every worker process costs seconds).
+_Z: dict[int, float] = {level: NormalDist().inv_cdf(0.5 + level / 200.0) for level in INTERVAL_LEVELS}
 
 
 def conformal_half_widths(residuals: np.ndarray) -> dict[int, float]:

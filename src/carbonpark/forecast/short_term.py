@@ -74,7 +74,32 @@ def anchored_lags(horizon: int, freq: str) -> list[int]:
 
 
 def _calendar_block(ts: pd.DatetimeIndex, freq: str, linear: bool) -> pd.DataFrame:
+    """Calendar columns of the timeline ``ts``; regular timelines are cached.
+
+    Every meter of a park (and every backtest cut of one meter) shares the same
+    timeline up to its length, so the block of the longest timeline seen from a start
+    serves the shorter ones as a slice (the Chinese-calendar lookups are the costly part).
+    """
     f = normalise_freq(freq)
+    if len(ts) > 1 and f in ("15min", "30min", "h", "D"):
+        key = (pd.Timestamp(ts[0]), f, linear)
+        cached = _CALENDAR_CACHE.get(key)
+        if cached is None or len(cached) < len(ts):
+            cached = _calendar_columns(pd.date_range(ts[0], periods=len(ts) + 1024, freq=f), f, linear)
+            if len(_CALENDAR_CACHE) >= 16:
+                _CALENDAR_CACHE.clear()
+            _CALENDAR_CACHE[key] = cached
+        expected_last = pd.Timestamp(ts[0]) + (len(ts) - 1) * pd.tseries.frequencies.to_offset(f)
+        if pd.Timestamp(ts[-1]) == expected_last:
+            return cached.iloc[: len(ts)].reset_index(drop=True)
+    return _calendar_columns(ts, f, linear)
+
+
+#: (start, freq, linear) → calendar block of a long regular timeline from that start.
+_CALENDAR_CACHE: dict[tuple[pd.Timestamp, str, bool], pd.DataFrame] = {}
+
+
+def _calendar_columns(ts: pd.DatetimeIndex, f: str, linear: bool) -> pd.DataFrame:
     block: dict[str, np.ndarray] = {}
     if f == "YS":
         return pd.DataFrame(index=range(len(ts)))

@@ -105,3 +105,22 @@ def test_rows_with_empty_value_are_the_future() -> None:
 def test_unknown_model_lists_the_known_ones() -> None:
     with pytest.raises(ValidationError, match="seasonal_naive"):
         get_forecaster("crystal_ball")
+
+
+def test_validation_fast_path_sorts_and_still_names_the_fault() -> None:
+    """Rows out of order are sorted (two series interleaved, given newest first); a
+    duplicate, a gap in the second series and a too-short series are still named."""
+    ts = pd.date_range("2025-01-01", periods=4, freq="h")
+    rows = pd.DataFrame({"series_id": ["b", "a"] * 4, "ts": ts.repeat(2)[::-1], "value": range(8)})
+    out = validate_history(rows, "h")
+    assert out["series_id"].tolist() == ["a"] * 4 + ["b"] * 4
+    assert list(out["ts"].iloc[:4]) == list(ts)
+    assert list(out.index) == list(range(8))
+    dup = pd.DataFrame({"ts": [ts[0], ts[1], ts[1]], "value": [1.0, 2, 3]})
+    with pytest.raises(ValidationError, match="one row per timestamp"):
+        validate_history(dup, "h")
+    gap = pd.DataFrame({"series_id": ["a"] * 3 + ["b"] * 3, "ts": list(ts[:3]) + [ts[0], ts[1], ts[3]], "value": 1.0})
+    with pytest.raises(ValidationError, match="series 'b' ts.*next expected 2025-01-01 02:00"):
+        validate_history(gap, "h")
+    with pytest.raises(ValidationError, match="series 'b'.*at least 3"):
+        validate_history(pd.DataFrame({"series_id": ["a"] * 3 + ["b"] * 2, "ts": list(ts[:3]) + list(ts[:2]), "value": 1.0}), "h", min_length=3)

@@ -1378,7 +1378,8 @@ def _load_market(s: Session, park: Park, label: str, asset: Asset, book: StoreBo
             int(row.seq),
             int(row.at_ms),
             remaining=int(row.remaining),
-            reserved=_amount(asset if row.side == "sell" else _CASH, Decimal(row.reserved)),
+            # the engine keeps a reservation as an integer: units for a sell, fen for a buy
+            held=int(Decimal(row.reserved).scaleb(0 if row.side == "sell" else 2)),
         )
         market.orders[order.id] = order
         market.book(asset).add(order)

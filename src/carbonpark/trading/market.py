@@ -27,10 +27,10 @@ Guide §7.3 (碳交易: 企业自主选择主动减排或购买排放权额度),
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-from collections import deque
+import heapq
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -38,6 +38,7 @@ from carbonpark.errors import DuplicateError, NotFoundError, ValidationError
 from carbonpark.times import from_ms
 from carbonpark.trading.assets import (
     ALLOWANCE,
+    AVAILABLE,
     CASH,
     CCER,
     ENERGY_RIGHT,
@@ -61,6 +62,7 @@ __all__ = [
     "OrderBook",
     "OrderResult",
     "Trade",
+    "fen_to_cny",
 ]
 
 BUY = "buy"
@@ -77,9 +79,44 @@ FILLED = "filled"
 CANCELLED = "cancelled"
 
 _CASH = Asset(CASH)
+_CNY_CACHE: dict[int, Decimal] = {}
+_CNY_CACHE_MAX = 1 << 16
 
 
-@dataclass(slots=True)
+def fen_to_cny(fen: int) -> Decimal:
+    """An amount in fen [0.01 CNY] as a ``Decimal`` CNY with two decimals (exact).
+
+    Prices repeat, so up to 65,536 of them are kept; larger amounts are built each time.
+    """
+    value = _CNY_CACHE.get(fen)
+    if value is None:
+        value = Decimal(fen).scaleb(-2)
+        if len(_CNY_CACHE) < _CNY_CACHE_MAX:
+            _CNY_CACHE[fen] = value
+    return value
+
+
+def _cny_to_fen(amount: Decimal) -> int:
+    """A fen-exact CNY amount (what the registry holds) as whole fen."""
+    return int(amount.scaleb(2))
+
+
+def _price_fen(value: object, where: str) -> tuple[int, Decimal]:
+    """A limit price as whole fen and as ``Decimal`` CNY; same rules as :func:`to_price`."""
+    if type(value) is int and value > 0:
+        fen = value * 100
+        return fen, fen_to_cny(fen)
+    if type(value) is Decimal and value.is_finite():
+        scaled = value.scaleb(2)
+        if scaled > 0 and scaled == scaled.to_integral_value():
+            fen = int(scaled)
+            return fen, fen_to_cny(fen)
+    checked = to_price(value, where)  # raises the error naming what was expected
+    fen = _cny_to_fen(checked)
+    return fen, fen_to_cny(fen)
+
+
+@dataclass(slots=True, eq=False)
 class Order:
     """An order and its state.
 
@@ -95,10 +132,14 @@ class Order:
         Arrival number (time priority).
     remaining
         Units not yet filled.
-    reserved
-        What is still reserved for this order: units for a sell, CNY for a buy.
+    held
+        What is still reserved for this order, as an integer: units [t or tce] for a sell,
+        fen [0.01 CNY] for a buy (:attr:`reserved` gives it in the registry's terms).
     status
         ``open``, ``filled`` or ``cancelled``.
+    price_fen
+        The limit price in whole fen (what the matching compares); derived from ``price``
+        when not given.
     """
 
     id: str
@@ -111,8 +152,18 @@ class Order:
     seq: int
     at_ms: int | None = None
     remaining: int = 0
-    reserved: int | Decimal = 0
+    held: int = 0
     status: str = OPEN
+    price_fen: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.price_fen is None and self.price is not None:
+            self.price_fen = _price_fen(self.price, f"order {self.id}.price")[0]
+
+    @property
+    def reserved(self) -> int | Decimal:
+        """What is still reserved: units [t or tce] for a sell, ``Decimal`` CNY for a buy."""
+        return self.held if self.side == SELL else fen_to_cny(self.held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,74 +236,97 @@ class OrderResult:
     reason: str = ""
 
 
+_Entry = tuple[int, int, Order]
+"""A heap entry: (key [fen; minus the price for bids], arrival seq, order)."""
+
+
 class OrderBook:
-    """Resting orders of one asset, by price level and arrival (price-time priority)."""
+    """Resting orders of one asset in price-time priority.
+
+    Each side is a binary heap of ``(key, seq, order)`` with integer keys: the price in fen
+    for asks, minus the price for bids, so the best order of a side is its heap top and the
+    arrival number breaks ties (time priority). Cancelled orders are dropped lazily, when
+    they reach the top (or when more than half of a side is dead, by a rebuild).
+    """
+
+    __slots__ = ("asks", "asset", "bids", "dead")
 
     def __init__(self, asset: Asset) -> None:
         self.asset = asset
-        self._levels: dict[str, dict[Decimal, deque[Order]]] = {BUY: {}, SELL: {}}
-        self._prices: dict[str, list[Decimal]] = {BUY: [], SELL: []}  # ascending
+        self.bids: list[_Entry] = []
+        self.asks: list[_Entry] = []
+        self.dead = {BUY: 0, SELL: 0}
+
+    def heap(self, side: str) -> list[_Entry]:
+        """The heap of ``side``."""
+        return self.bids if side == BUY else self.asks
 
     def add(self, order: Order) -> None:
-        """Rest ``order`` at the back of its price level."""
-        assert order.price is not None
-        levels = self._levels[order.side]
-        level = levels.get(order.price)
-        if level is None:
-            level = levels[order.price] = deque()
-            bisect.insort(self._prices[order.side], order.price)
-        level.append(order)
+        """Rest ``order`` behind the orders of its price that came before it."""
+        if order.price_fen is None:
+            raise ValidationError(f"order {order.id}.price", "a limit price to rest in the book", None)
+        if order.side == BUY:
+            heapq.heappush(self.bids, (-order.price_fen, order.seq, order))
+        else:
+            heapq.heappush(self.asks, (order.price_fen, order.seq, order))
 
     def remove(self, order: Order) -> None:
-        """Take ``order`` off the book."""
-        assert order.price is not None
-        levels = self._levels[order.side]
-        level = levels[order.price]
-        if level and level[0] is order:
-            level.popleft()
-        else:
-            level.remove(order)
-        if not level:
-            del levels[order.price]
-            prices = self._prices[order.side]
-            del prices[bisect.bisect_left(prices, order.price)]
+        """Take ``order`` off the book (it is marked cancelled if still open, and dropped lazily)."""
+        if order.status == OPEN:
+            order.status = CANCELLED
+        self.dead[order.side] += 1
+        heap = self.heap(order.side)
+        if self.dead[order.side] > 32 and 2 * self.dead[order.side] > len(heap):
+            live = [e for e in heap if e[2].status == OPEN]
+            heapq.heapify(live)
+            heap[:] = live
+            self.dead[order.side] = 0
+
+    def top(self, side: str) -> _Entry | None:
+        """The best live entry of ``side`` (dead entries on top are dropped), or ``None``."""
+        heap = self.heap(side)
+        while heap:
+            entry = heap[0]
+            if entry[2].status == OPEN:
+                return entry
+            heapq.heappop(heap)
+            self.dead[side] -= 1
+        return None
 
     def resting(self, side: str) -> Iterator[Order]:
         """Resting orders of ``side`` in priority order (best price, then earliest)."""
-        prices = self._prices[side]
-        ordered = reversed(prices) if side == BUY else iter(prices)
-        levels = self._levels[side]
-        for price in list(ordered):
-            yield from list(levels.get(price, ()))
+        for entry in sorted(e for e in self.heap(side) if e[2].status == OPEN):
+            yield entry[2]
 
     def best(self, side: str) -> Decimal | None:
-        """Best price of ``side``: highest bid or lowest ask."""
-        prices = self._prices[side]
-        if not prices:
+        """Best price of ``side`` [CNY/unit]: highest bid or lowest ask."""
+        entry = self.top(side)
+        if entry is None:
             return None
-        return prices[-1] if side == BUY else prices[0]
+        return fen_to_cny(-entry[0] if side == BUY else entry[0])
 
     def depth(self, levels: int = 5) -> dict[str, list[dict[str, object]]]:
         """Aggregated quantity and order count at the best ``levels`` prices of each side."""
         result: dict[str, list[dict[str, object]]] = {}
         for side, key in ((BUY, "bids"), (SELL, "asks")):
-            prices = self._prices[side]
-            best_first = list(reversed(prices)) if side == BUY else list(prices)
-            result[key] = [
-                {
-                    "price": price,
-                    "quantity": sum(o.remaining for o in self._levels[side][price]),
-                    "orders": len(self._levels[side][price]),
-                }
-                for price in best_first[:levels]
-            ]
+            rows: list[dict[str, object]] = []
+            last: int | None = None
+            for order in self.resting(side):
+                if order.price_fen != last:
+                    if len(rows) == levels:
+                        break
+                    last = order.price_fen
+                    rows.append({"price": order.price, "quantity": 0, "orders": 0})
+                row = rows[-1]
+                row["quantity"] = int(row["quantity"]) + order.remaining  # type: ignore[call-overload]
+                row["orders"] = int(row["orders"]) + 1  # type: ignore[call-overload]
+            result[key] = rows
         return result
 
 
-def _crosses(side: str, limit: Decimal | None, resting_price: Decimal) -> bool:
-    if limit is None:
-        return True
-    return resting_price <= limit if side == BUY else resting_price >= limit
+_Move = tuple[str, str, str, str, Asset, int, str, str]
+"""A pending movement: debit holder, debit pocket, credit holder, credit pocket, asset,
+amount (units, or fen for cash), reason, ref."""
 
 
 class Market:
@@ -266,6 +340,17 @@ class Market:
         :data:`PARK_INTERNAL` or :data:`NATIONAL_SIMULATION`.
     instruments
         Asset kinds that may trade here.
+
+    Notes
+    -----
+    Matching works on integers only (units, prices and cash in fen) and does not touch the
+    registry: each order is checked against the available balances the market tracks (read
+    from the registry on first use), and the movements it causes (reservation, the
+    instrument and cash legs of each fill, releases) are queued. They are settled in the
+    registry in one :meth:`Registry.atomic` operation at the end of each :meth:`submit` or
+    :meth:`cancel`, or, inside :meth:`batch`, once for the whole batch. The registry checks
+    every movement again when it settles; the movements and their order are the same either
+    way.
 
     Examples
     --------
@@ -297,6 +382,11 @@ class Market:
         self._seq = 0
         self.trade_offset = 0
         """Trades numbered before this market object was built (a book reloaded from the store)."""
+        self._in_batch = False
+        self._units: dict[tuple[str, Asset], int] = {}
+        self._cash: dict[str, int] = {}
+        self._moves: list[_Move] = []
+        self._keys: dict[tuple[str, Asset, str], AccountKey] = {}
 
     # -- market data -------------------------------------------------------------------------
 
@@ -341,6 +431,75 @@ class Market:
             )
         return bars
 
+    # -- available balances and settlement ---------------------------------------------------
+
+    def _units_of(self, account: str, asset: Asset) -> int:
+        key = (account, asset)
+        value = self._units.get(key)
+        if value is None:
+            value = self._units[key] = int(self.registry.balance(account, asset))
+        return value
+
+    def _cash_of(self, account: str) -> int:
+        value = self._cash.get(account)
+        if value is None:
+            value = self._cash[account] = _cny_to_fen(Decimal(self.registry.balance(account, _CASH)))
+        return value
+
+    def _key(self, holder: str, asset: Asset, pocket: str) -> AccountKey:
+        k = (holder, asset, pocket)
+        key = self._keys.get(k)
+        if key is None:
+            key = self._keys[k] = AccountKey(holder, asset, pocket)
+        return key
+
+    @contextmanager
+    def batch(self) -> Iterator[Market]:
+        """Match many orders and settle their movements in the registry once, at the end.
+
+        Inside the block, :meth:`submit` and :meth:`cancel` check each order against the
+        balances as the earlier orders of the batch left them, exactly as one by one; the
+        registry sees all movements of the batch in one atomic operation when the block
+        ends (also when it ends by an exception, since the book already holds the orders).
+        Nothing else may move the same accounts while the block runs. Nested blocks join
+        the outermost one.
+        """
+        if self._in_batch:
+            yield self
+            return
+        self._in_batch = True
+        try:
+            yield self
+        finally:
+            self._in_batch = False
+            try:
+                self.settle()
+            finally:
+                self._units.clear()
+                self._cash.clear()
+
+    def settle(self) -> int:
+        """Apply the queued movements in the registry, in order, in one atomic operation.
+
+        Returns the number of movements applied. Called by :meth:`submit`, :meth:`cancel`
+        and at the end of :meth:`batch`.
+
+        Raises
+        ------
+        IntegrityError
+            A movement would overdraw an account (the registry was changed behind the
+            market's back); nothing is applied.
+        """
+        moves, self._moves = self._moves, []
+        if not moves:
+            return 0
+        reg, key = self.registry, self._key
+        with reg.atomic():
+            for dh, dp, ch, cp, asset, amount, reason, ref in moves:
+                value = fen_to_cny(amount) if asset is _CASH or asset.kind == CASH else amount
+                reg.move(key(dh, asset, dp), key(ch, asset, cp), value, reason, ref)
+        return len(moves)
+
     # -- orders ------------------------------------------------------------------------------
 
     def _validate(
@@ -352,43 +511,28 @@ class Market:
         quantity: object,
         price: object,
         order_type: str,
-    ) -> tuple[int, Decimal | None]:
+    ) -> tuple[int, int | None, Decimal | None]:
         if not order_id:
             raise ValidationError("id", "a non-empty order id", order_id)
         if order_id in self.orders:
             raise DuplicateError(f"order id {order_id!r} already used")
         if not account or account.startswith("@"):
             raise ValidationError("account", "an enterprise account name", account)
-        if side not in (BUY, SELL):
+        if side != BUY and side != SELL:
             raise ValidationError("side", "buy or sell", side)
-        if order_type not in (LIMIT, MARKET):
+        if order_type != LIMIT and order_type != MARKET:
             raise ValidationError("type", "limit or market", order_type)
         if asset.kind not in self.instruments:
             raise ValidationError("instrument", f"one of {', '.join(self.instruments)}", asset.kind)
-        qty = to_tonnes(quantity, "quantity")
+        qty = quantity if type(quantity) is int and quantity > 0 else to_tonnes(quantity, "quantity")
         if qty == 0:
             raise ValidationError("quantity", "a whole number > 0", quantity)
         if order_type == MARKET:
             if price is not None:
                 raise ValidationError("price", "no price for a market order", price)
-            return qty, None
-        return qty, to_price(price, "price")
-
-    def _plan(self, order: Order) -> tuple[list[tuple[Order, int]], bool]:
-        """Fills the incoming order would get now, and whether it stops on a self-trade."""
-        fills: list[tuple[Order, int]] = []
-        wanted = order.quantity
-        opposite = SELL if order.side == BUY else BUY
-        for resting in self.book(order.asset).resting(opposite):
-            assert resting.price is not None
-            if wanted == 0 or not _crosses(order.side, order.price, resting.price):
-                break
-            if resting.account == order.account:
-                return fills, True
-            take = min(wanted, resting.remaining)
-            fills.append((resting, take))
-            wanted -= take
-        return fills, False
+            return qty, None, None
+        fen, limit = _price_fen(price, "price")
+        return qty, fen, limit
 
     def submit(
         self,
@@ -406,91 +550,135 @@ class Market:
         Raises
         ------
         ValidationError, DuplicateError
-            Malformed order (nothing moves).
-        IntegrityError
-            The account cannot cover the order (nothing moves).
+            Malformed order, or the account cannot cover it (nothing moves).
         """
-        qty, limit = self._validate(order_id, account, side, asset, quantity, price, order_type)
-        order = Order(order_id, account, side, asset, qty, limit, order_type, self._seq + 1, at_ms, remaining=qty)
-        fills, self_trade = self._plan(order)
-        reg = self.registry
-        if side == SELL:
-            need: int | Decimal = qty
-            held = reg.balance(account, asset)
+        qty, limit_fen, limit = self._validate(order_id, account, side, asset, quantity, price, order_type)
+        if self._in_batch:
+            return self._submit(order_id, account, side, asset, qty, limit_fen, limit, order_type, at_ms)
+        with self.batch():
+            return self._submit(order_id, account, side, asset, qty, limit_fen, limit, order_type, at_ms)
+
+    def _submit(
+        self,
+        order_id: str,
+        account: str,
+        side: str,
+        asset: Asset,
+        qty: int,
+        limit_fen: int | None,
+        limit: Decimal | None,
+        order_type: str,
+        at_ms: int | None,
+    ) -> OrderResult:
+        book = self.book(asset)
+        buy = side == BUY
+        heap = book.asks if buy else book.bids
+        dead = book.dead
+        opposite = SELL if buy else BUY
+        # plan: walk the opposite side best first; fully taken entries are popped (and pushed
+        # back if the order is refused), a partly taken one stays on top
+        fills: list[tuple[Order, int, int]] = []
+        popped: list[_Entry] = []
+        wanted, cost, self_trade = qty, 0, False
+        while wanted and heap:
+            entry = heap[0]
+            resting = entry[2]
+            if resting.status != OPEN:  # cancelled earlier: dropped now
+                heapq.heappop(heap)
+                dead[opposite] -= 1
+                continue
+            fen = entry[0] if buy else -entry[0]
+            if limit_fen is not None and (fen > limit_fen if buy else fen < limit_fen):
+                break
+            if resting.account == account:
+                self_trade = True
+                break
+            take = resting.remaining if resting.remaining < wanted else wanted
+            fills.append((resting, take, fen))
+            cost += fen * take
+            wanted -= take
+            if take == resting.remaining:
+                popped.append(heapq.heappop(heap))
+        # validate against the available balances (nothing has moved yet)
+        if buy:
+            need = limit_fen * qty if limit_fen is not None else cost
+            cash = self._cash_of(account)
+            if cash < need:
+                for entry in popped:
+                    heapq.heappush(heap, entry)
+                raise ValidationError(
+                    f"order {order_id}",
+                    f"{account} to have {fen_to_cny(need)} CNY to buy {qty} {asset.code}",
+                    f"{fen_to_cny(cash)} available",
+                )
+            if need:
+                self._cash[account] = cash - need
+        else:
+            need = qty
+            held = self._units_of(account, asset)
             if held < qty:
+                for entry in popped:
+                    heapq.heappush(heap, entry)
                 raise ValidationError(
                     f"order {order_id}", f"{account} to hold {qty} {asset.code} to sell", f"{held} available"
                 )
+            self._units[(account, asset)] = held - qty
+        order = Order(
+            order_id, account, side, asset, qty, limit, order_type, self._seq + 1, at_ms, qty, need, OPEN, limit_fen
+        )
+        if need:
+            self._moves.append(
+                (account, RESERVED, account, AVAILABLE, asset if not buy else _CASH, need, "reserve", order_id)
+            )
+        trades = [self._fill(order, resting, take, fen) for resting, take, fen in fills]
+        result = OrderResult(order, trades)
+        if order.remaining and (order_type == MARKET or self_trade):
+            result.cancelled_quantity = order.remaining
+            result.reason = (
+                "self-trade prevention: would meet a resting order of the same account"
+                if self_trade
+                else "market order: no more liquidity, remainder cancelled"
+            )
+            self._release_rest(order)
+            order.status = CANCELLED
+        elif order.remaining:
+            book.add(order)
         else:
-            if limit is not None:
-                need = limit * qty
-            else:
-                need = sum((r.price * take for r, take in fills if r.price is not None), Decimal("0.00"))
-            cash = reg.balance(account, _CASH)
-            if cash < need:
-                raise ValidationError(
-                    f"order {order_id}",
-                    f"{account} to have {need} CNY to buy {qty} {asset.code}",
-                    f"{cash} available",
-                )
-        with reg.atomic():
-            order.reserved = need
-            if need:
-                reg.reserve(account, asset if side == SELL else _CASH, need, ref=order_id)
-            trades = [self._settle(order, resting, take) for resting, take in fills]
-            result = OrderResult(order, trades)
-            if order.remaining and (order_type == MARKET or self_trade):
-                result.cancelled_quantity = order.remaining
-                result.reason = (
-                    "self-trade prevention: would meet a resting order of the same account"
-                    if self_trade
-                    else "market order: no more liquidity, remainder cancelled"
-                )
-                self._release_rest(order)
-                order.status = CANCELLED
-            elif order.remaining:
-                self.book(asset).add(order)
-            else:
-                order.status = FILLED
-                self._release_rest(order)
+            order.status = FILLED
+            self._release_rest(order)
         self._seq += 1
         self.orders[order_id] = order
         return result
 
-    def _settle(self, incoming: Order, resting: Order, quantity: int) -> Trade:
-        """Move instrument and cash for one fill, out of the reservations."""
-        reg = self.registry
+    def _fill(self, incoming: Order, resting: Order, quantity: int, fen: int) -> Trade:
+        """Queue the instrument and cash legs of one fill, out of the reservations."""
         buy, sell = (incoming, resting) if incoming.side == BUY else (resting, incoming)
-        assert resting.price is not None
-        price = resting.price
-        value = price * quantity
+        asset = incoming.asset
+        value = fen * quantity
         trade_seq = self.trade_offset + len(self.trades) + 1
         ref = f"T{trade_seq}"
-        reg.move(
-            AccountKey(buy.account, buy.asset),
-            AccountKey(sell.account, sell.asset, RESERVED),
-            quantity,
-            "trade",
-            ref,
-        )
-        reg.move(AccountKey(sell.account, _CASH), AccountKey(buy.account, _CASH, RESERVED), value, "trade", ref)
-        sell.reserved -= quantity
-        consumed = (buy.price if buy.price is not None else price) * quantity
-        buy.reserved -= consumed
+        moves = self._moves
+        moves.append((buy.account, AVAILABLE, sell.account, RESERVED, asset, quantity, "trade", ref))
+        moves.append((sell.account, AVAILABLE, buy.account, RESERVED, _CASH, value, "trade", ref))
+        self._units[(buy.account, asset)] = self._units_of(buy.account, asset) + quantity
+        self._cash[sell.account] = self._cash_of(sell.account) + value
+        sell.held -= quantity
+        consumed = (buy.price_fen if buy.price_fen is not None else fen) * quantity
+        buy.held -= consumed
         if consumed > value:  # a buy limit filled below its limit: give back the difference
-            reg.release(buy.account, _CASH, consumed - value, ref=buy.id)
-        for order in (buy, sell):
-            order.remaining -= quantity
+            moves.append((buy.account, AVAILABLE, buy.account, RESERVED, _CASH, consumed - value, "release", buy.id))
+            self._cash[buy.account] = self._cash_of(buy.account) + consumed - value
+        buy.remaining -= quantity
+        sell.remaining -= quantity
         if resting.remaining == 0:
-            resting.status = FILLED
-            self.book(resting.asset).remove(resting)
+            resting.status = FILLED  # its heap entry was popped while planning
         trade = Trade(
             trade_seq,
             buy.account,
             sell.account,
-            incoming.asset,
+            asset,
             quantity,
-            price,
+            fen_to_cny(fen),
             buy.id,
             sell.id,
             incoming.side,
@@ -500,10 +688,16 @@ class Market:
         return trade
 
     def _release_rest(self, order: Order) -> None:
-        if order.reserved:
-            asset = order.asset if order.side == SELL else _CASH
-            self.registry.release(order.account, asset, order.reserved, ref=order.id)
-            order.reserved = 0 if order.side == SELL else Decimal("0.00")
+        held = order.held
+        if held:
+            account = order.account
+            if order.side == SELL:
+                self._moves.append((account, AVAILABLE, account, RESERVED, order.asset, held, "release", order.id))
+                self._units[(account, order.asset)] = self._units_of(account, order.asset) + held
+            else:
+                self._moves.append((account, AVAILABLE, account, RESERVED, _CASH, held, "release", order.id))
+                self._cash[account] = self._cash_of(account) + held
+            order.held = 0
 
     def cancel(self, order_id: str) -> Order:
         """Cancel a resting order and give back its remaining reservation.
@@ -520,11 +714,17 @@ class Market:
             raise NotFoundError("order", order_id)
         if order.status != OPEN:
             raise ValidationError(f"cancel {order_id}", "an open order", order.status)
-        with self.registry.atomic():
-            self._release_rest(order)
-        self.book(order.asset).remove(order)
-        order.status = CANCELLED
+        if self._in_batch:
+            self._cancel(order)
+        else:
+            with self.batch():
+                self._cancel(order)
         return order
+
+    def _cancel(self, order: Order) -> None:
+        self._release_rest(order)
+        order.status = CANCELLED
+        self.book(order.asset).remove(order)
 
 
 def trading_day(trade: Trade, tz: str = "Asia/Shanghai") -> dt.date | None:

@@ -155,8 +155,9 @@ def test_rate_a_trust_record(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     # Worked by hand in tests/test_ledger_rating.py::test_worked_example: 64.0, grade B.
     assert doc["score"] == 64.0 and doc["grade"] == "B"
-    table = _run("rate", str(record))
+    table = _run("rate", str(record), "--lang", "en")
     assert "ENT-0002 2025: 64 (B)" in table.stdout
+    assert "ENT-0002 2025 年碳数据信用：64 分（B）" in _run("rate", str(record)).stdout  # zh is the default
     record.write_text("enterprise: E\nyear: 2025\nfoo: 1\n", encoding="utf-8")
     bad = _run("rate", str(record), "--json")
     assert bad.exit_code == 1 and "foo" in bad.stderr

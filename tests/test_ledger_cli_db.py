@@ -93,8 +93,9 @@ def test_sign_verify_proof_and_offline_check(db_url: str, tmp_path: Path, monkey
     code, out = _run("ledger", "verify", "--db", db_url, "--json")
     assert code == 1
     assert [f["record"] for f in json.loads(out)["findings"]] == [f"{ids['meter']}@2025-01-03"]
-    code, out = _run("ledger", "verify", "--db", db_url)
+    code, out = _run("ledger", "verify", "--db", db_url, "--lang", "en")
     assert code == 1 and "1 finding(s)" in out
+    assert "发现 1 处问题" in _run("ledger", "verify", "--db", db_url)[1]  # zh is the default
     code, out = _run("ledger", "rate", "--db", db_url, "--org", ids["enterprise"], "--year", "2025", "--json")
     assert json.loads(out)["grade"] == "C" and json.loads(out)["score"] == 59.0
 

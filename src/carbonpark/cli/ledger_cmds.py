@@ -45,6 +45,51 @@ ProofOption = Annotated[
 ]
 
 
+LangOption = Annotated[str, typer.Option("--lang", help="Language of the table: zh (default) or en.")]
+
+_WORDS: dict[str, dict[str, Any]] = {
+    "zh": {
+        "ok": "通过",
+        "findings": "发现 {n} 处问题",
+        "headline": "账本校验：{verdict} — 共 {size} 条存证，最新签名树头覆盖 {signed} 条，园区密钥 {key}…",
+        "checked": "已核对",
+        "columns": ("类别", "记录", "问题", "叶序号"),
+        "more": "… 另有 {n} 处（--json 列出全部）",
+        "warning": "提示",
+        "rating_columns": ("指标", "取值", "权重", "得分", "贡献"),
+        "indicators": {
+            "metered_share": "计量数据占比",
+            "completeness": "数据完整率",
+            "on_time_share": "按时报送率",
+            "signature_coverage": "签名覆盖率",
+            "quality_flag_share": "质量标记率",
+            "quarantine_share": "隔离数据率",
+            "verification_findings": "核查重大发现",
+            "corrections": "报送后更正",
+        },
+        "rating_title": "{ent} {year} 年碳数据信用：{score:g} 分（{grade}）",
+    },
+    "en": {
+        "ok": "OK",
+        "findings": "{n} finding(s)",
+        "headline": "ledger verify: {verdict} — {size} entries, signed head of size {signed}, park key {key}…",
+        "checked": "checked",
+        "columns": ("kind", "record", "problem", "leaf"),
+        "more": "… and {n} more (--json lists all)",
+        "warning": "warning",
+        "rating_columns": ("indicator", "value", "weight", "points", "contribution"),
+        "indicators": {},
+        "rating_title": "{ent} {year}: {score:g} ({grade})",
+    },
+}
+
+
+def _words(lang: str) -> dict[str, Any]:
+    if lang not in _WORDS:
+        raise ValidationError("--lang", "zh or en", lang)
+    return _WORDS[lang]
+
+
 def _hash(text: str, field: str) -> bytes:
     """A 32-byte hash given as 64 hex digits or as standard base64."""
     text = text.strip()
@@ -216,6 +261,7 @@ def rate_cmd(
     db: DbOption = None,
     org: Annotated[str | None, typer.Option("--org", help="Enterprise (handle, credit code or name).")] = None,
     year: Annotated[int | None, typer.Option("--year", help="Reporting year.")] = None,
+    lang: LangOption = "zh",
     as_json: JsonOption = False,
 ) -> None:
     """Rate an enterprise's data credit (碳信用评价) from its trust record, with the components.
@@ -235,11 +281,17 @@ def rate_cmd(
     if as_json:
         emit_json(rating.to_json())
         return
-    table = Table(title=f"{rating.enterprise} {rating.year}: {rating.score:g} ({rating.grade})")
-    for column in ("indicator", "value", "weight", "points", "contribution"):
-        table.add_column(column, justify="left" if column == "indicator" else "right")
+    words = _words(lang)
+    table = Table(
+        title=words["rating_title"].format(
+            ent=rating.enterprise, year=rating.year, score=rating.score, grade=rating.grade
+        )
+    )
+    for i, column in enumerate(words["rating_columns"]):
+        table.add_column(column, justify="left" if i == 0 else "right")
     for c in rating.components:
-        table.add_row(c.name, f"{c.value:g}", f"{c.weight:g}", f"{c.points:g}", f"{c.contribution:g}")
+        name = words["indicators"].get(c.name, c.name)
+        table.add_row(name, f"{c.value:g}", f"{c.weight:g}", f"{c.points:g}", f"{c.contribution:g}")
     _out.print(table)
     for reason in rating.reasons:
         _out.print(f"- {reason}")
@@ -308,30 +360,37 @@ def verify_cmd(
         typer.Option("--public-key", help="Pin the park's public key (PEM); default: the park key in the environment."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Findings shown in the table (all in --json).")] = 50,
+    lang: LangOption = "zh",
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every entry from the stored rows; check the log and its signed heads. Exit 1 on any finding."""
+    words = _words(lang)
     pinned = signing.load_public_key(public_key.read_bytes()) if public_key else None
     report = service.verify(db, pinned)
     if as_json:
         emit_json(report.to_json())
     else:
-        verdict = "[green]OK[/green]" if report.ok else f"[red]{len(report.findings)} finding(s)[/red]"
+        verdict = (
+            f"[green]{words['ok']}[/green]"
+            if report.ok
+            else f"[red]{words['findings'].format(n=len(report.findings))}[/red]"
+        )
         _out.print(
-            f"ledger verify: {verdict} — {report.tree_size} entries, signed head of size {report.signed_tree_size}, "
-            f"key {str(report.park_key_id)[:16]}… ({report.key_source})"
+            words["headline"].format(
+                verdict=verdict, size=report.tree_size, signed=report.signed_tree_size, key=str(report.park_key_id)[:16]
+            )
         )
         checked = ", ".join(f"{k} {v}" for k, v in report.checked.items())
-        _out.print(f"checked: {checked}")
+        _out.print(f"{words['checked']}: {checked}")
         if report.findings:
-            table = Table("kind", "record", "problem", "leaf")
+            table = Table(*words["columns"])
             for f in report.findings[:limit]:
                 table.add_row(f.kind, f.record, f.problem, "" if f.leaf_index is None else str(f.leaf_index))
             _out.print(table)
             if len(report.findings) > limit:
-                _out.print(f"… and {len(report.findings) - limit} more (--json lists all)")
+                _out.print(words["more"].format(n=len(report.findings) - limit))
         for warning in report.warnings:
-            err_console.print(f"warning: {warning}")
+            err_console.print(f"{words['warning']}: {warning}")
     if not report.ok:
         raise typer.Exit(1)
 

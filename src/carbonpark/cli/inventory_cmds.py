@@ -2,7 +2,7 @@
 
 ``inventory build --org ID --year YYYY [--json]`` prints the compiled inventory (exact keys of issue 8);
 ``inventory report --org ID --year YYYY --format pdf|html|xlsx --lang zh|en --out PATH`` writes the report;
-``inventory configure/step/steps/save/submit/reopen/versions/recalc/plan/key-emitters/calendar`` walk the ten
+``inventory configure/step/steps/save/submit/reopen/versions/recalc/plan/key-emitters/calendar/deposit`` walk the ten
 steps; ``verify org-add/user-add/assign/step/steps/upload/check/finding/correct/close/findings/statement/diff``
 take a verifier through the verification. ``--org`` takes an enterprise's id, handle, credit code or name,
 or ``park``. See docs/inventory.md.
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, new_app
-from carbonpark.errors import NotFoundError, ValidationError
+from carbonpark.errors import ValidationError
 from carbonpark.reports import inventory_report
 from carbonpark.services import inventory as svc
 from carbonpark.settings import get_settings
@@ -227,6 +227,23 @@ def key_emitters_cmd(year: YearOption, db: DbOption = None, as_json: JsonOption 
     _print(svc.key_emitter_list(db, year), as_json)
 
 
+def deposit_cmd(
+    org: OrgOption,
+    year: YearOption,
+    month: Annotated[int, typer.Option("--month", help="Month (1-12).", min=1, max=12)],
+    out: Annotated[Path, typer.Option("--out", help="File to write: .csv or .xlsx.")],
+    no_attest: Annotated[bool, typer.Option("--no-attest", help="Do not attest the deposit in the ledger.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the monthly data deposit (信息化存证) of an enterprise (CSV/XLSX) and attest its digest."""
+    doc = svc.deposit(db, org, year, month, out, actor=_actor(), attest=not no_attest)
+    if as_json:
+        emit_json(doc)
+    else:
+        _out.print(f"wrote {doc['out']}: {doc['rows']} rows, sha256 {doc['csv_sha256']}")
+
+
 def calendar_cmd(
     year: YearOption,
     today: Annotated[str | None, typer.Option("--today", help="Date to judge reminders on (YYYY-MM-DD).")] = None,
@@ -394,6 +411,7 @@ def register(app: typer.Typer) -> None:
     inv.command("plan")(plan_cmd)
     inv.command("key-emitters")(key_emitters_cmd)
     inv.command("calendar")(calendar_cmd)
+    inv.command("deposit")(deposit_cmd)
     app.add_typer(inv, name="inventory")
     ver = new_app("Carbon verification (碳核查): verifiers, steps, evidence, cross-checks, findings, statements.")
     ver.command("org-add")(org_add_cmd)

@@ -13,7 +13,7 @@ No. 19, 2021), Art. 29 on CCER offsets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
@@ -85,12 +85,22 @@ class Asset:
 
     kind: str
     vintage: int | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValidationError("asset.kind", f"one of {', '.join(KINDS)}", self.kind)
         if self.vintage is not None and self.kind in (CCER, CASH):
             raise ValidationError("asset.vintage", f"no vintage for {self.kind}", self.vintage)
+        # computed once: assets key every balance and book lookup
+        object.__setattr__(self, "_hash", hash((self.kind, self.vintage)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[Asset], tuple[str, int | None]]:
+        # rebuilt, not restored: the cached hash of a str differs between processes
+        return Asset, (self.kind, self.vintage)
 
     @property
     def is_cash(self) -> bool:

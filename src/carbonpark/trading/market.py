@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from carbonpark.errors import DuplicateError, NotFoundError, ValidationError
 from carbonpark.times import from_ms
@@ -101,19 +102,29 @@ def _cny_to_fen(amount: Decimal) -> int:
     return int(amount.scaleb(2))
 
 
+_PRICES: dict[object, tuple[int, Decimal]] = {}
+
+
 def _price_fen(value: object, where: str) -> tuple[int, Decimal]:
-    """A limit price as whole fen and as ``Decimal`` CNY; same rules as :func:`to_price`."""
-    if type(value) is int and value > 0:
-        fen = value * 100
-        return fen, fen_to_cny(fen)
-    if type(value) is Decimal and value.is_finite():
-        scaled = value.scaleb(2)
-        if scaled > 0 and scaled == scaled.to_integral_value():
-            fen = int(scaled)
-            return fen, fen_to_cny(fen)
+    """A limit price as whole fen and as ``Decimal`` CNY; same rules as :func:`to_price`.
+
+    Prices given as ``int`` or ``Decimal`` are remembered (up to 65,536 distinct values),
+    since an order book sees the same few hundred prices again and again.
+    """
+    kind = type(value)
+    if kind is int or kind is Decimal:
+        try:
+            known = _PRICES.get(value)
+        except TypeError:  # a signalling NaN cannot be hashed: to_price refuses it below
+            known = None
+        if known is not None:
+            return known
     checked = to_price(value, where)  # raises the error naming what was expected
     fen = _cny_to_fen(checked)
-    return fen, fen_to_cny(fen)
+    result = fen, fen_to_cny(fen)
+    if (kind is int or kind is Decimal) and len(_PRICES) < _CNY_CACHE_MAX:
+        _PRICES[value] = result
+    return result
 
 
 @dataclass(slots=True, eq=False)
@@ -166,9 +177,8 @@ class Order:
         return self.held if self.side == SELL else fen_to_cny(self.held)
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One fill between a buyer and a seller.
+class Trade(NamedTuple):
+    """One fill between a buyer and a seller (immutable; a named tuple, cheap to build).
 
     Attributes
     ----------
@@ -383,7 +393,8 @@ class Market:
         self.trade_offset = 0
         """Trades numbered before this market object was built (a book reloaded from the store)."""
         self._in_batch = False
-        self._units: dict[tuple[str, Asset], int] = {}
+        self._units: dict[Asset, dict[str, int]] = {}
+        """Available units per asset and account, while a batch runs."""
         self._cash: dict[str, int] = {}
         self._moves: list[_Move] = []
         self._keys: dict[tuple[str, Asset, str], AccountKey] = {}
@@ -433,11 +444,16 @@ class Market:
 
     # -- available balances and settlement ---------------------------------------------------
 
-    def _units_of(self, account: str, asset: Asset) -> int:
-        key = (account, asset)
-        value = self._units.get(key)
+    def _units_in(self, asset: Asset) -> dict[str, int]:
+        units = self._units.get(asset)
+        if units is None:
+            units = self._units[asset] = {}
+        return units
+
+    def _units_of(self, units: dict[str, int], account: str, asset: Asset) -> int:
+        value = units.get(account)
         if value is None:
-            value = self._units[key] = int(self.registry.balance(account, asset))
+            value = units[account] = int(self.registry.balance(account, asset))
         return value
 
     def _cash_of(self, account: str) -> int:
@@ -615,14 +631,15 @@ class Market:
                 self._cash[account] = cash - need
         else:
             need = qty
-            held = self._units_of(account, asset)
+            units = self._units_in(asset)
+            held = self._units_of(units, account, asset)
             if held < qty:
                 for entry in popped:
                     heapq.heappush(heap, entry)
                 raise ValidationError(
                     f"order {order_id}", f"{account} to hold {qty} {asset.code} to sell", f"{held} available"
                 )
-            self._units[(account, asset)] = held - qty
+            units[account] = held - qty
         order = Order(
             order_id, account, side, asset, qty, limit, order_type, self._seq + 1, at_ms, qty, need, OPEN, limit_fen
         )
@@ -660,7 +677,8 @@ class Market:
         moves = self._moves
         moves.append((buy.account, AVAILABLE, sell.account, RESERVED, asset, quantity, "trade", ref))
         moves.append((sell.account, AVAILABLE, buy.account, RESERVED, _CASH, value, "trade", ref))
-        self._units[(buy.account, asset)] = self._units_of(buy.account, asset) + quantity
+        units = self._units_in(asset)
+        units[buy.account] = self._units_of(units, buy.account, asset) + quantity
         self._cash[sell.account] = self._cash_of(sell.account) + value
         sell.held -= quantity
         consumed = (buy.price_fen if buy.price_fen is not None else fen) * quantity
@@ -693,7 +711,8 @@ class Market:
             account = order.account
             if order.side == SELL:
                 self._moves.append((account, AVAILABLE, account, RESERVED, order.asset, held, "release", order.id))
-                self._units[(account, order.asset)] = self._units_of(account, order.asset) + held
+                units = self._units_in(order.asset)
+                units[account] = self._units_of(units, account, order.asset) + held
             else:
                 self._moves.append((account, AVAILABLE, account, RESERVED, _CASH, held, "release", order.id))
                 self._cash[account] = self._cash_of(account) + held

@@ -117,7 +117,7 @@ def _credit(n: int) -> str:
 
 
 def test_document_evidence_and_industry_outlier_check(db_url: str, tmp_path: Path) -> None:
-    park = build_park(db_url)
+    build_park(db_url)
     grid_mwh = {"C1": 1000.0, "C2": 1100.0, "C3": 900.0, "C4": 5000.0}
     handles = {}
     with session(db_url) as s:

@@ -202,3 +202,43 @@ def test_scope_and_meter_listing(park: str) -> None:
     assert (result.accepted, result.quarantined) == (2, [(2, "out_of_scope")])
     flags = {m["code"]: m["virtual"] for m in list_meters(park)}
     assert flags == {"m-main": False, "m-sub": False, "m-gas": False, "m-virtual": True}
+
+
+def test_mqtt_batches_as_columns_give_the_answers_of_the_one_by_one_pass(park: str) -> None:
+    """A clean JSON batch takes the column-wise path; one bad reading sends a batch through the one-by-one pass."""
+    import json
+
+    from carbonpark.ingest.mqtt import Message
+    from carbonpark.services.ingest import MqttHandler
+
+    def message(mid: int, readings: list[dict[str, object]]) -> Message:
+        return Message("plant/a", json.dumps({"readings": readings}).encode(), mid, 1, False, False)
+
+    handler = MqttHandler(park, "t-columns", attest=False)
+    clean = [
+        {"meter": "m-sub", "ts": T0, "value": 1.5, "unit": "MWh"},  # 1.5 MWh = 1500 kWh
+        {"meter": "m-main", "ts": T0, "value": -2.25},  # negative and fractional: exact through binary COPY
+        {"meter": "m-gas", "ts": T0 + H, "value": 3, "unit": "万立方米"},  # 3 × 10⁴ m3
+    ]
+    first = handler([message(1, clean)])
+    assert (first.accepted, first.duplicates, first.quarantined) == (3, 0, [])
+    mixed = [
+        {"meter": "m-main", "ts": T0, "value": -2.25},  # 0: stored already, same value → duplicate
+        {"meter": "m-sub", "ts": T0, "value": 2.0},  # 1: 2 MWh = 2000 kWh ≠ 1500 stored → conflict
+        {"meter": "m-main", "ts": T0 + 2 * H, "value": 5},  # 2: superseded by 5 → counted corrected
+        {"meter": "m-main", "ts": T0 + 2 * H, "value": 5},  # 3: equal to the kept one → duplicate
+        {"meter": "m-main", "ts": T0 + 2 * H, "value": 6},  # 4: differs, no correction → conflict
+        {"meter": "m-main", "ts": T0 + 2 * H, "value": 7, "correction": True},  # 5: supersedes 2 → stored
+        {"meter": "nope", "ts": T0, "value": 1},  # 6: unknown meter
+    ]
+    second = handler([message(2, mixed[:3]), message(3, mixed[3:])])
+    assert (second.accepted, second.duplicates, second.corrected, second.pending) == (1, 2, 1, 0)
+    assert second.quarantined == [(1, "conflict"), (4, "conflict"), (6, "unknown_meter")]
+    assert _readings(park) == {
+        ("m-sub", T0): 1500.0,
+        ("m-main", T0): -2.25,
+        ("m-gas", T0 + H): 30000.0,
+        ("m-main", T0 + 2 * H): 7.0,
+    }
+    with session(park) as s:
+        assert s.scalar(select(func.count()).select_from(Quarantined)) == 3

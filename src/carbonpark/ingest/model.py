@@ -20,12 +20,13 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 __all__ = [
+    "RawBatch",
     "RawReading",
     "SeqMark",
     "Sink",
@@ -78,6 +79,72 @@ class RawReading:
     raw: Any = ""
     error: str | None = None
     detail: str = ""
+
+
+class RawBatch(Sequence[RawReading]):
+    """Raw readings held as columns (one list per field of :class:`RawReading`).
+
+    A connector that receives many readings at once (an MQTT batch of JSON messages) fills
+    the columns directly instead of creating one object per reading; the pipeline reads
+    the columns, and ``batch[i]`` still gives the :class:`RawReading` at position ``i``
+    (built on demand, for quarantine rows and corrections). The positions are the indexes
+    of the batch as sent.
+    """
+
+    __slots__ = ("correction", "detail", "error", "meter", "quality", "raw", "ts", "unit", "value")
+
+    def __init__(self) -> None:
+        self.meter: list[Any] = []
+        self.ts: list[Any] = []
+        self.value: list[Any] = []
+        self.unit: list[str | None] = []
+        self.correction: list[bool] = []
+        self.quality: list[int] = []
+        self.raw: list[Any] = []
+        self.error: list[str | None] = []
+        self.detail: list[str] = []
+
+    def append(self, r: RawReading) -> None:
+        """Add one reading at the end."""
+        self.meter.append(r.meter)
+        self.ts.append(r.ts)
+        self.value.append(r.value)
+        self.unit.append(r.unit)
+        self.correction.append(r.correction)
+        self.quality.append(r.quality)
+        self.raw.append(r.raw)
+        self.error.append(r.error)
+        self.detail.append(r.detail)
+
+    def extend(self, readings: Sequence[RawReading]) -> None:
+        """Add readings at the end."""
+        for r in readings:
+            self.append(r)
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+    @overload
+    def __getitem__(self, i: int) -> RawReading: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[RawReading]: ...
+    def __getitem__(self, i: int | slice) -> RawReading | list[RawReading]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return RawReading(
+            self.meter[i],
+            self.ts[i],
+            self.value[i],
+            self.unit[i],
+            self.correction[i],
+            self.quality[i],
+            self.raw[i],
+            self.error[i],
+            self.detail[i],
+        )
+
+    def __iter__(self) -> Iterator[RawReading]:
+        return (self[k] for k in range(len(self)))
 
 
 def failed(reason: str, raw: str | bytes, detail: str = "") -> RawReading:

@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from carbonpark.errors import CarbonparkError, ValidationError
-from carbonpark.ingest.model import RawReading, SeqMark, failed
+from carbonpark.ingest.model import RawBatch, RawReading, SeqMark, failed
 
 __all__ = [
     "BrokerAddress",
@@ -53,6 +53,7 @@ __all__ = [
     "WorkerStats",
     "broker_config",
     "decode_json",
+    "decode_json_into",
     "parse_broker",
     "readings_from_document",
 ]
@@ -116,6 +117,44 @@ def decode_json(topic: str, payload: bytes) -> tuple[list[RawReading], list[SeqM
         except (UnicodeDecodeError, ValueError) as exc:
             return [failed("malformed", payload, f"not JSON: {exc}")], []
     return readings_from_document(doc, f"mqtt:{topic}")
+
+
+def decode_json_into(batch: RawBatch, topic: str, payload: bytes) -> list[SeqMark]:
+    """Append the readings of an MQTT JSON payload to ``batch`` (columns); return its sequence marks.
+
+    The same readings as :func:`decode_json`, without an object per reading when the
+    payload is a batch of JSON objects: each field becomes one list comprehension over the
+    batch's elements.
+    """
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        readings, marks = decode_json(topic, payload)
+        batch.extend(readings)
+        return marks
+    items = doc.get("readings") if doc.__class__ is dict else None
+    if items.__class__ is not list or not all(el.__class__ is dict for el in items):  # type: ignore[union-attr]
+        readings, marks = readings_from_document(doc, f"mqtt:{topic}")
+        batch.extend(readings)
+        return marks
+    assert isinstance(items, list)
+    n = len(items)
+    batch.meter.extend([el.get("meter") for el in items])
+    batch.ts.extend([el.get("ts") for el in items])
+    batch.value.extend([el.get("value") for el in items])
+    units = [el.get("unit") for el in items]
+    if not all(u is None or u.__class__ is str for u in units):
+        units = [u if u is None or u.__class__ is str else str(u) for u in units]
+    batch.unit.extend(units)
+    batch.correction.extend([el.get("correction") is True for el in items])
+    batch.quality.extend([0] * n)
+    batch.raw.extend(items)
+    batch.error.extend([None] * n)
+    batch.detail.extend([""] * n)
+    seq = doc.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+        return [SeqMark(f"mqtt:{topic}", seq)]
+    return []
 
 
 # --------------------------------------------------------------------------- broker

@@ -58,8 +58,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from carbonpark import units
 from carbonpark.errors import CarbonparkError, UnitError, ValidationError
 from carbonpark.ingest.files import ReadingsFile, open_readings
-from carbonpark.ingest.model import RawReading, SeqMark
-from carbonpark.ingest.mqtt import Message, decode_json
+from carbonpark.ingest.model import RawBatch, RawReading, SeqMark
+from carbonpark.ingest.mqtt import Message, decode_json_into
 from carbonpark.ingest.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
 from carbonpark.ingest.sparkplug import AliasEntry, SparkplugDecoder, parse_topic
 from carbonpark.services.ledger import attest_readings
@@ -669,6 +669,60 @@ class _Columns:
 _FIELDS = attrgetter("meter", "ts", "value", "unit", "error", "correction", "quality")
 
 
+_REF_TYPES = frozenset({str, int})
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _validate_clean(readings: RawBatch, book: _MeterBook, scope: IngestScope | None, now_ms: int) -> _Columns | None:
+    """The columns of a batch in which every reading passes every check, or ``None``.
+
+    Column-wise checks (type sets, distinct meter references and units, numpy bounds) with
+    no Python work per reading beyond what C-level ``map``/``set``/``np.array`` do. Any
+    reading that would be rejected, or a value of a type this path does not handle (ISO
+    timestamps, numeric strings …), returns ``None``: the caller then runs the one-by-one
+    pass, which gives every reading its reason. So both paths give the same answer.
+    """
+    n = len(readings)
+    if n == 0 or readings.error.count(None) != n:
+        return None
+    meter, ts, value, unit = readings.meter, readings.ts, readings.value, readings.unit
+    if not (set(map(type, meter)) <= _REF_TYPES and set(map(type, ts)) == {int}):
+        return None
+    if not set(map(type, value)) <= _NUMBER_TYPES or "" in meter:
+        return None
+    info: dict[Any, _MeterInfo] = {}
+    for ref in dict.fromkeys(meter):
+        m = book.find(ref)
+        if m.__class__ is str:
+            return None
+        assert isinstance(m, _MeterInfo)
+        if m.virtual or (scope is not None and not scope.allows(m.id, m.enterprise_id)):
+            return None
+        info[ref] = m
+    t = np.array(ts, dtype=np.int64)
+    if t.min() < MIN_TS_MS or t.max() > now_ms + MAX_FUTURE_MS:
+        return None
+    v = np.array(value, dtype=np.float64)
+    if not np.isfinite(v).all():
+        return None
+    ids = np.fromiter((m.id for m in map(info.__getitem__, meter)), dtype=np.int64, count=n)
+    conv: dict[tuple[Any, Any], tuple[float, float]] = {}
+    for ref, u in dict.fromkeys(zip(meter, unit, strict=True)):
+        m = info[ref]
+        source = (u.strip() or m.unit) if u.__class__ is str else m.unit
+        ab = (1.0, 0.0) if source == m.target else _affine(source, m.target)
+        if isinstance(ab, str):
+            return None
+        conv[(ref, u)] = ab
+    if any(ab != (1.0, 0.0) for ab in conv.values()):
+        ab_rows = np.array(list(map(conv.__getitem__, zip(meter, unit, strict=True))), dtype=np.float64)
+        v = ab_rows[:, 0] * v + ab_rows[:, 1]
+    quality = readings.quality
+    q = np.zeros(n, dtype=np.int64) if quality.count(0) == n else np.array([x or 0 for x in quality], dtype=np.int64)
+    c = np.array([bool(x) for x in readings.correction], dtype=bool)
+    return _Columns(np.arange(n, dtype=np.int64), ids, t, v, q, c)
+
+
 def _validate(
     readings: Sequence[RawReading],
     book: _MeterBook,
@@ -683,6 +737,10 @@ def _validate(
     The checks and their order (the first failing one is the reason) are those listed in
     ``docs/ingest.md`` §2.
     """
+    if isinstance(readings, RawBatch):
+        clean = _validate_clean(readings, book, scope, now_ms)
+        if clean is not None:
+            return clean, [], []
     rejects: list[tuple[int, str, str]] = []
     unknown: list[int] = []
     horizon = now_ms + MAX_FUTURE_MS
@@ -694,7 +752,20 @@ def _validate(
     corrs: list[bool] = []
     conv: dict[tuple[str, str], tuple[float, float] | str] = {}
     find = book.find
-    for i, (meter, ts, value, unit, error, correction, quality) in enumerate(map(_FIELDS, readings)):
+    if isinstance(readings, RawBatch):
+        fields: Iterable[tuple[Any, ...]] = zip(
+            readings.meter,
+            readings.ts,
+            readings.value,
+            readings.unit,
+            readings.error,
+            readings.correction,
+            readings.quality,
+            strict=True,
+        )
+    else:
+        fields = map(_FIELDS, readings)
+    for i, (meter, ts, value, unit, error, correction, quality) in enumerate(fields):
         if error is not None:
             rejects.append((i, error, readings[i].detail))
             continue
@@ -797,11 +868,11 @@ def _year_array(ts: np.ndarray, tz: str) -> np.ndarray:
     return first + np.searchsorted(np.asarray(starts, dtype=np.int64), ts, side="right") - 1
 
 
-def _locked_mask(s: Session, cols: _Columns, book: _MeterBook) -> np.ndarray:
+def _locked_mask(s: Session, cols: _Columns, book: _MeterBook, meter_ids: np.ndarray) -> np.ndarray:
     """Which rows fall in a submitted or verified year of their enterprise (one look-up per (enterprise, year))."""
     if _inventory_hook() is None and s.scalar(select(LockedPeriod.id).limit(1)) is None:
         return np.zeros(len(cols), dtype=bool)
-    meters = np.unique(cols.meter).tolist()
+    meters = meter_ids.tolist()
     tz_of = {mid: book.by_id[mid].timezone for mid in meters}
     ent_of = {mid: book.by_id[mid].enterprise_id for mid in meters}
     years = np.empty(len(cols), dtype=np.int64)
@@ -809,10 +880,11 @@ def _locked_mask(s: Session, cols: _Columns, book: _MeterBook) -> np.ndarray:
         sel = np.isin(cols.meter, [mid for mid in meters if tz_of[mid] == tz])
         years[sel] = _year_array(cols.ts[sel], tz)
     mask = np.zeros(len(cols), dtype=bool)
-    pairs = np.unique(np.stack([cols.meter, years], axis=1), axis=0)
+    span = 1 << 16  # years fit in 16 bits: one integer key per (meter, year)
     answers: dict[tuple[int | None, int], bool] = {}
-    for mid, year in pairs.tolist():
-        key = (ent_of[mid], int(year))
+    for pair in np.unique(cols.meter * span + years).tolist():
+        mid, year = divmod(int(pair), span)
+        key = (ent_of[mid], year)
         if key not in answers:
             answers[key] = period_locked(s, *key)
         if answers[key]:
@@ -882,14 +954,15 @@ def ingest_in_session(
     updates: list[dict[str, Any]] = []
     if len(cols):
         conn = s.connection()
-        newest = latest_ts(conn, np.unique(cols.meter).tolist())
-        bound = np.array([newest.get(m, -(2**62)) for m in cols.meter.tolist()], dtype=np.int64)
+        meter_ids, where = np.unique(cols.meter, return_inverse=True)
+        newest = latest_ts(conn, meter_ids.tolist())
+        bound = np.array([newest.get(m, -(2**62)) for m in meter_ids.tolist()], dtype=np.int64)[where]
         suspect = np.flatnonzero(cols.ts <= bound)  # may collide with a stored reading
         prior: dict[int, float] = {}
         if len(suspect):
             found = stored_values(conn, cols.meter[suspect], cols.ts[suspect])
             prior = {int(suspect[p]): v for p, v in found.items()}
-        locked = _locked_mask(s, cols, book)
+        locked = _locked_mask(s, cols, book, meter_ids)
         special = sorted(set(prior) | set(np.flatnonzero(locked).tolist()))
         insert_mask = np.ones(len(cols), dtype=bool)
         applied: list[int] = []
@@ -1186,9 +1259,10 @@ class MqttHandler:
                 MqttReceipt.client_id == self.client_id, MqttReceipt.packet_id.in_(sorted(dup_ids))
             )
             known = {int(p): d for p, d in s.execute(stmt)}
-        edges = {t.edge for m in messages if (t := parse_topic(m.topic)) is not None}
+        spb = SPARKPLUG_NAMESPACE + "/"
+        edges = {t.edge for m in messages if m.topic.startswith(spb) and (t := parse_topic(m.topic)) is not None}
         book = _DbAliasBook(s, edges, now)
-        readings: list[RawReading] = []
+        readings = RawBatch()
         marks: list[SeqMark] = []
         skipped = 0
         for m, digest in zip(messages, digests, strict=True):
@@ -1197,9 +1271,9 @@ class MqttHandler:
                 continue
             if m.topic.startswith(SPARKPLUG_NAMESPACE + "/"):
                 got, got_marks = self.decoder.decode(m.topic, m.payload, book)
+                readings.extend(got)
             else:
-                got, got_marks = decode_json(m.topic, m.payload)
-            readings.extend(got)
+                got_marks = decode_json_into(readings, m.topic, m.payload)
             marks.extend(got_marks)
         book.flush()
         result = ingest_in_session(

@@ -176,7 +176,7 @@ def industry_outliers(
     groups: dict[str, list[str]] = {}
     for ref in intensities:
         groups.setdefault(industry_of.get(ref, ""), []).append(ref)
-    out = []
+    out: list[CheckResult] = []
     for industry, refs in groups.items():
         values = [intensities[r] for r in refs]
         if len(values) < 3:

@@ -335,7 +335,7 @@ def compile_in_session(
             f"activity data of {key} for {year}", "metered sources with readings or activity data entered", "none"
         )
     handles = dict(s.execute(select(Enterprise.id, Enterprise.handle)).all())
-    records = [datum_record(d, handles.get(d.enterprise_id) or PARK, year) for d in data]
+    records = [datum_record(d, (handles.get(d.enterprise_id) if d.enterprise_id else None) or PARK, year) for d in data]
     period_of = {d.id: d.period for d in data}
     lib = default_library()
     groups: dict[str, list[accounting.ActivityRecord]] = defaultdict(list)
@@ -943,7 +943,12 @@ def run_checks(db: Db, assignment: int, *, actor: str, record: bool = True) -> d
         )
         previous = _latest(s, a.org, a.year - 1)
         prev_detail = previous.detail if previous is not None else None
-        meters = list(s.scalars(select(Meter)))
+        # the organisation's own meters only (the park's inventory: every meter)
+        meter_stmt = select(Meter)
+        if a.enterprise_id is not None:
+            meter_stmt = meter_stmt.where(Meter.enterprise_id == a.enterprise_id)
+        meters = list(s.scalars(meter_stmt))
+        codes: dict[int, str] = {int(i): str(c) for i, c in s.execute(select(Meter.id, Meter.code)).all()}
         peers = _industry_peers(s, a.enterprise_id, a.year)
     reported: dict[str, float] = defaultdict(float)
     per_unit: dict[str, float] = {}
@@ -989,7 +994,6 @@ def run_checks(db: Db, assignment: int, *, actor: str, record: bool = True) -> d
         results += [r for r in inventory.crosschecks.industry_outliers(intensities, industry_of) if r.ref == a.org]
     parent_of = {m.id: m.parent_id for m in meters if m.parent_id is not None}
     if parent_of:
-        codes = {m.id: m.code for m in meters}
         metered_by_meter = _meter_totals(db, a.year, {*parent_of, *parent_of.values()})
         parents = {codes[p]: metered_by_meter.get(p, 0.0) for p in set(parent_of.values())}
         children: dict[str, dict[str, float]] = defaultdict(dict)
@@ -1055,16 +1059,16 @@ def _industry_peers(s: Session, enterprise_id: int | None, year: int) -> tuple[d
 
 
 def _meter_totals(db: Db, year: int, meter_ids: set[int]) -> dict[int, float]:
-    from carbonpark.services.activity import estimated_flags, meter_amounts, period_buckets
+    from carbonpark.services.activity import meter_amounts, period_buckets, quality_masks
 
     with _open(db) as s:
         tz = park_timezone(s)
         start, end = period_bounds_ms(str(year), tz)
         buckets = period_buckets(start, end, "year", tz)
-        flags = estimated_flags()
+        masks = quality_masks()
         out = {}
         for meter in s.scalars(select(Meter).where(Meter.id.in_(meter_ids))):
-            out[meter.id] = float(meter_amounts(s, meter, buckets, flags=flags).amount.sum())
+            out[meter.id] = float(meter_amounts(s, meter, buckets, masks=masks).amount.sum())
         return out
 
 
@@ -1274,7 +1278,7 @@ def deposit(
                     factor_rows[int(line)][f.id] = f
         rows: list[Any] = []
         for d in data:
-            source = str(handles.get(d.source_id) or d.source_label)
+            source = str((handles.get(d.source_id) if d.source_id is not None else None) or d.source_label)
             names = {source, d.source_label}
 
             def supporting(kinds: tuple[str, ...], names: set[str] = names) -> str:
@@ -1313,7 +1317,8 @@ def deposit(
                 evidence = dep.digest_readings((r[0], r[1], r[2]) for r in readings)
             else:
                 evidence = supporting(("invoice", "purchase", "weighing"))
-            rows.append(row("activity", d.amount, d.unit, q.basis, str(codes.get(d.meter_id, "")), evidence))
+            meter_code = str(codes.get(d.meter_id, "")) if d.meter_id is not None else ""
+            rows.append(row("activity", d.amount, d.unit, q.basis, meter_code, evidence))
             params = d.params or {}
             for name, (unit_key, doc_kind) in _BATCH_PARAMETERS.items():
                 if params.get(name) is not None:

@@ -237,6 +237,33 @@ def test_decode_json_shapes() -> None:
     assert decode_json("t", b"\xff")[0][0].error == "malformed"
 
 
+def test_decode_json_into_columns_matches_decode_json() -> None:
+    from carbonpark.ingest.model import RawBatch
+    from carbonpark.ingest.mqtt import decode_json_into
+
+    payloads = [
+        b'{"seq": 4, "readings": [{"meter": "a", "ts": 1, "value": 2, "unit": 5}, {"meter": 7, "correction": true}]}',
+        b'{"readings": [{"meter": "a", "ts": 1, "value": 2}, 5]}',  # one element is not an object
+        b'{"meter": "b", "ts": "2025-01-01T00:00:00", "value": NaN}',  # orjson refuses NaN, json reads it
+        b"{not json",
+    ]
+    batch = RawBatch()
+    marks = [m for p in payloads for m in decode_json_into(batch, "t", p)]
+    one_by_one = [r for p in payloads for r in decode_json("t", p)[0]]
+    assert len(batch) == len(one_by_one) == 6
+    for got, want in zip(batch, one_by_one, strict=True):
+        assert (got.meter, got.ts, got.unit, got.correction, got.error) == (
+            want.meter,
+            want.ts,
+            want.unit,
+            want.correction,
+            want.error,
+        )
+    assert batch[0].unit == "5" and batch[1].correction is True and batch[3].error == "malformed"
+    assert str(batch[4].value) == "nan" and batch[5].error == "malformed"
+    assert [(m.stream, m.seq) for m in marks] == [("mqtt:t", 4)]
+
+
 _WORKER = """
 import sys
 from carbonpark.ingest.mqtt import MqttOptions, MqttWorker

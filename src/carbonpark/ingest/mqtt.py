@@ -133,11 +133,10 @@ def decode_json_into(batch: RawBatch, topic: str, payload: bytes) -> list[SeqMar
         batch.extend(readings)
         return marks
     items = doc.get("readings") if doc.__class__ is dict else None
-    if items.__class__ is not list or not all(el.__class__ is dict for el in items):  # type: ignore[union-attr]
+    if not isinstance(items, list) or not all(el.__class__ is dict for el in items):
         readings, marks = readings_from_document(doc, f"mqtt:{topic}")
         batch.extend(readings)
         return marks
-    assert isinstance(items, list)
     n = len(items)
     batch.meter.extend([el.get("meter") for el in items])
     batch.ts.extend([el.get("ts") for el in items])

@@ -775,7 +775,7 @@ def _validate(
             continue
         m = find(meter)
         if m.__class__ is str:
-            rejects.append((i, m, f"meter {meter!r}"))  # type: ignore[arg-type]
+            rejects.append((i, str(m), f"meter {meter!r}"))
             if m == "unknown_meter":
                 unknown.append(i)
             continue
@@ -803,10 +803,10 @@ def _validate(
             ab = conv.get(key)
             if ab is None:
                 ab = conv[key] = _affine(source, m.target)
-            if ab.__class__ is str:
-                rejects.append((i, ab, f"unit {source!r}: expected a unit convertible to {m.target!r}"))  # type: ignore[arg-type]
+            if isinstance(ab, str):
+                rejects.append((i, ab, f"unit {source!r}: expected a unit convertible to {m.target!r}"))
                 continue
-            v = ab[0] * v + ab[1]  # type: ignore[index]
+            v = ab[0] * v + ab[1]
         idx.append(i)
         mids.append(m.id)
         tss.append(t)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, select
@@ -135,12 +135,16 @@ def latest_ts(conn: Connection, meter_ids: list[int]) -> dict[int, int]:
     """
     if not meter_ids:
         return {}
+    rows: list[tuple[Any, Any]]
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
-            "SELECT k.m, (SELECT r.ts_ms FROM readings r WHERE r.meter_id = k.m ORDER BY r.ts_ms DESC LIMIT 1) "
-            "FROM unnest(%(m)s::integer[]) AS k(m)",
-            {"m": meter_ids},
-        ).all()
+        rows = [
+            (m, t)
+            for m, t in conn.exec_driver_sql(
+                "SELECT k.m, (SELECT r.ts_ms FROM readings r WHERE r.meter_id = k.m ORDER BY r.ts_ms DESC LIMIT 1) "
+                "FROM unnest(%(m)s::integer[]) AS k(m)",
+                {"m": meter_ids},
+            )
+        ]
     else:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         sql = "SELECT ts_ms FROM readings WHERE meter_id = ? ORDER BY ts_ms DESC LIMIT 1"

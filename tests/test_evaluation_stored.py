@@ -80,11 +80,11 @@ sources:
 # Yearly statistics. 乙 reports value added in 亿元 and output in CNY (converted to 10^4 CNY); 甲 also has a
 # monthly value-added row of 2025-01, which must NOT be added to its yearly row (a year counted once).
 STATISTICS = f"""enterprise,period,metric,value,unit
-{A},2025,value_added,100,万元
+{A},2025,value_added,150,万元
 {A},2025-01,value_added,999,万元
 {A},2025,gross_output_value,400,万元
 {A},2025,employees,20,persons
-{B},2025,value_added,0.02,亿元
+{B},2025,value_added,0.015,亿元
 {B},2025,gross_output_value,8000000,CNY
 {B},2025,employees,30,persons
 {C},2025,value_added,50,万元
@@ -172,7 +172,7 @@ def park(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 # (丁 has no statistics, readings or run of 2025); completed inventory: 甲 (submitted) = 1, 乙 a draft
 # purchased electricity 12 × (10 000 + 20 000 + 5 000) = 420 000 kWh → 420 × 0.5703 = 239.526 tCO2e, 51.618 tce
 # PV 12 × 1 000 = 12 000 kWh × 0.1229 kgce/kWh = 1.4748 tce; total energy 51.618 + 1.4748 = 53.0928 tce
-# value added 100 + 0.02 亿元 (= 200 万元) + 50 = 350 万元 (甲's monthly 999 ignored: the yearly row is the year)
+# value added 150 + 0.015 亿元 (= 150 万元) + 50 = 350 万元 (甲's monthly 999 ignored: the yearly row is the year)
 # output 400 + 8 000 000 CNY (= 800 万元) + 200 = 1 400 万元; employees 20 + 30 + 10 = 60 (2024: 18 + 27 + 10 = 55)
 # 2024: 350 000 kWh → 199.605 tCO2e over 280 万元
 SHARES = {2: 5 / 7 * 100, 5: 3 / 4 * 100, 7: 3 / 4 * 100, 15: 0.0, 52: 12_000 / 432_000 * 100, 56: 1 / 4 * 100}

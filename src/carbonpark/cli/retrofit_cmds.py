@@ -207,4 +207,63 @@ def register(app: typer.Typer) -> None:
             Console().print(table)
         _emit(doc, as_json, "\n".join(doc["warnings"]) or "no overcapacity warning")
 
+    @retrofit.command("verify-savings")
+    def verify_savings(
+        source: Annotated[str, typer.Option("--source", help="Emission source (id, handle or name) of the project.")],
+        baseline: Annotated[str, typer.Option("--baseline", help="Months before the project: YYYY-MM:YYYY-MM.")],
+        reporting: Annotated[str, typer.Option("--reporting", help="Months after commissioning: YYYY-MM:YYYY-MM.")],
+        planned_tco2e: Annotated[str, typer.Option("--planned-tco2e", help="Planned abatement [tCO2e/yr].")],
+        planned_cny: Annotated[str, typer.Option("--planned-cny", help="Planned money saved [CNY/yr].")],
+        price: Annotated[str, typer.Option("--price", help="Energy price [CNY per meter unit, e.g. CNY/kWh].")],
+        db: DbOpt = None,
+        factor: Annotated[
+            float | None,
+            typer.Option("--factor", help="[tCO2e per meter unit]; default: the source's stored emission records."),
+        ] = None,
+        output_metric: Annotated[
+            str | None, typer.Option("--output-metric", help="Production driver, e.g. output:p1 (monthly statistic).")
+        ] = None,
+        weather: Annotated[
+            Path | None, typer.Option("--weather", help="CSV ts,temperature_c: monthly HDD18/CDD26 as drivers.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Realised against planned savings (M&V, IPMVP adjusted baseline) from the stored monthly meter data."""
+        from carbonpark.services import retrofit as svc
+
+        doc = svc.verify_savings_stored(
+            db,
+            source,
+            baseline,
+            reporting,
+            planned_annual_abatement_tco2e=to_decimal(planned_tco2e, "--planned-tco2e"),
+            planned_annual_savings_cny=to_decimal(planned_cny, "--planned-cny"),
+            price_cny=to_decimal(price, "--price"),
+            emission_factor_tco2e=factor,
+            output_metric=output_metric,
+            weather=weather,
+        )
+        model = doc["baseline_model"]
+        if not as_json:
+            table = Table(title=f"M&V of {doc['source']}: adjusted baseline against metered use [{doc['unit']}]")
+            for column in ("period", "adjusted baseline", "metered", "avoided"):
+                table.add_column(column, justify="left" if column == "period" else "right")
+            for row in doc["periods"]:
+                table.add_row(
+                    str(row["period"]),
+                    f"{row['adjusted_baseline']:,.1f}",
+                    f"{row['actual']:,.1f}",
+                    f"{row['avoided']:,.1f}",
+                )
+            Console().print(table)
+        realisation = "n/a" if doc["realisation"] is None else f"{doc['realisation']:.0%}"
+        text = (
+            f"baseline on {', '.join(doc['drivers']) or 'no driver'}: R² {model['r_squared']:.3f}, "
+            f"CV(RMSE) {model['cv_rmse']:.1%}, NMBE {model['nmbe']:.1%} "
+            f"({'meets' if model['meets_ashrae_guideline_14_monthly'] else 'fails'} ASHRAE Guideline 14 monthly); "
+            f"realised {doc['realised_abatement_tco2e']:,.3f} tCO2e against {doc['planned_abatement_tco2e']:,.3f} "
+            f"planned ({realisation}), {doc['realised_savings_cny']:,.2f} CNY against {doc['planned_savings_cny']:,.2f}"
+        )
+        _emit(doc, as_json, text)
+
     app.add_typer(retrofit, name="retrofit")

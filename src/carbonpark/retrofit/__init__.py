@@ -39,6 +39,7 @@ from carbonpark.retrofit.tracking import (
     PeriodObservation,
     SavingsVerification,
     fit_baseline,
+    monthly_degree_days,
     predict,
     verify_savings,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "load_catalogue",
     "load_rating_scheme",
     "marginal_abatement_cost_curve",
+    "monthly_degree_days",
     "parse_catalogue",
     "parse_plan",
     "parse_projects",

@@ -17,8 +17,9 @@ acceptance is CV(RMSE) ≤ 15 % and |NMBE| ≤ 5 %). Guide §7.4 (三) 碳监测
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -26,10 +27,13 @@ import numpy as np
 from carbonpark.errors import ValidationError
 
 __all__ = [
+    "CDD_BASE_C",
+    "HDD_BASE_C",
     "BaselineModel",
     "PeriodObservation",
     "SavingsVerification",
     "fit_baseline",
+    "monthly_degree_days",
     "predict",
     "verify_savings",
 ]
@@ -37,6 +41,38 @@ __all__ = [
 #: Monthly acceptance limits of ASHRAE Guideline 14-2014 for a baseline regression.
 MONTHLY_CV_RMSE_LIMIT = 0.15
 MONTHLY_NMBE_LIMIT = 0.05
+#: Base temperatures of heating and cooling degree-days [°C]: HDD18 and CDD26 as in GB 50176-2016
+#: (民用建筑热工设计规范), the usual Chinese climate statistics.
+HDD_BASE_C = 18.0
+CDD_BASE_C = 26.0
+
+
+def monthly_degree_days(
+    daily_mean_c: Mapping[date, float], hdd_base_c: float = HDD_BASE_C, cdd_base_c: float = CDD_BASE_C
+) -> dict[str, dict[str, float]]:
+    """Heating and cooling degree-days per month from daily mean temperatures.
+
+    ``HDD = Σ_days max(0, base_h − T_day)``, ``CDD = Σ_days max(0, T_day − base_c)`` [K·d].
+
+    Returns
+    -------
+    dict
+        ``YYYY-MM`` → ``{"hdd", "cdd", "days"}`` (``days``: days with a temperature; a month with missing
+        days has smaller sums, the caller decides whether to accept it).
+
+    References
+    ----------
+    GB 50176-2016 民用建筑热工设计规范 (HDD18, CDD26); ASHRAE Guideline 14-2014 (weather-adjusted baselines).
+    """
+    out: dict[str, dict[str, float]] = {}
+    for day, temp in sorted(daily_mean_c.items()):
+        if not math.isfinite(temp):
+            raise ValidationError(f"temperature of {day}", "a finite number [°C]", temp)
+        row = out.setdefault(f"{day.year}-{day.month:02d}", {"hdd": 0.0, "cdd": 0.0, "days": 0})
+        row["hdd"] += max(0.0, hdd_base_c - temp)
+        row["cdd"] += max(0.0, temp - cdd_base_c)
+        row["days"] += 1
+    return out
 
 
 @dataclass(frozen=True)

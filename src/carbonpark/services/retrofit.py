@@ -61,6 +61,7 @@ __all__ = [
     "rate_stored",
     "source_baselines",
     "stored_projects",
+    "verify_savings_stored",
 ]
 
 DEMO_PLAN = "demo-retrofit.yaml"
@@ -666,4 +667,275 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
         "rated": len(ratings["ratings"]),
         "warnings": ratings["warnings"],
         "output": str(out / "retrofit.json"),
+    }
+
+
+def _month_range(text: str, where: str) -> tuple[str, str]:
+    """``YYYY-MM:YYYY-MM`` (or one month) → first and last month."""
+    first, _, last = text.partition(":")
+    last = last or first
+    for month in (first, last):
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() or not 1 <= int(month[5:]) <= 12:
+            raise ValidationError(where, "months YYYY-MM:YYYY-MM, e.g. 2024-01:2024-12", text)
+    if last < first:
+        raise ValidationError(where, "a last month at or after the first", text)
+    return first, last
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:])
+    out = []
+    while f"{y}-{m:02d}" <= last:
+        out.append(f"{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def daily_mean_temperatures(path: Path, tz: str) -> dict[Any, float]:
+    """Daily mean temperatures [°C] of a weather CSV with columns ``ts`` and ``temperature_c``.
+
+    ``ts`` is ISO 8601; naive times are park-local (``tz``), as everywhere in carbonpark. The layout is that
+    of the demo's ``demo-weather.csv``.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ValidationError(str(path), "a CSV with columns ts,temperature_c", str(exc)) from None
+    missing = {"ts", "temperature_c"} - set(frame.columns)
+    if missing:
+        raise ValidationError(f"{path}, header", "columns ts and temperature_c", list(frame.columns))
+    stamps = pd.to_datetime(frame["ts"], errors="coerce")
+    if stamps.isna().any():
+        line = int(stamps.isna().to_numpy().nonzero()[0][0]) + 2
+        raise ValidationError(f"{path}, line {line}, ts", "an ISO 8601 time", frame["ts"].iloc[line - 2])
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert(tz).dt.tz_localize(None)
+    temps = pd.to_numeric(frame["temperature_c"], errors="coerce")
+    if temps.isna().any():
+        line = int(temps.isna().to_numpy().nonzero()[0][0]) + 2
+        raise ValidationError(
+            f"{path}, line {line}, temperature_c", "a number [°C]", frame["temperature_c"].iloc[line - 2]
+        )
+    daily = temps.groupby(stamps.dt.date).mean()
+    return {day: float(value) for day, value in daily.items()}
+
+
+def _source_by_ref(s: Session, ref: str | int) -> EmissionSource:
+    """A source by id or handle, else by its name when exactly one source has it."""
+    try:
+        return resolve(s, EmissionSource, ref)
+    except NotFoundError:
+        named = s.scalars(select(EmissionSource).where(EmissionSource.name == str(ref))).all()
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise ValidationError(
+                "source", "a unique name, or an id or handle", f"{len(named)} sources named {ref}"
+            ) from None
+        raise
+
+
+def verify_savings_stored(
+    db: str | None,
+    source: str | int,
+    baseline: str,
+    reporting: str,
+    *,
+    planned_annual_abatement_tco2e: Decimal,
+    planned_annual_savings_cny: Decimal,
+    price_cny: Decimal,
+    emission_factor_tco2e: float | None = None,
+    output_metric: str | None = None,
+    weather: Path | None = None,
+    drivers: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Realised against planned savings of a project from the stored monthly meter data of its source (M&V).
+
+    The metered use of the source's meter per month (gaps are left out, never taken as zero), the monthly
+    output statistic of its enterprise and the month's heating/cooling degree-days from a weather file are
+    the observations; :func:`carbonpark.retrofit.fit_baseline` fits the baseline months,
+    :func:`carbonpark.retrofit.verify_savings` gives the adjusted baseline, avoided energy, realised
+    abatement and money of the reporting months against the plan pro rata.
+
+    Parameters
+    ----------
+    source
+        Emission source (id, handle or name) whose meter the project affects.
+    baseline, reporting
+        Months ``YYYY-MM:YYYY-MM`` before the project and after commissioning.
+    planned_annual_abatement_tco2e, planned_annual_savings_cny
+        The project's plan [tCO2e/yr], [CNY/yr].
+    price_cny
+        [CNY per meter unit] (e.g. CNY/kWh).
+    emission_factor_tco2e
+        [tCO2e per meter unit]; default: the source's stored emission records (Σ tCO2e / Σ activity).
+    output_metric
+        Statistic of the source's enterprise used as the production driver (``output:<product>``); default: its
+        only monthly ``output:*`` metric, if it has exactly one.
+    weather
+        CSV ``ts,temperature_c``: monthly HDD18 and CDD26 become drivers
+        (:func:`carbonpark.retrofit.monthly_degree_days`).
+    drivers
+        Restrict the drivers (``output``, ``hdd``, ``cdd``); default: those available.
+
+    References
+    ----------
+    IPMVP (EVO) avoided energy with a routine-adjusted baseline; ASHRAE Guideline 14-2014 (CV(RMSE) ≤ 15 %,
+    |NMBE| ≤ 5 % for monthly data); guide §6.4 监测跟踪, §7.4; issue 13 item 2.
+    """
+    from carbonpark.accounting.aggregation import period_buckets
+    from carbonpark.services.activity import meter_amounts
+    from carbonpark.store.schema import Meter, Statistic
+    from carbonpark.times import parse_timestamp
+
+    base_first, base_last = _month_range(baseline, "baseline")
+    rep_first, rep_last = _month_range(reporting, "reporting")
+    if rep_first <= base_last:
+        raise ValidationError("reporting", f"months after the baseline (which ends {base_last})", reporting)
+    with session(db) as s:
+        tz = park_timezone(s)
+        src = _source_by_ref(s, source)
+        if src.meter_id is None:
+            raise ValidationError(f"source {src.handle}", "a source with a meter", None)
+        meter = s.get(Meter, src.meter_id)
+        assert meter is not None
+        start = parse_timestamp(f"{base_first}-01T00:00", tz)
+        y, m = int(rep_last[:4]), int(rep_last[5:])
+        end_month = f"{y + 1}-01" if m == 12 else f"{y}-{m + 1:02d}"
+        end = parse_timestamp(f"{end_month}-01T00:00", tz)
+        buckets = period_buckets(start, end, "month", tz)
+        amounts = meter_amounts(s, meter, buckets)
+        energy = {
+            label[:7]: float(a)
+            for label, a, n in zip(buckets.labels, amounts.amount, amounts.n_readings, strict=True)
+            if n > 0
+        }
+        stats = s.execute(
+            select(Statistic.metric, Statistic.period, Statistic.value).where(
+                Statistic.enterprise_id == src.enterprise_id, Statistic.metric.like("output:%")
+            )
+        ).all()
+        monthly_outputs: dict[str, dict[str, float]] = defaultdict(dict)
+        for metric, period, value in stats:
+            if len(period) == 7:
+                monthly_outputs[metric][period] = float(value)
+        if output_metric is None and len(monthly_outputs) == 1:
+            output_metric = next(iter(monthly_outputs))
+        elif output_metric is not None and output_metric not in monthly_outputs:
+            raise ValidationError(
+                "output_metric", f"one of {sorted(monthly_outputs)} (monthly statistics)", output_metric
+            )
+        factor_note = "given"
+        if emission_factor_tco2e is None:
+            rows = s.execute(
+                select(
+                    EmissionRecord.run_id,
+                    EmissionRecord.activity_datum_id,
+                    EmissionRecord.tco2e,
+                    EmissionRecord.activity_amount,
+                    EmissionRecord.activity_unit,
+                ).where(EmissionRecord.source_id == src.id)
+            ).all()
+            seen: set[tuple[int, int | None]] = set()
+            total_t = total_amount = 0.0
+            for run_id, datum_id, tco2e, amount, unit in rows:
+                if unit != meter.unit:
+                    continue
+                total_t += float(tco2e)
+                if (run_id, datum_id) not in seen:
+                    seen.add((run_id, datum_id))
+                    total_amount += float(amount)
+            if total_amount <= 0:
+                raise ValidationError(
+                    f"emission factor of {src.handle}",
+                    f"stored emission records in {meter.unit} (account the source first) or --factor",
+                    None,
+                )
+            emission_factor_tco2e = total_t / total_amount
+            factor_note = f"stored records of {src.handle}: {total_t:.6g} tCO2e / {total_amount:.6g} {meter.unit}"
+        handle, unit = src.handle, meter.unit
+    degree_days = {}
+    if weather is not None:
+        degree_days = retrofit.monthly_degree_days(daily_mean_temperatures(weather, tz))
+    available = (("output",) if output_metric else ()) + (("hdd", "cdd") if weather is not None else ())
+    used = tuple(drivers) if drivers is not None else available
+    for d in used:
+        if d not in available:
+            raise ValidationError("drivers", f"drivers with data: {', '.join(available) or 'none'}", d)
+    skipped: dict[str, str] = {}
+
+    def observations(first: str, last: str) -> list[retrofit.PeriodObservation]:
+        obs = []
+        for month in _months_between(first, last):
+            if month not in energy:
+                skipped[month] = "no readings (a gap, not a zero)"
+                continue
+            output = 0.0
+            if "output" in used:
+                assert output_metric is not None
+                if month not in monthly_outputs[output_metric]:
+                    skipped[month] = f"no {output_metric} statistic"
+                    continue
+                output = monthly_outputs[output_metric][month]
+            dd = degree_days.get(month)
+            if ("hdd" in used or "cdd" in used) and dd is None:
+                skipped[month] = "no weather"
+                continue
+            obs.append(
+                retrofit.PeriodObservation(
+                    month,
+                    energy[month],
+                    output=output,
+                    hdd=dd["hdd"] if dd and "hdd" in used else 0.0,
+                    cdd=dd["cdd"] if dd and "cdd" in used else 0.0,
+                )
+            )
+        return obs
+
+    base_obs = observations(base_first, base_last)
+    rep_obs = observations(rep_first, rep_last)
+    model = retrofit.fit_baseline(base_obs, used or ("output",))
+    result = retrofit.verify_savings(
+        model,
+        rep_obs,
+        emission_factor_tco2e=emission_factor_tco2e,
+        price_cny=price_cny,
+        planned_annual_abatement_tco2e=planned_annual_abatement_tco2e,
+        planned_annual_savings_cny=planned_annual_savings_cny,
+    )
+    by_month = {o.period: o for o in base_obs + rep_obs}
+    return {
+        "source": handle,
+        "unit": unit,
+        "baseline_months": [o.period for o in base_obs],
+        "reporting_months": [o.period for o in rep_obs],
+        "skipped_months": skipped,
+        "drivers": [d for d in used],
+        "output_metric": output_metric if "output" in used else None,
+        "degree_day_bases_c": {"hdd": retrofit.tracking.HDD_BASE_C, "cdd": retrofit.tracking.CDD_BASE_C},
+        "baseline_model": {
+            "intercept": model.intercept,
+            "coefficients": model.coefficients,
+            "r_squared": model.r_squared,
+            "cv_rmse": model.cv_rmse,
+            "nmbe": model.nmbe,
+            "observations": model.observations,
+            "meets_ashrae_guideline_14_monthly": model.meets_guideline_14_monthly,
+        },
+        "observations": [
+            {"period": o.period, "energy": o.energy, "output": o.output, "hdd": o.hdd, "cdd": o.cdd}
+            for o in by_month.values()
+        ],
+        "periods": result.periods,
+        "avoided_energy": result.avoided_energy,
+        "emission_factor_tco2e_per_unit": emission_factor_tco2e,
+        "emission_factor_note": factor_note,
+        "price_cny_per_unit": price_cny,
+        "realised_abatement_tco2e": result.realised_abatement_tco2e,
+        "planned_abatement_tco2e": result.planned_abatement_tco2e,
+        "realised_savings_cny": result.realised_savings_cny,
+        "planned_savings_cny": result.planned_savings_cny,
+        "realisation": result.realisation,
     }

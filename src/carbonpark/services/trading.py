@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, insert, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -175,6 +175,39 @@ def _amount(asset: Asset, value: Decimal) -> Amount:
     return value.quantize(Decimal("0.01")) if asset.is_cash else int(value)
 
 
+_MOVEMENT_ARRAYS = {
+    "park_id": "integer",
+    "debit_id": "integer",
+    "credit_id": "integer",
+    "asset": "varchar",
+    "amount": "numeric",
+    "reason": "varchar",
+    "ref": "varchar",
+    "at_ms": "bigint",
+    "actor": "varchar",
+}
+_INSERT_MOVEMENTS_PG = text(
+    "INSERT INTO trading_movements (id, "
+    + ", ".join(_MOVEMENT_ARRAYS)
+    + ") SELECT * FROM unnest(CAST(:id AS bigint[]), "
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _MOVEMENT_ARRAYS.items())
+    + ")"
+)
+"""One statement for any number of movement rows on PostgreSQL (one array per column)."""
+
+
+@dataclass(slots=True)
+class _MovementRow:
+    """What was written for one movement (the columns the callers and the ledger payload read)."""
+
+    id: int
+    asset: str
+    amount: Decimal
+    reason: str
+    ref: str | None
+    at_ms: int
+
+
 class StoreBook:
     """A :class:`~carbonpark.trading.registry.BalanceBook` on locked ``trading_accounts`` rows.
 
@@ -196,7 +229,7 @@ class StoreBook:
         self.actor = actor
         self.at_ms = _now_ms() if at_ms is None else at_ms
         self.rows: dict[AccountKey, TradingAccount] = {}
-        self.written: list[TradingMovement] = []
+        self.written: list[_MovementRow] = []
         self._enterprise_ids: dict[str, int | None] = {}
 
     # -- locking -----------------------------------------------------------------------------
@@ -211,6 +244,23 @@ class StoreBook:
             if self._enterprise_ids[holder] is None:
                 raise NotFoundError("enterprise", holder)
         return self._enterprise_ids[holder]
+
+    def _enterprise_ids_of(self, holders: Iterable[str]) -> None:
+        """Look up the enterprise ids of many holders in one query (unknown handles raise)."""
+        wanted = sorted({h for h in holders if not h.startswith("@") and h not in self._enterprise_ids})
+        if not wanted:
+            return
+        found = dict(
+            self.s.execute(
+                select(Enterprise.handle, Enterprise.id).where(
+                    Enterprise.park_id == self.park.id, Enterprise.handle.in_(wanted)
+                )
+            ).tuples()
+        )
+        for holder in wanted:
+            if holder not in found:
+                raise NotFoundError("enterprise", holder)
+            self._enterprise_ids[holder] = found[holder]
 
     def _create_missing(self, keys: list[AccountKey]) -> None:
         values = [
@@ -265,27 +315,45 @@ class StoreBook:
         return _amount(account.asset, Decimal(self.rows[account].balance))
 
     def set_balances(self, balances: Mapping[AccountKey, Amount], movements: list[Movement]) -> None:
+        """Write the new balances, the movement rows and their ledger entries: a few statements per batch.
+
+        The balance rows are already locked and cached (their UPDATEs go out as one
+        ``executemany``); the movement rows are one multi-row ``INSERT … RETURNING id``;
+        the ledger entries one :func:`carbonpark.services.ledger.attest_many` batch.
+        """
         for key, value in balances.items():
             if key not in self.rows:
                 self.lock([key])
             self.rows[key].balance = Decimal(value)
         self.s.flush()
         rows = [
-            TradingMovement(
-                park_id=self.park.id,
-                debit_id=self.rows[m.debit].id,
-                credit_id=self.rows[m.credit].id,
+            _MovementRow(
+                id=0,
                 asset=m.asset.code,
                 amount=Decimal(m.amount),
                 reason=m.reason,
                 ref=m.ref,
                 at_ms=m.at_ms if m.at_ms is not None else self.at_ms,
-                actor=self.actor,
             )
             for m in movements
         ]
-        self.s.add_all(rows)
-        self.s.flush()
+        params = [
+            {
+                "park_id": self.park.id,
+                "debit_id": self.rows[m.debit].id,
+                "credit_id": self.rows[m.credit].id,
+                "asset": row.asset,
+                "amount": row.amount,
+                "reason": row.reason,
+                "ref": row.ref,
+                "at_ms": row.at_ms,
+                "actor": self.actor,
+            }
+            for row, m in zip(rows, movements, strict=True)
+        ]
+        ids = self._insert_movements(params)
+        for row, new_id in zip(rows, ids, strict=True):
+            row.id = int(new_id)
         park_handle = str(self.park.handle or PARK_ORG)
         ledger.attest_many(
             self.s,
@@ -295,6 +363,29 @@ class StoreBook:
             ],
         )
         self.written.extend(rows)
+
+    def _insert_movements(self, params: list[dict[str, Any]]) -> list[int]:
+        """Insert movement rows in order and return their ids, in the same order.
+
+        On PostgreSQL: the ids are drawn from the table's sequence in one statement
+        (ascending, so the id order is the movement order) and the rows go in as one
+        ``INSERT … SELECT FROM unnest(arrays)``, two round trips whatever the count. Elsewhere
+        (SQLite, one writer at a time): one multi-row ``INSERT … RETURNING id`` in parameter order.
+        """
+        table = TradingMovement.__table__
+        if not _is_pg(self.s):
+            result = self.s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
+            return [int(i) for i in result.scalars()]
+        ids = sorted(
+            int(i)
+            for i in self.s.execute(
+                text("SELECT nextval(pg_get_serial_sequence('trading_movements', 'id')) FROM generate_series(1, :n)"),
+                {"n": len(params)},
+            ).scalars()
+        )
+        columns = {name: [p[name] for p in params] for name in _MOVEMENT_ARRAYS}
+        self.s.execute(_INSERT_MOVEMENTS_PG, {"id": ids, **columns})
+        return ids
 
     def accounts(self) -> Iterable[AccountKey]:
         rows = self.s.execute(
@@ -316,7 +407,7 @@ def _organisation(m: Movement, park_handle: str) -> str:
     return park_handle
 
 
-def _record(row: TradingMovement) -> str:
+def _record(row: TradingMovement | _MovementRow) -> str:
     return f"trading_movement:{row.id}"
 
 
@@ -324,11 +415,11 @@ def _code(holder: str, asset: str, pocket: str) -> str:
     return f"{holder}/{asset}/{pocket}"
 
 
-def _payload(row: TradingMovement, m: Movement) -> dict[str, Any]:
+def _payload(row: _MovementRow, m: Movement) -> dict[str, Any]:
     return movement_payload(row, m.debit.code, m.credit.code)
 
 
-def movement_payload(row: TradingMovement, debit: str, credit: str) -> dict[str, Any]:
+def movement_payload(row: TradingMovement | _MovementRow, debit: str, credit: str) -> dict[str, Any]:
     """The ledger payload of one stored movement (what ``ledger verify`` recomputes)."""
     return {
         "asset": row.asset,
@@ -384,7 +475,7 @@ def _retrying(fn: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
-def _movement_dicts(rows: Sequence[TradingMovement]) -> list[dict[str, Any]]:
+def _movement_dicts(rows: Sequence[_MovementRow]) -> list[dict[str, Any]]:
     return [{"id": r.id, "record": _record(r), "asset": r.asset, "amount": r.amount, "reason": r.reason} for r in rows]
 
 
@@ -504,9 +595,7 @@ def transfer_many(
     """
     ctx = _registry(s, actor)
     parsed = [(str(f), str(t), parse_asset(a), a, amount) for f, t, a, amount in items]
-    for f, t, _, _, _ in parsed:  # enterprise handles must exist
-        ctx.book._enterprise_id(f)
-        ctx.book._enterprise_id(t)
+    ctx.book._enterprise_ids_of(h for f, t, _, _, _ in parsed for h in (f, t))  # handles must exist
     keys = [AccountKey(h, asset) for f, t, asset, _, _ in parsed for h in (f, t)]
     ctx.book.lock(keys)
     with ctx.registry.atomic():

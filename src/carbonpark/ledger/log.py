@@ -125,6 +125,7 @@ class MerkleLog:
 
     def __init__(self, store: NodeStore | None = None) -> None:
         self.store: NodeStore = store if store is not None else MemoryNodeStore()
+        self._seen_size = 0  # the log never shrinks: a size seen once stays valid (saves a read per proof)
 
     @property
     def size(self) -> int:
@@ -168,7 +169,10 @@ class MerkleLog:
         return list(range(old_size, new_size))
 
     def _check_size(self, size: int | None) -> int:
+        if size is not None and 0 <= size <= self._seen_size:
+            return size
         current = self.store.size()
+        self._seen_size = max(self._seen_size, current)
         if size is None:
             return current
         if not 0 <= size <= current:

@@ -296,3 +296,37 @@ def test_api_retrofit_routes_with_logins(demo: str) -> None:
     assert client.post("/api/retrofit/2025/admission", headers=enterprise, json=body).status_code == 403
     assert client.get("/api/retrofit/2025/ratings", headers=login(client, "regulator")).status_code == 403
     assert client.get("/api/evaluations/2025", headers=enterprise).status_code == 403
+
+
+def test_intensity_target_achievability_rests_on_the_forecast(demo: str) -> None:
+    plan = svc.load_plan()
+    planned = svc.plan_stored(demo, 2025, plan)
+    doc = svc.carbon_evaluation(demo, 2025, plan, planned)
+    assert doc["achievability_basis"].startswith("forecast scenario business_as_usual")
+    with session(demo) as s:
+        run = s.scalars(select(AccountingRun).where(AccountingRun.org == "park")).one()
+        e0 = 6 * run.summary["total_tco2e"]  # Jan-Feb annualised
+        v0 = 6 * sum(s.scalars(select(Statistic.value).where(Statistic.metric == "value_added")))
+    rows = {a["year"]: a for a in doc["achievability"]}
+    assert sorted(rows) == [2025, 2026, 2027, 2030]  # the demo's intensity caps from 2025 on
+    # The forecast's business-as-usual path is the elasticity method with constant factors, so its emissions
+    # grow as (output value)^e: output value +5 %/yr to 2029, +4 % in 2030 (services.forecasting's demo
+    # path), e = 0.6 (low 0.4, high 0.8). 2027: r_V = 1.05² = 1.1025, r_E = 1.05^1.2 = 1.06031.
+    r_v = {2025: 1.0, 2026: 1.05, 2027: 1.05**2, 2030: 1.05**4 * 1.04}
+    selected = {p["id"]: p for p in planned["projects"] if p["id"] in planned["selected"]}
+    for year, row in rows.items():
+        cut = sum(float(p["annual_abatement_tco2e"]) for p in selected.values() if p["start_year"] <= year)
+        assert row["value_added_growth_factor"] == pytest.approx(r_v[year])
+        assert row["emissions_growth_factor"] == pytest.approx(r_v[year] ** 0.6)
+        assert row["projected"] == pytest.approx((e0 * r_v[year] ** 0.6 - cut) / (v0 * r_v[year]))
+        assert row["projected_high"] == pytest.approx((e0 * r_v[year] ** 0.8 - cut) / (v0 * r_v[year]))
+        assert row["achievable"] is (row["projected"] <= row["cap"])
+    assert doc["acceptable"] is all(r["achievable"] for r in rows.values())
+
+
+def test_achievability_falls_back_to_the_plan_rates_without_intakes(park: str) -> None:
+    # the tiny park has no intake series to forecast from: (1 + g)^n from the plan, and the reason is said
+    paths = svc.growth_paths(park, 2025, {"growth": {"value_added": 0.06, "emissions": 0.02}}, [2027])
+    assert paths["basis"].startswith("plan growth rates") and "no forecast from the store" in paths["basis"]
+    assert paths["emissions"][2027] == pytest.approx((1.02**2,) * 3)
+    assert paths["value_added"][2027] == pytest.approx(1.06**2)

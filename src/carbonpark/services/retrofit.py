@@ -53,6 +53,7 @@ __all__ = [
     "admission_stored",
     "carbon_evaluation",
     "demo_step",
+    "growth_paths",
     "load_benchmarks",
     "load_plan",
     "park_year",
@@ -472,6 +473,70 @@ def _targets_of_year(s: Session, year: int) -> dict[str, Any]:
     }
 
 
+def growth_paths(db: str | None, year: int, plan: Mapping[str, Any], years: list[int]) -> dict[str, Any]:
+    """Growth factors of the park's emissions and value added from ``year`` to each of ``years``.
+
+    Preferred: the forecasting capability (:func:`carbonpark.services.forecasting.park_peak`): its scenario
+    ``plan["forecast_scenario"]`` (default ``business_as_usual``, energy by the elasticity method from the
+    stored intakes, emissions by formula (8)) gives ``r_E(t) = tCO2(t) / tCO2(year)`` with its low and high band,
+    and its output-value growth path gives ``r_V(t) = Π (1 + g_y)``. The plan's own projects are subtracted
+    by the caller, so the scenario without projects is the right baseline (no double counting).
+    Fallback, said in ``basis``: ``plan["growth"]`` rates, ``(1 + g)^n`` (no band), when the plan asks for it
+    (``growth_basis: plan``) or the store has no intake series to forecast from.
+
+    Returns
+    -------
+    dict
+        ``{"basis": str, "emissions": {t: (central, low, high)}, "value_added": {t: factor}}``.
+    """
+    growth = plan.get("growth") or {}
+    g_v, g_e = float(growth.get("value_added", 0.0)), float(growth.get("emissions", 0.0))
+    fallback = {
+        "basis": f"plan growth rates: emissions {g_e:+.1%}/yr, value added {g_v:+.1%}/yr",
+        "emissions": {t: ((1 + g_e) ** (t - year),) * 3 for t in years},
+        "value_added": {t: (1 + g_v) ** (t - year) for t in years},
+    }
+    if plan.get("growth_basis") == "plan" or not years:
+        return fallback
+    from carbonpark.services.forecasting import park_peak
+
+    try:
+        peak = park_peak(db, until=max(max(years), year + 1))
+    except (ValidationError, NotFoundError) as exc:
+        fallback["basis"] += f" (no forecast from the store: {exc})"
+        return fallback
+    name = str(plan.get("forecast_scenario", "business_as_usual"))
+    scenario = next((sc for sc in peak["scenarios"] if sc["name"] == name), None)
+    if scenario is None:
+        raise ValidationError("forecast_scenario", f"one of {[sc['name'] for sc in peak['scenarios']]}", name)
+    path = {int(row["year"]): row for row in scenario["path"]}
+    if year not in path:
+        fallback["basis"] += f" (the forecast starts in {peak['base_year']}, not {year})"
+        return fallback
+    base = path[year]["tco2"]
+    growth_by_year = {int(k): float(v) for k, v in peak["output_growth"].items()}
+
+    def rate(y: int) -> float:
+        eligible = [b for b in growth_by_year if b <= y]
+        return growth_by_year[max(eligible)] if eligible else growth_by_year[min(growth_by_year)]
+
+    value_added = {}
+    for t in years:
+        factor = 1.0
+        for y in range(year + 1, t + 1):
+            factor *= 1 + rate(y)
+        value_added[t] = factor
+    return {
+        "basis": (
+            f"forecast scenario {name} (base year {peak['base_year']}, {min(peak['days_observed'].values())} days "
+            f"observed; energy elasticity {peak['elasticity']['low']}-{peak['elasticity']['high']} of output value "
+            f"growing {growth_by_year})"
+        ),
+        "emissions": {t: (path[t]["tco2"] / base, path[t]["tco2_lo"] / base, path[t]["tco2_hi"] / base) for t in years},
+        "value_added": value_added,
+    }
+
+
 def carbon_evaluation(db: str | None, year: int, plan: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
     """§7.5 carbon evaluation of the selected portfolio on the park, with a conclusion in words.
 
@@ -482,10 +547,11 @@ def carbon_evaluation(db: str | None, year: int, plan: Mapping[str, Any], planne
 
     Notes
     -----
-    Achievability: for every year with an intensity cap, the projected intensity is
-    ``(E·(1+g_E)^n − Σ abatement of selected projects started by then) / (V·(1+g_V)^n)`` with ``E``, ``V``
-    the annualised emissions and value added of ``year``, ``n`` the years ahead and ``g`` the growth rates
-    of ``plan["growth"]``; achievable when it is at or under the cap.
+    Achievability: for every year ``t`` with an intensity cap, the projected intensity is
+    ``(E·r_E(t) − Σ abatement of selected projects started by then) / (V·r_V(t))`` with ``E``, ``V`` the
+    annualised emissions and value added of ``year``; achievable when it is at or under the cap.
+    ``r_E``, ``r_V`` (growth factors from ``year``) come from :func:`growth_paths`: the forecasting
+    capability's park projection when the store allows one, else ``plan["growth"]`` rates.
     """
     with session(db) as s:
         figures = park_year(s, year)
@@ -499,23 +565,29 @@ def carbon_evaluation(db: str | None, year: int, plan: Mapping[str, Any], planne
     abatement = sum(float(p["annual_abatement_tco2e"]) for p in projects)
     before = {"emissions_tco2e": e0, "intensity_tco2e_per_10k_cny": e0 / v0, "energy_intensity": en0 / v0}
     after = {"emissions_tco2e": e0 - abatement, "intensity_tco2e_per_10k_cny": (e0 - abatement) / v0}
-    growth = plan.get("growth") or {}
-    g_v, g_e = float(growth.get("value_added", 0.0)), float(growth.get("emissions", 0.0))
+    paths = growth_paths(db, year, plan, [c for c in (targets.get("intensity_caps") or {}) if c >= year])
     achievability = []
     for cap_year, cap in sorted((targets.get("intensity_caps") or {}).items()):
         if cap_year < year:
             continue
-        n = cap_year - year
         cut = sum(float(p["annual_abatement_tco2e"]) for p in projects if (p["start_year"] or year) <= cap_year)
-        projected = (e0 * (1 + g_e) ** n - cut) / (v0 * (1 + g_v) ** n)
+        r_e, r_e_lo, r_e_hi = paths["emissions"][cap_year]
+        r_v = paths["value_added"][cap_year]
+        projected = (e0 * r_e - cut) / (v0 * r_v)
+        projected_high = (e0 * r_e_hi - cut) / (v0 * r_v)
         achievability.append(
             {
                 "year": cap_year,
                 "cap": cap,
                 "projected": projected,
+                "projected_low": (e0 * r_e_lo - cut) / (v0 * r_v),
+                "projected_high": projected_high,
                 "achievable": projected <= cap,
+                "achievable_in_high_case": projected_high <= cap,
                 "margin": cap - projected,
                 "abatement_counted_tco2e": cut,
+                "emissions_growth_factor": r_e,
+                "value_added_growth_factor": r_v,
             }
         )
     national = load_benchmarks()
@@ -571,6 +643,7 @@ def carbon_evaluation(db: str | None, year: int, plan: Mapping[str, Any], planne
         "after": after,
         "benchmarks": benchmarks,
         "achievability": achievability,
+        "achievability_basis": paths["basis"],
         "city": city_part,
         "acceptable": ok,
         "conclusion": {"zh": zh, "en": en},

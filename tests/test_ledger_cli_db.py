@@ -98,6 +98,13 @@ def test_sign_verify_proof_and_offline_check(db_url: str, tmp_path: Path, monkey
     assert "发现 1 处问题" in _run("ledger", "verify", "--db", db_url)[1]  # zh is the default
     code, out = _run("ledger", "rate", "--db", db_url, "--org", ids["enterprise"], "--year", "2025", "--json")
     assert json.loads(out)["grade"] == "C" and json.loads(out)["score"] == 59.0
+    # an entry row overwritten with text: verify names it, the rating still answers (capped)
+    with connect(db_url).begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET data = :d WHERE record = :r"), {"d": b"garbage", "r": record})
+    code, out = _run("ledger", "verify", "--db", db_url, "--json")
+    assert code == 1 and record in {f["record"] for f in json.loads(out)["findings"]}
+    code, out = _run("ledger", "rate", "--db", db_url, "--org", ids["enterprise"], "--year", "2025", "--json")
+    assert code == 0 and json.loads(out)["grade"] == "C"
 
 
 def test_key_commands_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

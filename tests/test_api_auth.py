@@ -194,7 +194,7 @@ def test_device_keys_are_shown_once_stored_hashed_and_scoped(db_url: str, park: 
             meters = {m.code: dev.may_write_meter(m) for m in s.scalars(select(Meter))}
         return {"name": dev.name, "role": dev.role, "may_write": meters, "actor": dev.actor}
 
-    app.add_api_route("/api/test-device", whoami, methods=["GET"])  # type: ignore[attr-defined]
+    app.add_api_route("/api/test-device", whoami, methods=["GET"])
     r = client.get("/api/test-device", headers={"X-API-Key": park["device_key"]}).json()
     assert r == {
         "name": "gw-a",

@@ -48,7 +48,7 @@ def _streaming_routes(client: Any) -> set[tuple[str, str]]:
         elif isinstance(route, APIRoute):
             returns = typing.get_type_hints(route.endpoint).get("return")
             if isinstance(returns, type) and issubclass(returns, StreamingResponse):
-                found |= {(m.lower(), route.path_format) for m in route.methods}
+                found |= {(m.lower(), route.path_format) for m in route.methods or ()}
     return found
 
 

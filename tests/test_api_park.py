@@ -164,7 +164,7 @@ def build_park(db: str) -> dict[str, Any]:
             product = add_product(
                 s, park, ProductSpec(code=f"p-{tag}", name=f"产品{tag}", unit="t", enterprise=str(ent.id)), "test"
             )
-            rows = [ent, site, meter, source, product]
+            rows: list[Any] = [ent, site, meter, source, product]
             out[tag] = {
                 "enterprise_id": ent.id,
                 "credit_code": ent.credit_code,
@@ -294,5 +294,6 @@ def test_get_row_answers_what_the_orm_row_holds(module_park: tuple[TestClient, d
     admin = Principal(name="admin", role="park_admin", user_id=1)
     with session(park["db"]) as s:
         for name, res in access.RESOURCES.items():
-            for row in s.scalars(select(res.model)):
+            model: Any = res.model
+            for row in s.scalars(select(model)):
                 assert access.get_row(s, admin, name, row.handle) == as_dict(row), name

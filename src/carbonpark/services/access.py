@@ -183,7 +183,7 @@ class Resource:
             return enterprise_filter(principal, Enterprise.id)
         return enterprise_filter(principal, model.enterprise_id)
 
-    def allows(self, principal: Principal, row: Mapping[str, Any]) -> bool:
+    def allows(self, principal: Principal, row: Mapping[Any, Any]) -> bool:
         """Whether a row (its column values) is inside :meth:`scope`: the same rule, in Python.
 
         For one row already fetched by key; ``tests/test_api_park.py`` checks that both rules keep

@@ -250,3 +250,79 @@ def test_random_sequences_conserve_and_never_go_negative(ops: list[tuple]) -> No
         # the book is never left crossed (self-trade prevention cancels, it does not rest)
         best_bid, best_ask = m.book(ALW).best(BUY), m.book(ALW).best(SELL)
         assert best_bid is None or best_ask is None or best_bid < best_ask
+
+
+# -- batched settlement (Market.batch): same fills and movements as order by order ------------------
+
+
+def _sequence(m: Market) -> list[str]:
+    """Submit a fixed sequence; returns the ids the market refused."""
+    refused = []
+    steps = [
+        ("s1", "A", SELL, 10, 50),
+        ("s2", "C", SELL, 10, 49),
+        ("b1", "B", BUY, 15, 52),  # 10 @ 49 from C, 5 @ 50 from A; 15 × 52 reserved, 3×10 + 2×5 back
+        ("s3", "B", SELL, 15, 48),  # B sells the 15 it just bought: 15 reserved, rests (no bid left)
+        ("s4", "B", SELL, 1, 48),  # refused: all 15 of B's allowances are reserved by s3
+        ("b2", "A", BUY, 20, None),  # market: 15 @ 48 from B (s3 is at 48, cheaper than A's own s1 at 50)
+    ]
+    for oid, acct, side, qty, price in steps:
+        try:
+            if price is None:
+                m.submit(oid, acct, side, ALW, qty, order_type=MARKET)
+            else:
+                m.submit(oid, acct, side, ALW, qty, price)
+        except ValidationError:
+            refused.append(oid)
+    return refused
+
+
+def test_batch_settles_the_same_movements_as_order_by_order() -> None:
+    one = _market(A=(100, 2_000), B=(0, 1_000), C=(10, 0))
+    refused_one = _sequence(one)
+    batched = _market(A=(100, 2_000), B=(0, 1_000), C=(10, 0))
+    entries_before = len(batched.registry.entries)
+    with batched.batch():
+        refused_batched = _sequence(batched)
+        # nothing reaches the registry until the batch ends
+        assert len(batched.registry.entries) == entries_before
+        assert batched.registry.balance("B", ALW) == 0
+    assert refused_one == refused_batched == ["s4"]
+    assert (
+        _fills_of(one)
+        == _fills_of(batched)
+        == [
+            ("B", "C", 10, Decimal("49.00")),
+            ("B", "A", 5, Decimal("50.00")),
+            ("A", "B", 15, Decimal("48.00")),  # the market buy stops at A's own s1 (self-trade prevention)
+        ]
+    )
+    assert one.registry.entries == batched.registry.entries
+    reg = batched.registry
+    reg.check_integrity()
+    # B: paid 490 + 250 = 740, got 15 × 48 = 720 → 1,000 − 740 + 720 = 980 CNY, no allowances left
+    assert reg.balance("B", CNY) == Decimal("980.00") and reg.total("B", ALW) == 0
+    # A: sold 5 @ 50 (+250), bought 15 @ 48 (−720) → 2,000 + 250 − 720 = 1,530; 5 still reserved by s1
+    assert reg.balance("A", CNY) == Decimal("1530.00") and reg.balance("A", ALW, RESERVED) == 5
+    assert batched.orders["b2"].status == "cancelled"  # remainder 5 cancelled at A's own ask
+
+
+def _fills_of(m: Market) -> list[tuple[str, str, int, Decimal]]:
+    return [(t.buyer, t.seller, t.quantity, t.price) for t in m.trades]
+
+
+def test_lazily_cancelled_orders_never_trade_and_the_book_is_rebuilt() -> None:
+    m = _market(A=(1_000, 0), B=(0, 100_000))
+    for i in range(100):
+        m.submit(f"s{i}", "A", SELL, ALW, 1, 50 + i % 5)
+    for i in [*range(0, 100, 2), 1]:
+        m.cancel(f"s{i}")
+    # 51 dead entries of 100 on the ask side: more than 32 and more than half, so the side was
+    # rebuilt with the 49 live ones (50 dead of 100 is exactly half: no rebuild yet)
+    assert len(m.book(ALW).asks) == 49
+    result = m.submit("b", "B", BUY, ALW, 60, 60)
+    # the 49 live asks (odd i but 1) fill, cheapest first: price 50 + i % 5 = 50 for i = 5, 15, 25, …
+    assert [t.sell_order for t in result.trades][:3] == ["s5", "s15", "s25"]
+    assert sum(t.quantity for t in result.trades) == 49 and result.order.remaining == 11
+    assert all(int(t.sell_order[1:]) % 2 == 1 and t.sell_order != "s1" for t in result.trades)
+    m.registry.check_integrity()

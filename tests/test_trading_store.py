@@ -347,3 +347,37 @@ def test_market_over_the_store(db_url: str) -> None:
         assert cancelled["status"] == "cancelled"
         assert svc.balances(s)["accounts"][b]["cash"]["reserved"] == 0
         assert svc.trial_balance(s)["balanced"]
+
+
+def test_transfer_batch_rows_ids_and_ledger_records_follow_the_movement_order(db_url: str) -> None:
+    """transfer_many writes its movement rows in one statement; ids ascend in movement order and
+    each ledger record names its own row (``ledger verify`` recomputes every payload from the rows)."""
+    from carbonpark.services import ledger
+
+    a, b, c = _park(db_url)
+    with session(db_url) as s:
+        svc.issue(s, a, "allowance:2025", 10, actor=ACTOR)
+    # A→B 3, B→C 2, A→C 1, C→A 3: the second needs the first (B held 0), the last needs the two before it
+    items = [(a, b, "allowance:2025", 3), (b, c, "allowance:2025", 2), (a, c, "allowance:2025", 1)]
+    items.append((c, a, "allowance:2025", 3))
+    assert svc.transfer_many_db(db_url, items, actor=ACTOR) == 4
+    with session(db_url) as s:
+        rows = list(s.scalars(select(TradingMovement).where(TradingMovement.reason == "transfer")))
+        rows.sort(key=lambda r: r.id)
+        names = {acc.id: acc.holder for acc in s.scalars(select(TradingAccount))}
+        assert [(names[r.credit_id], names[r.debit_id], int(r.amount)) for r in rows] == [
+            (f, t, q) for f, t, _, q in items
+        ]
+        held = svc.balances(s)["accounts"]
+        # A 10 − 3 − 1 + 3 = 9, B 3 − 2 = 1, C 2 + 1 − 3 = 0
+        assert [held[h]["allowance:2025"]["available"] for h in (a, b)] == [9, 1]
+        records = set(s.scalars(select(LedgerEntry.record).where(LedgerEntry.kind == svc.MOVEMENT_KIND)))
+        assert {f"trading_movement:{r.id}" for r in rows} <= records
+    # one tonne too many in the last item: the whole batch is refused, nothing is written
+    with pytest.raises(IntegrityError):
+        svc.transfer_many_db(db_url, [(a, b, "allowance:2025", 9), (b, c, "allowance:2025", 11)], actor=ACTOR)
+    assert _ledger_count(db_url) == 5  # the allocation and the four transfers
+    report = ledger.verify(db_url)
+    # every stored movement's payload recomputed from its row equals the attested one
+    assert report.checked[svc.MOVEMENT_KIND] == 5
+    assert [f.to_json() for f in report.findings if f.kind == svc.MOVEMENT_KIND] == []

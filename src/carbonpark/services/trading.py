@@ -250,13 +250,14 @@ class StoreBook:
         wanted = sorted({h for h in holders if not h.startswith("@") and h not in self._enterprise_ids})
         if not wanted:
             return
-        found = dict(
-            self.s.execute(
+        found = {
+            str(handle): int(ent_id)
+            for handle, ent_id in self.s.execute(
                 select(Enterprise.handle, Enterprise.id).where(
                     Enterprise.park_id == self.park.id, Enterprise.handle.in_(wanted)
                 )
-            ).tuples()
-        )
+            )
+        }
         for holder in wanted:
             if holder not in found:
                 raise NotFoundError("enterprise", holder)

@@ -117,7 +117,11 @@ class RawBatch(Sequence[RawReading]):
         self.detail.append(r.detail)
 
     def extend(self, readings: Sequence[RawReading]) -> None:
-        """Add readings at the end."""
+        """Add readings at the end (the columns of another :class:`RawBatch` are appended as they are)."""
+        if isinstance(readings, RawBatch):
+            for name in self.__slots__:
+                getattr(self, name).extend(getattr(readings, name))
+            return
         for r in readings:
             self.append(r)
 

@@ -200,7 +200,12 @@ def broker_config(port: int, host: str = "127.0.0.1") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A received MQTT message, as the handler sees it."""
+    """A received MQTT message, as the handler sees it.
+
+    ``decoded`` is what the handler's ``prepare(topic, payload)`` made of the payload on the
+    network thread when the message arrived (``None`` when it has no such method or it
+    failed): the handler then does not decode it again.
+    """
 
     topic: str
     payload: bytes
@@ -208,6 +213,7 @@ class Message:
     qos: int
     dup: bool
     retain: bool
+    decoded: Any = None
 
 
 @dataclass(slots=True)
@@ -275,7 +281,10 @@ class MqttWorker:
     handler
         Called with a list of :class:`Message`; it must return only once the batch is
         committed. If it raises, the batch is retried after a back-off and nothing is
-        acknowledged meanwhile.
+        acknowledged meanwhile. If it has a method ``prepare(topic, payload)``, that is
+        called for each message as it arrives, on paho's network thread, and its answer
+        is kept in :attr:`Message.decoded`: decoding then overlaps with the storing of the
+        previous batch (which waits on the database with the GIL released).
     max_batch
         At most this many messages per handler call.
     max_wait_s
@@ -308,6 +317,7 @@ class MqttWorker:
         self.on_batch = on_batch
         self.log = log or (lambda _text: None)
         self.stats = WorkerStats()
+        self._prepare: Callable[[str, bytes], Any] | None = getattr(handler, "prepare", None)
         self._queue: deque[Message] = deque()
         self._arrived = threading.Condition()
         self._stop = threading.Event()
@@ -362,7 +372,14 @@ class MqttWorker:
             self.log(f"disconnected from the broker ({reason}); reconnecting with back-off")
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
-        m = Message(msg.topic, bytes(msg.payload), int(msg.mid), int(msg.qos), bool(msg.dup), bool(msg.retain))
+        topic, payload = msg.topic, bytes(msg.payload)
+        decoded = None
+        if self._prepare is not None:
+            try:
+                decoded = self._prepare(topic, payload)
+            except Exception:  # the handler decodes it again and says what is wrong
+                decoded = None
+        m = Message(topic, payload, int(msg.mid), int(msg.qos), bool(msg.dup), bool(msg.retain), decoded)
         with self._arrived:
             self._queue.append(m)
             self._arrived.notify()

@@ -1249,6 +1249,17 @@ class MqttHandler:
                     raise
         raise AssertionError("unreachable")
 
+    def prepare(self, topic: str, payload: bytes) -> tuple[RawBatch, list[SeqMark]] | None:
+        """Decode a JSON message as it arrives (called by the worker on paho's thread).
+
+        Sparkplug B messages are decoded in the batch's transaction (their aliases live in
+        the store), so they get ``None``.
+        """
+        if topic.startswith(SPARKPLUG_NAMESPACE + "/"):
+            return None
+        part = RawBatch()
+        return part, decode_json_into(part, topic, payload)
+
     def _store(self, s: Session, messages: list[Message]) -> tuple[IngestResult, int]:
         now = _now_ms()
         digests = [hashlib.blake2b(m.topic.encode() + b"\0" + m.payload, digest_size=16).hexdigest() for m in messages]
@@ -1269,7 +1280,10 @@ class MqttHandler:
             if m.dup and known.get(m.mid) == digest:
                 skipped += 1  # committed before a crash, not acknowledged then
                 continue
-            if m.topic.startswith(SPARKPLUG_NAMESPACE + "/"):
+            if m.decoded is not None:
+                part, got_marks = m.decoded
+                readings.extend(part)
+            elif m.topic.startswith(spb):
                 got, got_marks = self.decoder.decode(m.topic, m.payload, book)
                 readings.extend(got)
             else:

@@ -94,16 +94,23 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     """One session in one transaction for the request: committed when the route returns, rolled back on error.
 
     Opening a session does no I/O (the connection is taken at the first statement), so it
-    happens on the event loop; the commit or rollback runs in the thread pool.
+    happens on the event loop; the commit or rollback runs in the thread pool when a transaction
+    began (a session never used is closed on the loop).
     """
     maker: sessionmaker[Session] = request.app.state.sessionmaker
     s = maker()
     try:
         yield s
     except BaseException:
-        await run_in_threadpool(_abort, s)
+        if s.in_transaction():
+            await run_in_threadpool(_abort, s)
+        else:
+            s.close()
         raise
-    await run_in_threadpool(_finish, request, s)
+    if s.in_transaction():  # a statement ran or a row was added: commit needs I/O
+        await run_in_threadpool(_finish, request, s)
+    else:  # never used: nothing to commit, no connection to return
+        _finish(request, s)
 
 
 DbSession = Annotated[Session, Depends(db_session)]

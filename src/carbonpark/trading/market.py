@@ -509,12 +509,17 @@ class Market:
         moves, self._moves = self._moves, []
         if not moves:
             return 0
-        reg, key = self.registry, self._key
-        with reg.atomic():
-            for dh, dp, ch, cp, asset, amount, reason, ref in moves:
-                value = fen_to_cny(amount) if asset is _CASH or asset.kind == CASH else amount
-                reg.move(key(dh, asset, dp), key(ch, asset, cp), value, reason, ref)
-        return len(moves)
+        key = self._key
+        return self.registry.move_many(
+            (
+                key(dh, asset, dp),
+                key(ch, asset, cp),
+                fen_to_cny(amount) if asset.kind == CASH else amount,
+                reason,
+                ref,
+            )
+            for dh, dp, ch, cp, asset, amount, reason, ref in moves
+        )
 
     # -- orders ------------------------------------------------------------------------------
 

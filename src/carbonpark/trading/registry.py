@@ -306,24 +306,44 @@ class Registry:
         IntegrityError
             ``credit`` would go negative (never for the outside world's contra accounts).
         """
+        with self.atomic():
+            return self._move(debit, credit, amount, reason, ref, at_ms)
+
+    def move_many(self, moves: Iterable[tuple[AccountKey, AccountKey, Amount, str, str | None]]) -> int:
+        """Several movements ``(debit, credit, amount, reason, ref)`` in order, as one atomic operation.
+
+        Each is checked exactly as by :meth:`move` against the balances the earlier ones
+        left; if one fails, none is committed. Returns how many were made.
+        """
+        count = 0
+        with self.atomic():
+            for debit, credit, amount, reason, ref in moves:
+                self._move(debit, credit, amount, reason, ref, None)
+                count += 1
+        return count
+
+    def _move(
+        self, debit: AccountKey, credit: AccountKey, amount: Amount, reason: str, ref: str | None, at_ms: int | None
+    ) -> Movement:
+        """One movement inside an open :meth:`atomic` block."""
         if debit.asset != credit.asset:
             raise ValidationError("movement", "both accounts of the same asset", (debit.code, credit.code))
         if debit == credit:
             raise ValidationError("movement", "two different accounts", debit.code)
         checked = _check_amount(debit.asset, amount)
-        with self.atomic():
-            assert self._pending is not None
-            giver = self._current(credit)
-            if not credit.is_contra and giver < checked:
-                raise IntegrityError(
-                    f"{credit.holder} holds {giver} {credit.asset.code} ({credit.pocket}), "
-                    f"cannot give {checked} ({reason}{f' {ref}' if ref else ''})"
-                )
-            self._pending[credit] = giver - checked
-            self._pending[debit] = self._current(debit) + checked
-            seq = self.book.last_seq() + len(self._pending_moves) + 1
-            movement = Movement(seq, debit, credit, checked, reason, ref, at_ms)
-            self._pending_moves.append(movement)
+        pending = self._pending
+        assert pending is not None
+        giver = pending[credit] if credit in pending else self.book.balance(credit)
+        if not credit.is_contra and giver < checked:
+            raise IntegrityError(
+                f"{credit.holder} holds {giver} {credit.asset.code} ({credit.pocket}), "
+                f"cannot give {checked} ({reason}{f' {ref}' if ref else ''})"
+            )
+        pending[credit] = giver - checked
+        pending[debit] = (pending[debit] if debit in pending else self.book.balance(debit)) + checked
+        seq = self.book.last_seq() + len(self._pending_moves) + 1
+        movement = Movement(seq, debit, credit, checked, reason, ref, at_ms)
+        self._pending_moves.append(movement)
         return movement
 
     def issue(

@@ -35,7 +35,7 @@ from carbonpark.errors import CarbonparkError
 from carbonpark.services import auth
 from carbonpark.services import monitoring as mon
 from carbonpark.services.access import Principal
-from carbonpark.web import pages, uploads
+from carbonpark.web import downloads, pages, uploads
 from carbonpark.web.i18n import DEFAULT_LANG, LANGS, translate
 
 __all__ = ["PLOTLY_JS", "mount", "router"]
@@ -269,15 +269,15 @@ def export(request: Request, key: str, table: int = 0) -> Response:
 
 @router.get("/{key}/report.pdf", response_model=None)
 def report_pdf(request: Request, key: str) -> Response:
-    """The capability's PDF report, where it has one (:data:`pages.REPORTS`)."""
+    """The capability's PDF report, where it has one (:data:`downloads.REPORTS`)."""
     who = _principal(request)
     if who is None:
         return _to_login(request)
     lang = _lang(request)
-    if key not in pages.REPORTS or not pages.allowed(key, who.role):
+    if key not in downloads.REPORTS or not pages.allowed(key, who.role):
         return _render(request, "error.html", 404, who=who, error=translate(lang, "error.not_found"))
     try:
-        pdf, filename = pages.REPORTS[key](pages.Ctx(request.app.state.db, who, lang, dict(request.query_params)))
+        pdf, filename = downloads.REPORTS[key](pages.Ctx(request.app.state.db, who, lang, dict(request.query_params)))
     except CarbonparkError as exc:
         return _render(request, "error.html", 422, who=who, error=str(exc))
     return Response(
@@ -305,7 +305,7 @@ def page(request: Request, key: str) -> Response:
         page_key=key,
         sections=sections,
         query=urlencode(query),
-        has_report=key in pages.REPORTS,
+        has_report=key in downloads.REPORTS,
         live=key == "monitoring",
     )
 

@@ -31,10 +31,11 @@ from carbonpark.services.access import Principal
 from carbonpark.store import session
 from carbonpark.store.schema import Enterprise, Statistic
 from carbonpark.store.schema_accounting import AccountingRun, EmissionRecord
+from carbonpark.times import local_iso
 
 __all__ = [
     "PAGES",
-    "REPORTS",
+    "Action",
     "Chart",
     "Ctx",
     "Form",
@@ -45,8 +46,15 @@ __all__ = [
     "Table",
     "allowed",
     "build",
+    "enterprises_in_scope",
+    "footprints_of",
     "menu",
+    "org_of",
     "plain",
+    "products_in_scope",
+    "retrofit_bundle",
+    "stored_evaluation",
+    "year_of",
 ]
 
 ALL = ("park_admin", "enterprise", "verifier", "regulator")
@@ -104,7 +112,16 @@ class Form:
     submit: str = "action.show"
 
 
-Section = Kpis | Table | Chart | Note | Form
+@dataclass
+class Action:
+    """A button linking to ``href`` (same page with parameters, e.g. ``?verify=all``); ``label`` is a message key."""
+
+    label: str
+    href: str
+    id: str = ""
+
+
+Section = Kpis | Table | Chart | Note | Form | Action
 
 
 @dataclass
@@ -185,7 +202,7 @@ def _visible(who: Principal) -> frozenset[int] | None:
     return access.visible_enterprise_ids(who)
 
 
-def _enterprises(db: str | None, who: Principal) -> list[Enterprise]:
+def enterprises_in_scope(db: str | None, who: Principal) -> list[Enterprise]:
     with session(db) as s:
         stmt = select(Enterprise).order_by(Enterprise.id)
         if who.role == "regulator":
@@ -201,7 +218,7 @@ def _years(db: str | None) -> list[int]:
         return sorted({int(p[:4]) for p in periods if p[:4].isdigit()})
 
 
-def _year(ctx: Ctx) -> int:
+def year_of(ctx: Ctx) -> int:
     given = ctx.q("year")
     if given:
         if not given.isdigit():
@@ -211,10 +228,10 @@ def _year(ctx: Ctx) -> int:
     return years[-1] if years else time.localtime().tm_year - 1
 
 
-def _org_of(ctx: Ctx) -> str:
+def org_of(ctx: Ctx) -> str:
     """The organisation a page is about: the park for park_admin/regulator, else the own/assigned enterprise."""
     wanted = ctx.q("org")
-    ents = _enterprises(ctx.db, ctx.who)
+    ents = enterprises_in_scope(ctx.db, ctx.who)
     handles = [str(e.handle) for e in ents]
     if ctx.who.role in ("park_admin", "regulator"):
         if not wanted or wanted == "park":
@@ -262,14 +279,14 @@ def overview(ctx: Ctx) -> list[Section]:
     """Total and intensity, by enterprise, by category and scope, monthly trend, targets and the forecast peak."""
     from carbonpark.services.accounting import stored_document
 
-    year = _year(ctx)
-    org = _org_of(ctx)
+    year = year_of(ctx)
+    org = org_of(ctx)
     out: list[Section] = [_org_form(ctx, year, org)]
     try:
         doc = stored_document(ctx.db, org, str(year))
     except CarbonparkError as exc:
         return [*out, _gap(exc)]
-    ids = None if org == "park" else frozenset(e.id for e in _enterprises(ctx.db, ctx.who) if e.handle == org)
+    ids = None if org == "park" else frozenset(e.id for e in enterprises_in_scope(ctx.db, ctx.who) if e.handle == org)
     va = _value_added(ctx.db, year, ids)
     total = float(doc["total_tco2e"])
     out.append(
@@ -284,7 +301,7 @@ def overview(ctx: Ctx) -> list[Section]:
     )
     by_ent = (doc.get("by_level") or {}).get("enterprise") or {}
     if org == "park" and by_ent:
-        names = {str(e.handle): str(e.name) for e in _enterprises(ctx.db, ctx.who)}
+        names = {str(e.handle): str(e.name) for e in enterprises_in_scope(ctx.db, ctx.who)}
         if ctx.who.role == "regulator":
             by_ent = {k: v for k, v in by_ent.items() if k in names or k == "park"}
         items = sorted(by_ent.items(), key=lambda kv: -kv[1])
@@ -382,8 +399,8 @@ def accounting_page(ctx: Ctx) -> list[Section]:
     """Stored accounting run of an organisation: records by month, linked to their lineage."""
     from carbonpark.services.accounting import stored_document
 
-    year = _year(ctx)
-    org = _org_of(ctx)
+    year = year_of(ctx)
+    org = org_of(ctx)
     out: list[Section] = [_org_form(ctx, year, org)]
     try:
         doc = stored_document(ctx.db, org, str(year))
@@ -541,8 +558,8 @@ def enterprise_page(ctx: Ctx) -> list[Section]:
     from carbonpark.services import inventory as inv_service
     from carbonpark.services import trading
 
-    year = _year(ctx)
-    ents = _enterprises(ctx.db, ctx.who)
+    year = year_of(ctx)
+    ents = enterprises_in_scope(ctx.db, ctx.who)
     if ctx.who.role == "regulator" or not ents:
         return [Note("note.no_enterprise", "", "gap")]
     wanted = ctx.q("org") or str(ents[0].handle)
@@ -736,44 +753,34 @@ def dispatch_page(ctx: Ctx) -> list[Section]:
 # ------------------------------------------------------------------------------------ evaluation
 
 
-def _evaluation(db: str | None, year: int) -> Any:
-    from carbonpark import evaluate
-    from carbonpark.services.accounting import stored_document
+def stored_evaluation(db: str | None, year: int) -> Any:
+    """The park's evaluation of ``year`` from the store (``services.evaluation.evaluate_stored``).
 
-    figures: dict[str, float | bool] = {"carbon_data_platform": True}
-    with session(db) as s:
-        ents = int(s.scalar(select(func.count()).select_from(Enterprise)) or 0)
-        stats = dict(
-            s.execute(
-                select(Statistic.metric, func.sum(Statistic.value))
-                .where(Statistic.period.like(f"{year}%"))
-                .group_by(Statistic.metric)
-            ).all()
-        )
-    figures.update({"enterprises_total": ents, "enterprises_on_platform": ents})
-    try:
-        doc = stored_document(db, "park", str(year))
-        figures.update({"emissions_tco2e": float(doc["total_tco2e"]), "energy_total_tce": float(doc["energy_tce"])})
-    except CarbonparkError:
-        pass
-    for metric, key in (
-        ("value_added", "gdp_10k_cny"),
-        ("gross_output_value", "output_10k_cny"),
-        ("employees", "employees"),
-    ):
-        if stats.get(metric):
-            figures[key] = float(stats[metric])
-    platform = evaluate.indicators_from_platform(figures)
-    values = evaluate.merge_inputs(platform.values, evaluate.demo_entered_values())
-    return evaluate.evaluate(values)
+    Platform indicators are computed from the store; the indicators the platform cannot count are the
+    packaged illustrative entered values (``evaluate.demo_entered_values``), as in the demo and the
+    page's note says so.
+    """
+    from carbonpark import evaluate
+    from carbonpark.services.evaluation import evaluate_stored
+
+    return evaluate_stored(db, year, entered=evaluate.demo_entered_values())
 
 
 def evaluation_page(ctx: Ctx) -> list[Section]:
-    """Evaluation of the park (AII indicator system): score, radar by dimension, weakest indicators."""
-    year = _year(ctx)
-    result = _evaluation(ctx.db, year)
+    """Evaluation of the park (AII indicator system): score, radar by dimension, weakest indicators, figures."""
+    year = year_of(ctx)
+    stored = stored_evaluation(ctx.db, year)
+    result = stored.evaluation
     out: list[Section] = [
-        Kpis([("kpi.score", num(float(result.score), 2), "/100"), ("kpi.missing", len(result.missing), "")])
+        Form([("year", "field.year", str(year))]),
+        Kpis(
+            [
+                ("kpi.score", num(float(result.score), 2), "/100"),
+                ("kpi.platform_indicators", len(stored.platform_ids), ""),
+                ("kpi.missing", len(result.missing), ""),
+            ]
+        ),
+        Note("note.entered_demo", "", "info"),
     ]
     doc = result.as_dict()
     level1 = doc["level1"]
@@ -797,6 +804,16 @@ def evaluation_page(ctx: Ctx) -> list[Section]:
     out.append(
         Table("table.weakest", ["col.id", "col.name", "col.score", "col.weight", "col.loss", "col.missing"], rows)
     )
+    out.append(
+        Table(
+            "table.platform_figures",
+            ["col.figure", "col.value", "col.how"],
+            [
+                [k, v if isinstance(v, bool) else num(float(v), 4), stored.notes.get(k, "")]
+                for k, v in stored.figures.items()
+            ],
+        )
+    )
     return out
 
 
@@ -804,15 +821,34 @@ def evaluation_page(ctx: Ctx) -> list[Section]:
 
 
 def inventory_page(ctx: Ctx) -> list[Section]:
-    """Inventory workflow steps, versions, reporting calendar and the key-emitter list."""
+    """Inventory workflow steps, versions, verification statement, reporting calendar and key emitters."""
     from carbonpark.services import inventory as inv
 
-    year = _year(ctx)
-    org = _org_of(ctx)
+    year = year_of(ctx)
+    org = org_of(ctx)
+    name = "name_zh" if ctx.lang == "zh-CN" else "name_en"
     out: list[Section] = [_org_form(ctx, year, org)]
     try:
-        steps = inv.steps(ctx.db, org, year)
-        name = "name_zh" if ctx.lang == "zh-CN" else "name_en"
+        with session(ctx.db) as s:
+            key, _ent = inv.org_in_scope(s, ctx.who, org, year)
+        steps = inv.steps(ctx.db, key, year)
+        vers = inv.versions(ctx.db, key, year)
+        statement = inv.latest_statement(ctx.db, key, year)
+    except CarbonparkError as exc:
+        out.append(_gap(exc))
+    else:
+        done = sum(1 for st in steps if st["state"] == "done")
+        latest = vers[-1] if vers else None
+        out.append(
+            Kpis(
+                [
+                    ("kpi.steps_done", f"{done}/{len(steps)}", ""),
+                    ("kpi.latest_version", latest.get("version") if latest else "—", ""),
+                    ("kpi.version_status", latest.get("status") if latest else "—", ""),
+                    ("kpi.opinion", statement.get("opinion") if statement else "—", ""),
+                ]
+            )
+        )
         out.append(
             Table(
                 "table.inventory_steps",
@@ -820,7 +856,6 @@ def inventory_page(ctx: Ctx) -> list[Section]:
                 [[st["step"], st[name], st["state"], st["actor"]] for st in steps],
             )
         )
-        vers = inv.versions(ctx.db, org, year)
         out.append(
             Table(
                 "table.versions",
@@ -828,82 +863,208 @@ def inventory_page(ctx: Ctx) -> list[Section]:
                 [[v.get("version"), v.get("status"), num(v.get("total_tco2e")), v.get("actor")] for v in vers],
             )
         )
-        statement = inv.latest_statement(ctx.db, org, year)
         if statement:
             out.append(
-                Table("table.statement", ["col.field", "col.value"], [[k, str(v)[:200]] for k, v in statement.items()])
+                Table(
+                    "table.statement",
+                    [
+                        "col.version",
+                        "col.verifier",
+                        "col.opinion",
+                        "col.assurance",
+                        "col.materiality_pct",
+                        "col.reported_tco2e",
+                        "col.misstatement_tco2e",
+                        "col.findings",
+                    ],
+                    [
+                        [
+                            statement.get("version"),
+                            statement.get("verifier"),
+                            statement.get("opinion"),
+                            statement.get("level_of_assurance"),
+                            num(statement.get("materiality_pct")),
+                            num(statement.get("reported_tco2e")),
+                            num(statement.get("uncorrected_misstatement_tco2e")),
+                            len(statement.get("findings") or []),
+                        ]
+                    ],
+                )
             )
-    except CarbonparkError as exc:
-        out.append(_gap(exc))
-    cal = inv.calendar(ctx.db, year)
     text = "label_zh" if ctx.lang == "zh-CN" else "label_en"
+    cal = inv.calendar(ctx.db, year, who=ctx.who)
     rows = [[c["org"], r[text], r["due"], r["days_left"], r["status"]] for c in cal for r in c["reminders"]]
     out.append(Table("table.calendar", ["col.org", "col.item", "col.due", "col.days_left", "col.state"], rows))
     if ctx.who.role in ("park_admin", "regulator"):
-        kel = inv.key_emitter_list(ctx.db, year)
+        names = {str(e.handle): str(e.name) for e in enterprises_in_scope(ctx.db, ctx.who)}
+        kel = cached(("key_emitters", ctx.db, year), lambda: inv.key_emitter_list(ctx.db, year))
         out.append(
             Table(
                 "table.key_emitters",
-                ["col.field", "col.value"],
-                [[str(k.get("handle", "")), str(k)[:300]] for k in kel],
+                ["col.org", "col.name", "col.tco2e"],
+                [[k["org"], names.get(str(k["org"]), ""), num(k["total_tco2e"], 1)] for k in kel],
             )
         )
     return out
 
 
-REPORTS: dict[str, Callable[[Ctx], tuple[bytes, str]]] = {}
-
-
 # ------------------------------------------------------------------------------------ trading and energy
 
 
+def _holdings_table(held: Mapping[str, Any]) -> Table:
+    return Table(
+        "table.allowances",
+        ["col.account", "col.asset", "col.available", "col.reserved", "col.total"],
+        [
+            [a, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))]
+            for a, assets in held["accounts"].items()
+            for asset, v in assets.items()
+        ],
+    )
+
+
 def trading_page(ctx: Ctx) -> list[Section]:
-    """Order book, trades, holdings and compliance of allowances."""
+    """Compliance position, order book, trades and holdings of allowances (the compliance PDF per enterprise)."""
     from carbonpark.services import trading
 
-    year = _year(ctx)
+    year = year_of(ctx)
     who = None if ctx.who.role in ("park_admin", "regulator") else ctx.who
     with session(ctx.db) as s:
         comp = trading.compliance_status(s, year, who=who)
         held = trading.balances(s, who)
         done = trading.trades(s, who)
         book = trading.orders(s, who) if ctx.who.role != "regulator" else []
-    out: list[Section] = []
+    if ctx.who.role == "regulator":
+        keys = {str(e.handle) for e in enterprises_in_scope(ctx.db, ctx.who)}
+        comp = [c for c in comp if c.get("enterprise") in keys]
+    org = ctx.q("org") or (str(comp[0]["enterprise"]) if comp else "")
+    out: list[Section] = [Form([("org", "field.org", org), ("year", "field.year", str(year))])]
+    short = [c for c in comp if c.get("status") == "shortfall"]
+    out.append(
+        Kpis(
+            [
+                ("kpi.obligated", len(comp), ""),
+                ("kpi.shortfalls", len(short), ""),
+                ("kpi.shortfall_t", sum(int(c.get("shortfall_t") or 0) for c in comp), "t"),
+                ("kpi.trades", len(done), ""),
+            ]
+        )
+    )
     out.append(
         Table(
             "table.compliance",
-            ["col.enterprise", "col.field", "col.value"],
-            [[c.get("enterprise"), k, str(v)[:120]] for c in comp for k, v in c.items() if k != "enterprise"],
-        )
-    )
-    out.append(
-        Table(
-            "table.orders",
-            ["col.id", "col.side", "col.asset", "col.price", "col.quantity", "col.state"],
+            [
+                "col.enterprise",
+                "col.name",
+                "col.obligation_t",
+                "col.allowances_t",
+                "col.ccer_t",
+                "col.ccer_cap_t",
+                "col.shortfall_t",
+                "col.status",
+                "col.surrender_due",
+                "col.days_left",
+            ],
             [
                 [
-                    o.get("id"),
-                    o.get("side"),
-                    o.get("asset"),
-                    num(o.get("price")),
-                    num(o.get("quantity")),
-                    o.get("status"),
+                    c.get("enterprise"),
+                    c.get("name"),
+                    c.get("obligation_t"),
+                    c.get("allowances_available_t"),
+                    c.get("ccer_available_t"),
+                    c.get("ccer_cap_t"),
+                    c.get("shortfall_t"),
+                    c.get("status"),
+                    (c.get("deadlines") or {}).get("surrender_due"),
+                    (c.get("days_to") or {}).get("surrender_due"),
                 ]
-                for o in book
+                for c in comp
             ],
         )
     )
+    if comp:
+        x = [str(c.get("name") or c.get("enterprise")) for c in comp]
+        out.append(
+            Chart(
+                "chart.compliance",
+                {
+                    "data": [
+                        {"type": "bar", "name": "obligation", "x": x, "y": [c.get("obligation_t") for c in comp]},
+                        {
+                            "type": "bar",
+                            "name": "allowances + CCER",
+                            "x": x,
+                            "y": [
+                                int(c.get("allowances_available_t") or 0) + int(c.get("ccer_available_t") or 0)
+                                for c in comp
+                            ],
+                        },
+                    ],
+                    "layout": {"barmode": "group", "yaxis": {"title": "tCO2e"}},
+                },
+            )
+        )
+    if ctx.who.role != "regulator":
+        out.append(
+            Table(
+                "table.orders",
+                [
+                    "col.order",
+                    "col.enterprise",
+                    "col.side",
+                    "col.asset",
+                    "col.type",
+                    "col.price",
+                    "col.quantity",
+                    "col.remaining",
+                    "col.state",
+                ],
+                [
+                    [
+                        o.get("order"),
+                        o.get("enterprise"),
+                        o.get("side"),
+                        o.get("asset"),
+                        o.get("type"),
+                        num(o.get("price")),
+                        o.get("quantity"),
+                        o.get("remaining"),
+                        o.get("status"),
+                    ]
+                    for o in book
+                ],
+            )
+        )
     out.append(
         Table(
             "table.trades",
-            ["col.id", "col.asset", "col.price", "col.quantity", "col.time"],
             [
-                [t.get("id"), t.get("asset"), num(t.get("price")), num(t.get("quantity")), t.get("at") or t.get("ts")]
+                "col.seq",
+                "col.time",
+                "col.asset",
+                "col.buyer",
+                "col.seller",
+                "col.quantity",
+                "col.price",
+                "col.value_cny",
+            ],
+            [
+                [
+                    t.get("seq"),
+                    t.get("at"),
+                    t.get("asset"),
+                    t.get("buyer"),
+                    t.get("seller"),
+                    t.get("quantity"),
+                    num(t.get("price")),
+                    num(t.get("value")),
+                ]
                 for t in done
             ],
         )
     )
     if done:
+        ordered = sorted(done, key=lambda t: int(t.get("seq") or 0))
         out.append(
             Chart(
                 "chart.trades",
@@ -912,50 +1073,109 @@ def trading_page(ctx: Ctx) -> list[Section]:
                         {
                             "type": "scatter",
                             "mode": "markers+lines",
-                            "x": [t.get("at") or t.get("ts") or i for i, t in enumerate(done)],
-                            "y": [num(t.get("price")) for t in done],
+                            "x": [t.get("seq") for t in ordered],
+                            "y": [num(t.get("price")) for t in ordered],
+                            "text": [t.get("at") for t in ordered],
                         }
                     ],
-                    "layout": {"yaxis": {"title": "CNY/t"}},
+                    "layout": {"xaxis": {"title": "#"}, "yaxis": {"title": "CNY/t"}},
                 },
             )
         )
     if ctx.who.role != "regulator":
-        out.append(
-            Table(
-                "table.allowances",
-                ["col.account", "col.asset", "col.available", "col.reserved", "col.total"],
-                [
-                    [a, asset, num(v.get("available")), num(v.get("reserved")), num(v.get("total"))]
-                    for a, assets in held["accounts"].items()
-                    for asset, v in assets.items()
-                ],
-            )
-        )
+        out.append(_holdings_table(held))
     return out
+
+
+#: The 能耗双控 position's figures shown on the energy page: (key of the service document, label, unit).
+_POSITION_ROWS = (
+    ("energy_tce", "col.energy_tce", "tce"),
+    ("total_cap_tce", "col.cap_tce", "tce"),
+    ("total_used_share", "col.used_share", "%"),
+    ("projected_energy_tce", "col.projected_tce", "tce"),
+    ("remaining_tce", "col.remaining_tce", "tce"),
+    ("total_status", "col.total_status", ""),
+    ("intensity_tce_per_10k_cny", "col.intensity_tce", "tce/10⁴ CNY"),
+    ("intensity_cap_tce_per_10k_cny", "col.intensity_cap", "tce/10⁴ CNY"),
+    ("intensity_status", "col.intensity_status", ""),
+    ("value_added_10k_cny", "col.value_added", "10⁴ CNY"),
+    ("through", "col.through", ""),
+    ("energy_source", "col.source_doc", ""),
+)
+
+
+def _position_value(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if key == "total_used_share":
+        return num(100 * float(value), 1)
+    if key.endswith(("_tce", "_cny")):
+        return num(float(value), 3)
+    return value
 
 
 def energy_page(ctx: Ctx) -> list[Section]:
     """能耗双控 position of the park or an enterprise against its caps; product quotas; key energy units."""
     from carbonpark.services import trading
 
-    year = _year(ctx)
-    org = _org_of(ctx)
+    year = year_of(ctx)
+    org = org_of(ctx)
     who = None if ctx.who.role == "park_admin" else ctx.who
     out: list[Section] = [_org_form(ctx, year, org)]
     with session(ctx.db) as s:
         try:
             pos = trading.energy_position(s, org, year, who if org != "park" else None)
-            out.append(
-                Table(
-                    "table.energy_position", ["col.field", "col.value"], [[k, plain(num(v, 3))] for k, v in pos.items()]
-                )
-            )
         except CarbonparkError as exc:
             out.append(_gap(exc))
+        else:
+            share = pos.get("total_used_share")
+            out.append(
+                Kpis(
+                    [
+                        ("col.energy_tce", num(float(pos["energy_tce"]), 1), "tce"),
+                        ("col.used_share", num(100 * float(share), 1) if share is not None else "—", "%"),
+                        ("col.total_status", pos.get("total_status") or "—", ""),
+                        ("col.intensity_status", pos.get("intensity_status") or "—", ""),
+                    ]
+                )
+            )
+            out.append(
+                Table(
+                    "table.energy_position",
+                    ["col.figure", "col.value", "col.unit"],
+                    [[label, _position_value(k, pos.get(k)), unit] for k, label, unit in _POSITION_ROWS if k in pos],
+                )
+            )
         quotas = trading.check_product_quotas(s, year, who)
         out.append(
-            Table("table.quotas", ["col.field", "col.value"], [[q.get("product", ""), str(q)[:300]] for q in quotas])
+            Table(
+                "table.quotas",
+                [
+                    "col.enterprise",
+                    "col.product",
+                    "col.unit",
+                    "col.unit_consumption",
+                    "col.limit",
+                    "col.advanced",
+                    "col.margin",
+                    "col.state",
+                    "col.standard",
+                ],
+                [
+                    [
+                        q.get("enterprise"),
+                        q.get("product"),
+                        f"kgce/{q.get('unit')}",
+                        num(q.get("unit_consumption_kgce"), 2),
+                        num(q.get("limit_kgce_per_unit"), 2),
+                        num(q.get("advanced_kgce_per_unit"), 2),
+                        num(q.get("margin_kgce"), 2),
+                        q.get("status"),
+                        q.get("standard"),
+                    ]
+                    for q in quotas
+                ],
+            )
         )
         if ctx.who.role in ("park_admin", "regulator"):
             units = trading.key_energy_units(s, year)
@@ -976,8 +1196,8 @@ def targets_page(ctx: Ctx) -> list[Section]:
     """Targets, monthly gap and the path (``services.targets.target_status``)."""
     from carbonpark.services.targets import target_status
 
-    year = _year(ctx)
-    org = _org_of(ctx)
+    year = year_of(ctx)
+    org = org_of(ctx)
     out: list[Section] = [_org_form(ctx, year, org)]
     try:
         st = target_status(ctx.db, org, year)
@@ -1011,71 +1231,174 @@ def targets_page(ctx: Ctx) -> list[Section]:
     return out
 
 
+def retrofit_bundle(db: str | None, year: int) -> dict[str, Any]:
+    """``{plan, evaluation, admission, ratings}`` of the packaged plan over the stored year (services/retrofit.py).
+
+    The plan is the packaged one (``services/data/demo-retrofit.yaml``, the demo park's measures on its
+    stored sources), the same document ``carbonpark retrofit stored`` uses without ``--plan``.
+    """
+    from carbonpark.services import retrofit as svc
+
+    plan = svc.load_plan()
+    planned = svc.plan_stored(db, year, plan)
+    return {
+        "plan": planned,
+        "evaluation": svc.carbon_evaluation(db, year, plan, planned),
+        "admission": svc.admission_stored(db, year, plan["candidate"], plan),
+        "ratings": svc.rate_stored(db, year, plan),
+    }
+
+
+def _macc_chart(macc: list[dict[str, Any]], selected: set[str]) -> Chart:
+    """The MACC as plotly bars: width = annual abatement [tCO2e/yr], height = cost [CNY/tCO2e], ascending."""
+    left = 0.0
+    x, widths = [], []
+    for e in macc:
+        w = float(e["annual_abatement_tco2e"])
+        x.append(round(left + w / 2, 3))
+        widths.append(round(w, 3))
+        left += w
+    bar = {
+        "type": "bar",
+        "x": x,
+        "y": [num(float(e["cost_per_tco2e"]), 1) for e in macc],
+        "width": widths,
+        "text": [str(e["id"]) for e in macc],
+        "hovertext": [str(e["name"]) for e in macc],
+        "marker": {"color": ["#2e7d5b" if e["id"] in selected else "#b0b7b3" for e in macc]},
+    }
+    layout = {
+        "xaxis": {"title": "tCO2e/yr"},
+        "yaxis": {"title": "CNY/tCO2e"},
+        "bargap": 0,
+    }
+    return Chart("chart.macc", {"data": [bar], "layout": layout})
+
+
 def retrofit_page(ctx: Ctx) -> list[Section]:
-    """MACC and portfolio of the packaged illustrative measures catalogue; stored projects are a gap."""
-    from carbonpark.retrofit.catalogue import load_catalogue
-
-    out: list[Section] = [Note("note.retrofit_gap", "", "gap")]
-    cat = load_catalogue()
-    rows = [[k, getattr(m, "name", ""), str(getattr(m, "category", ""))] for k, m in cat.items()]
-    out.append(Table("table.catalogue", ["col.id", "col.name", "col.category"], rows))
-    return out
-
-
-def _enterprise_years(ctx: Ctx, year: int) -> list[Any]:
-    from carbonpark.retrofit.rating import EnterpriseYear
-    from carbonpark.services.accounting import stored_document
-
-    out = []
-    for ent in _enterprises(ctx.db, ctx.who):
-        try:
-            doc = stored_document(ctx.db, str(ent.handle), str(year))
-        except CarbonparkError:
-            continue
-        va = _value_added(ctx.db, year, frozenset({ent.id}))
-        if va > 0:
-            out.append(
-                EnterpriseYear(
-                    str(ent.handle),
-                    str(ent.industry_code or ""),
-                    float(doc["total_tco2e"]),
-                    va,
-                    float(doc.get("energy_tce") or 0.0),
-                )
-            )
+    """MACC and MILP portfolio of the plan's measures on the stored sources; §7.5 carbon evaluation."""
+    year = year_of(ctx)
+    try:
+        bundle = cached(("retrofit", ctx.db, year), lambda: retrofit_bundle(ctx.db, year))
+    except CarbonparkError as exc:
+        return [Form([("year", "field.year", str(year))]), _gap(exc)]
+    plan, ev = bundle["plan"], bundle["evaluation"]
+    selected = set(plan["selected"])
+    out: list[Section] = [
+        Form([("year", "field.year", str(year))]),
+        Note("note.retrofit_plan", "services/data/demo-retrofit.yaml", "info"),
+        Kpis(
+            [
+                ("kpi.selected", f"{len(selected)}/{len(plan['projects'])}", ""),
+                ("kpi.abatement", num(float(plan["total_abatement_tco2e"]), 1), "tCO2e/yr"),
+                ("kpi.capex", num(float(plan["total_capex"]) / 1e4, 1), "10⁴ CNY"),
+                ("kpi.acceptable", "✓" if ev["acceptable"] else "✗", ""),
+            ]
+        ),
+        _macc_chart(plan["macc"], selected),
+    ]
+    cost = {e["id"]: e["cost_per_tco2e"] for e in plan["macc"]}
+    out.append(
+        Table(
+            "table.portfolio",
+            [
+                "col.id",
+                "col.name",
+                "col.measure",
+                "col.source",
+                "col.start_year",
+                "col.capex_cny",
+                "col.abatement",
+                "col.cost_per_t",
+                "col.selected",
+            ],
+            [
+                [
+                    p["id"],
+                    p["name"],
+                    p["measure"],
+                    p["source"],
+                    p["start_year"],
+                    num(float(p["capex"]), 0),
+                    num(float(p["annual_abatement_tco2e"]), 1),
+                    num(float(cost[p["id"]]), 1) if p["id"] in cost else None,
+                    "✓" if p["id"] in selected else "",
+                ]
+                for p in sorted(plan["projects"], key=lambda p: float(cost.get(p["id"], 0)))
+            ],
+        )
+    )
+    before, after = ev["before"], ev["after"]
+    out.append(
+        Table(
+            "table.before_after",
+            ["col.figure", "col.before", "col.after"],
+            [
+                ["col.tco2e", num(before["emissions_tco2e"], 1), num(after["emissions_tco2e"], 1)],
+                [
+                    "col.intensity",
+                    num(before["intensity_tco2e_per_10k_cny"], 4),
+                    num(after["intensity_tco2e_per_10k_cny"], 4),
+                ],
+            ],
+        )
+    )
+    out.append(
+        Table(
+            "table.achievability",
+            ["col.year", "col.cap", "col.projected", "col.margin", "col.passed"],
+            [
+                [
+                    a["year"],
+                    num(a["cap"], 4),
+                    num(a["projected"], 4),
+                    num(a["margin"], 4),
+                    "✓" if a["achievable"] else "✗",
+                ]
+                for a in ev["achievability"]
+            ],
+        )
+    )
+    out.append(Note("note.conclusion", ev["conclusion"]["en" if ctx.lang == "en" else "zh"]))
     return out
 
 
 def ratings_page(ctx: Ctx) -> list[Section]:
-    """碳效码 grades and ranking of the enterprises from their stored emissions and value added."""
-    from carbonpark.retrofit.rating import rate_enterprises
-
-    year = _year(ctx)
-    years = _enterprise_years(ctx, year)
-    if not years:
-        return [Note("note.gap", "no stored enterprise emissions with value added", "gap")]
-    ratings = rate_enterprises(years)
+    """碳效码 grades and ranking of the enterprises (``services.retrofit.rate_stored``), industry structure."""
+    year = year_of(ctx)
+    try:
+        doc = cached(("retrofit", ctx.db, year), lambda: retrofit_bundle(ctx.db, year))["ratings"]
+    except CarbonparkError as exc:
+        return [Form([("year", "field.year", str(year))]), _gap(exc)]
+    keys = {str(e.handle) for e in enterprises_in_scope(ctx.db, ctx.who)}
+    ratings = [r for r in doc["ratings"] if r["id"] in keys]
     rows = [
         [
-            r.rank_in_park,
-            r.id,
-            r.industry,
-            num(r.intensity_tco2e_per_10k_cny, 3),
-            num(r.industry_average, 3),
-            num(r.k, 3),
-            r.grade,
-            r.level,
-            r.reason,
+            r["rank_in_park"],
+            r["id"],
+            r["name"],
+            r["industry"],
+            num(r["intensity_tco2e_per_10k_cny"], 3),
+            num(r["industry_average"], 3),
+            num(r["k"], 3),
+            r["grade"],
+            r["level"],
+            r["reason"],
         ]
         for r in ratings
     ]
-    return [
-        Chart("chart.ratings", _bar([r.id for r in ratings], [num(r.intensity_tco2e_per_10k_cny, 3) for r in ratings])),
+    out: list[Section] = [
+        Form([("year", "field.year", str(year))]),
+        Chart(
+            "chart.ratings",
+            _bar([r["name"] for r in ratings], [num(r["intensity_tco2e_per_10k_cny"], 3) for r in ratings]),
+        ),
         Table(
             "table.ratings",
             [
                 "col.rank",
                 "col.enterprise",
+                "col.name",
                 "col.industry",
                 "col.intensity",
                 "col.industry_avg",
@@ -1087,48 +1410,73 @@ def ratings_page(ctx: Ctx) -> list[Section]:
             rows,
         ),
     ]
+    if ctx.who.role == "park_admin":
+        out.append(
+            Table(
+                "table.industries",
+                [
+                    "col.industry",
+                    "col.tco2e",
+                    "col.emission_share",
+                    "col.value_added_share",
+                    "col.intensity",
+                    "col.utilisation",
+                ],
+                [
+                    [
+                        i["industry"],
+                        num(i["emissions_tco2e"], 1),
+                        num(100 * i["emission_share"], 1),
+                        num(100 * i["value_added_share"], 1),
+                        num(i["intensity_tco2e_per_10k_cny"], 3),
+                        num(100 * i["capacity_utilisation"], 1) if i["capacity_utilisation"] is not None else None,
+                    ]
+                    for i in doc["industries"]
+                ],
+            )
+        )
+        out.extend(Note("note.warning", w, "gap") for w in doc["warnings"])
+    return out
 
 
 def admission_page(ctx: Ctx) -> list[Section]:
-    """Whether the park still meets its caps with a candidate project admitted (figures from the form)."""
-    from carbonpark.retrofit.admission import ParkFigures, admission_check
-    from carbonpark.services.accounting import stored_document
+    """Whether the park still meets its stored caps with a candidate admitted (``services.retrofit.admission_stored``).
 
-    year = _year(ctx)
-    fields = [
-        ("candidate", "field.candidate", ctx.q("candidate", "candidate")),
-        ("emissions", "field.emissions", ctx.q("emissions")),
-        ("value_added", "field.value_added", ctx.q("value_added")),
-        ("energy", "field.energy", ctx.q("energy")),
-        ("industry", "field.industry", ctx.q("industry")),
+    The form starts with the packaged plan's candidate; every figure can be changed.
+    """
+    from carbonpark.services import retrofit as svc
+
+    year = year_of(ctx)
+    plan = svc.load_plan()
+    given = dict(plan.get("candidate") or {})
+    names = (
+        ("name", "field.candidate"),
+        ("emissions_tco2e", "field.emissions"),
+        ("value_added_10k_cny", "field.value_added"),
+        ("energy_tce", "field.energy"),
+        ("industry", "field.industry"),
+    )
+    candidate = {k: ctx.q(k, str(given.get(k, ""))) for k, _ in names}
+    out: list[Section] = [
+        Form([(k, label, candidate[k]) for k, label in names] + [("year", "field.year", str(year))], "action.check")
     ]
-    out: list[Section] = [Form(fields, "action.check")]
+    for k in ("emissions_tco2e", "value_added_10k_cny", "energy_tce"):
+        if candidate[k]:
+            try:
+                float(candidate[k])
+            except ValueError:
+                return [*out, _gap(ValidationError(k, "a number", candidate[k]))]
     try:
-        doc = stored_document(ctx.db, "park", str(year))
+        result = svc.admission_stored(ctx.db, year, {k: v for k, v in candidate.items() if v != ""}, plan)
     except CarbonparkError as exc:
         return [*out, _gap(exc)]
-    park = ParkFigures(float(doc["total_tco2e"]), _value_added(ctx.db, year, None), float(doc.get("energy_tce") or 0.0))
     out.append(
         Kpis(
             [
-                ("kpi.total", num(park.emissions_tco2e, 1), "tCO2e"),
-                ("kpi.value_added", num(park.value_added_10k_cny, 1), "10⁴ CNY"),
-            ]
-        )
-    )
-    if not ctx.q("emissions"):
-        return out
-    try:
-        cand = ParkFigures(float(ctx.q("emissions")), float(ctx.q("value_added") or 0), float(ctx.q("energy") or 0))
-    except ValueError:
-        return [*out, Note("note.error", "expected numbers for emissions, value added and energy", "error")]
-    caps = _park_caps(ctx, year)
-    result = admission_check(ctx.q("candidate", "candidate"), cand, park, caps, industry=ctx.q("industry") or None)
-    out.append(
-        Kpis(
-            [
-                ("kpi.admissible", "✓" if result.admissible else "✗", ""),
-                ("kpi.grade", result.grade if result.grade is not None else "—", ""),
+                ("kpi.admissible", "✓" if result["admissible"] else "✗", ""),
+                ("kpi.grade", result["grade"] if result["grade"] is not None else "—", ""),
+                ("kpi.intensity_before", num(result["park_intensity_before"], 3), "tCO2e/10⁴ CNY"),
+                ("kpi.intensity_after", num(result["park_intensity_after"], 3), "tCO2e/10⁴ CNY"),
             ]
         )
     )
@@ -1137,53 +1485,139 @@ def admission_page(ctx: Ctx) -> list[Section]:
             "table.admission",
             ["col.check", "col.limit", "col.before", "col.after", "col.headroom", "col.passed"],
             [
-                [c.name, num(c.limit), num(c.before), num(c.after), num(c.headroom_after), "✓" if c.passed else "✗"]
-                for c in result.checks
+                [
+                    c["name"],
+                    num(c["limit"]),
+                    num(c["before"]),
+                    num(c["after"]),
+                    num(c["headroom_after"]),
+                    "✓" if c["passed"] else "✗",
+                ]
+                for c in result["checks"]
             ],
         )
     )
-    out.append(Note("note.conclusion", result.conclusion))
+    out.append(Note("note.conclusion", result["conclusion"]))
     return out
-
-
-def _park_caps(ctx: Ctx, year: int) -> Any:
-    from carbonpark.retrofit.admission import ParkTargets
-    from carbonpark.services.targets import target_status
-
-    try:
-        st = target_status(ctx.db, "park", year)
-    except CarbonparkError:
-        return ParkTargets()
-    t = st["targets"]
-    return ParkTargets(t["caps_tco2e"].get(str(year)), t["intensity_caps"].get(str(year)), None)
 
 
 # ------------------------------------------------------------------------------------ ledger, identifiers, footprint
 
 
 def ledger_page(ctx: Ctx) -> list[Section]:
-    """Signed tree head; a record's inclusion proof (scoped); full verification for the park admin."""
+    """Signed tree head; a record's proof checked offline (scoped); full verification for the park admin.
+
+    The proof bundle of ``?record=`` (``services.ledger.scoped_proof``) is checked the way an outside
+    party checks it (``ledger.bundle.check_bundle``: entry hash, inclusion proof to the signed root,
+    head signature). ``?verify=all`` recomputes every entry and the signed heads (``services.ledger.verify``).
+    """
+    from carbonpark.ledger.bundle import check_bundle
     from carbonpark.services import ledger
 
     out: list[Section] = []
     try:
         head = ledger.head_json(ctx.db)
-        out.append(Table("table.tree_head", ["col.field", "col.value"], [[k, str(v)] for k, v in head.items()]))
     except CarbonparkError as exc:
         out.append(_gap(exc))
+    else:
+        out.append(
+            Kpis(
+                [
+                    ("kpi.tree_size", head["tree_size"], ""),
+                    ("kpi.signed_at", local_iso(int(head["timestamp_ms"]), _tz(ctx.db)), ""),
+                    ("kpi.key_id", str(head["key_id"])[:16] + "…", ""),
+                ]
+            )
+        )
+        out.append(
+            Table(
+                "table.tree_head",
+                ["col.tree_size", "col.time", "col.root", "col.key_id", "col.signature"],
+                [
+                    [
+                        head["tree_size"],
+                        local_iso(int(head["timestamp_ms"]), _tz(ctx.db)),
+                        head["root"],
+                        head["key_id"],
+                        head["signature"],
+                    ]
+                ],
+            )
+        )
     record = ctx.q("record")
     out.append(Form([("record", "col.record", record)], "action.verify"))
+    if ctx.who.role == "park_admin":
+        out.append(Action("action.verify_all", "/web/ledger?verify=all", "verify-all"))
     if record:
         try:
             with session(ctx.db) as s:
                 proof = ledger.scoped_proof(s, ctx.who, record)
-            out.append(Table("table.proof", ["col.field", "col.value"], [[k, str(v)[:300]] for k, v in proof.items()]))
+            checked = check_bundle(proof)
         except CarbonparkError as exc:
             out.append(_gap(exc))
+        else:
+            entry = proof.get("entry_json") or {}
+            out.append(
+                Kpis(
+                    [
+                        ("kpi.proof_ok", "✓" if checked.ok else "✗", ""),
+                        ("kpi.leaf_index", proof.get("leaf_index"), ""),
+                        ("kpi.tree_size", proof.get("tree_size"), ""),
+                    ]
+                )
+            )
+            out.append(
+                Table(
+                    "table.proof",
+                    ["col.record", "col.kind", "col.organisation", "col.leaf_index", "col.proof_length"],
+                    [
+                        [
+                            proof.get("record"),
+                            proof.get("kind"),
+                            entry.get("organisation") or entry.get("org") if isinstance(entry, dict) else None,
+                            proof.get("leaf_index"),
+                            len(proof.get("inclusion_proof") or []),
+                        ]
+                    ],
+                )
+            )
+            out.append(
+                Table(
+                    "table.proof_checks",
+                    ["col.check", "col.passed"],
+                    [[name, "✓" if ok else "✗"] for name, ok in checked.checks.items()],
+                )
+            )
+            out.extend(Note("note.error", p, "error") for p in checked.problems)
     if ctx.who.role == "park_admin" and ctx.q("verify") == "all":
         rep = ledger.verify(ctx.db)
-        out.append(Kpis([("kpi.ledger_ok", "✓" if rep.ok else "✗", ""), ("kpi.findings", len(rep.findings), "")]))
+        out.append(
+            Kpis(
+                [
+                    ("kpi.ledger_ok", "✓" if rep.ok else "✗", ""),
+                    ("kpi.tree_size", rep.tree_size, ""),
+                    ("kpi.entries_stored", rep.entries_stored, ""),
+                    ("kpi.findings", len(rep.findings), ""),
+                ]
+            )
+        )
+        out.append(Table("table.checked", ["col.check", "col.count"], [[k, v] for k, v in rep.checked.items()]))
+        out.append(
+            Table(
+                "table.findings",
+                ["col.kind", "col.record", "col.problem", "col.leaf_index"],
+                [[f.kind, f.record, f.problem, f.leaf_index] for f in rep.findings],
+            )
+        )
+        out.extend(Note("note.warning", w, "gap") for w in rep.warnings)
     return out
+
+
+def _tz(db: str | None) -> str:
+    from carbonpark.services.activity import park_timezone
+
+    with session(db) as s:
+        return park_timezone(s)
 
 
 def identifiers_page(ctx: Ctx) -> list[Section]:
@@ -1212,56 +1646,101 @@ def identifiers_page(ctx: Ctx) -> list[Section]:
     return out
 
 
-def _footprints(db: str | None, year: int) -> Any:
+def footprints_of(db: str | None, year: int) -> Any:
+    """The park's product footprints of ``year`` (``services.footprints.park_footprints``; cached, not registered)."""
     from carbonpark.services.footprints import FootprintOptions, park_footprints
 
-    with session(db) as s:
-        return park_footprints(s, FootprintOptions(period=str(year)), register=False)
+    def compute() -> Any:
+        with session(db) as s:
+            return park_footprints(s, FootprintOptions(period=str(year)), register=False)
+
+    return cached(("footprint", db, year), compute)
+
+
+def products_in_scope(ctx: Ctx, result: Any) -> list[str]:
+    """Handles of the footprinted products ``ctx.who`` may see (an enterprise user: its own products)."""
+    from carbonpark.store.schema import Product
+
+    visible = _visible(ctx.who)
+    with session(ctx.db) as s:
+        owner = dict(s.execute(select(Product.handle, Product.enterprise_id)).all())
+    return [h for h in result.footprints if visible is None or owner.get(h) in visible]
+
+
+def _sankey(fp: Any, product: str, names: Mapping[str, str]) -> dict[str, Any]:
+    """Inputs → raw-material stage, stages → product: a plotly Sankey of one unit's footprint [tCO2e/unit]."""
+    stages = {k: float(v) for k, v in fp.by_stage.items() if abs(float(v)) > 0}
+    inputs = {k: float(v) for k, v in fp.by_input.items() if abs(float(v)) > 0}
+    labels = [names.get(product, product), *stages]
+    source, target, value = [], [], []
+    for i, v in enumerate(stages.values()):
+        source.append(i + 1)
+        target.append(0)
+        value.append(abs(v))
+    if "raw_materials" in stages:
+        raw = labels.index("raw_materials")
+        for ref, v in inputs.items():
+            labels.append(names.get(ref, ref))
+            source.append(len(labels) - 1)
+            target.append(raw)
+            value.append(abs(v))
+    return {
+        "data": [
+            {
+                "type": "sankey",
+                "valueformat": ".4g",
+                "valuesuffix": f" tCO2e/{fp.unit}",
+                "node": {"label": labels, "pad": 18},
+                "link": {"source": source, "target": target, "value": [float(f"{v:.6g}") for v in value]},
+            }
+        ],
+        "layout": {},
+    }
 
 
 def footprint_page(ctx: Ctx) -> list[Section]:
-    """Product carbon footprints and a Sankey of one product's contributions by life-cycle stage."""
-    year = _year(ctx)
+    """Product carbon footprints and a Sankey of one product's footprint by input and life-cycle stage."""
+    year = year_of(ctx)
     try:
-        res = cached(("footprint", ctx.db, year), lambda: _footprints(ctx.db, year))
+        res = footprints_of(ctx.db, year)
     except CarbonparkError as exc:
-        return [_gap(exc)]
+        return [Form([("year", "field.year", str(year))]), _gap(exc)]
     names = res.names
-    rows = []
-    for handle, fp in res.footprints.items():
-        rows.append(
+    products = products_in_scope(ctx, res)
+    rows = [
+        [
+            Link(h, f"/web/footprint?year={year}&product={h}"),
+            names.get(h, h),
+            res.footprints[h].unit,
+            num(res.footprints[h].tco2e_per_unit, 6),
+            num(1000 * res.footprints[h].tco2e_per_unit, 3),
+            "✓" if res.footprints[h].given else "",
+        ]
+        for h in products
+    ]
+    chosen = ctx.q("product") or (products[0] if products else "")
+    out: list[Section] = [
+        Form([("product", "col.product", chosen), ("year", "field.year", str(year))]),
+        Table(
+            "table.footprints",
+            ["col.product", "col.name", "col.unit", "col.tco2e_unit", "col.kgco2e", "col.given"],
+            rows,
+        ),
+    ]
+    if chosen not in products:
+        return [*out, _gap(NotFoundError("product footprint", chosen or "(none in your scope)"))]
+    fp = res.footprints[chosen]
+    out.append(Chart("chart.sankey", _sankey(fp, chosen, names)))
+    out.append(
+        Table(
+            "table.by_stage",
+            ["col.stage", "col.tco2e_unit", "col.share"],
             [
-                handle,
-                names.get(handle, handle),
-                num(getattr(fp, "total_kgco2e", getattr(fp, "total", None)), 4),
-                getattr(fp, "unit", ""),
-            ]
+                [k, num(float(v), 6), num(100 * float(v) / fp.tco2e_per_unit, 1) if fp.tco2e_per_unit else None]
+                for k, v in fp.by_stage.items()
+            ],
         )
-    out: list[Section] = [Table("table.footprints", ["col.product", "col.name", "col.kgco2e", "col.unit"], rows)]
-    first = ctx.q("product") or (rows[0][0] if rows else "")
-    fp = res.footprints.get(first)
-    stages = getattr(fp, "by_stage", None) if fp is not None else None
-    if stages:
-        labels = [names.get(first, first), *stages.keys()]
-        out.append(
-            Chart(
-                "chart.sankey",
-                {
-                    "data": [
-                        {
-                            "type": "sankey",
-                            "node": {"label": labels},
-                            "link": {
-                                "source": [i + 1 for i in range(len(stages))],
-                                "target": [0] * len(stages),
-                                "value": [num(abs(float(v)), 6) for v in stages.values()],
-                            },
-                        }
-                    ],
-                    "layout": {},
-                },
-            )
-        )
+    )
     return out
 
 

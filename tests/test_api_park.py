@@ -33,7 +33,7 @@ from carbonpark.errors import NotFoundError, PermissionDenied
 from carbonpark.model import CarrierSpec, EnterpriseSpec, MeterSpec, ParkSpec, ProductSpec, SiteSpec, SourceSpec
 from carbonpark.services import access, auth
 from carbonpark.services.access import Principal
-from carbonpark.store import connect, insert_readings, session, upgrade
+from carbonpark.store import connect, current_revisions, head_revisions, insert_readings, session, upgrade
 from carbonpark.store.registry import (
     add_carrier,
     add_enterprise,
@@ -240,6 +240,8 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> dict[str, 
 def test_park_fixture_has_typed_handles_and_history(module_park: tuple[TestClient, dict[str, Any]]) -> None:
     _, park = module_park
     assert park["A"]["meter_handle"] == f"88.1234/meter.{park['A']['meter_id']}"
+    # what upgrade stored is what the schema check expects (a head another head depends on is not stored)
+    assert current_revisions(connect(park["db"])) == head_revisions()
     with session(park["db"]) as s:
         actors = set(s.scalars(select(AuditEntry.actor)))
     assert actors == {"test"}

@@ -101,8 +101,32 @@ def _script() -> ScriptDirectory:
 
 @lru_cache(maxsize=1)
 def head_revisions() -> frozenset[str]:
-    """The newest revision of each migration branch shipped with carbonpark (read once per process)."""
-    return frozenset(_script().get_heads())
+    """What ``alembic_version`` holds at the newest shipped schema (read once per process).
+
+    The newest revision of each migration branch, except a head that another head reaches through
+    ``depends_on`` (or ``down_revision``): Alembic records only the dependent revision then, so
+    comparing with every branch head would call an up-to-date database outdated.
+    """
+    script = _script()
+    heads = set(script.get_heads())
+
+    def parents(rev: str) -> set[str]:
+        node: Any = script.get_revision(rev)
+        found: set[str] = set()
+        for attr in (node.down_revision, node.dependencies):  # dependencies may name a branch label
+            if attr:
+                refs = [attr] if isinstance(attr, str) else list(attr)
+                found |= {script.get_revision(r).revision for r in refs}
+        return found
+
+    reached: set[str] = set()
+    pending = [p for h in heads for p in parents(h)]
+    while pending:
+        rev = pending.pop()
+        if rev not in reached:
+            reached.add(rev)
+            pending.extend(parents(rev))
+    return frozenset(heads - reached)
 
 
 def head_revision() -> str:

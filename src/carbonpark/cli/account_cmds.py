@@ -13,10 +13,13 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from carbonpark.accounting import ActivityRecord, Inventory, account, explain, inventory_document
 from carbonpark.cli.common import emit_json, err_console, new_app
@@ -261,10 +264,77 @@ def _print_stored(doc: dict[str, Any]) -> None:
         err_console.print(f"no data: {gap['source']} ({gap['activity']}): {gap['reason']}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``account`` command and the ``factors`` group to ``app``."""
+class _AccountCommand(TyperCommand):
+    """``account``, or the ``account transfers`` group when the first word is ``transfers``."""
 
-    @app.command("account")
+    transfers: click.Group | None = None
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        if args and args[0] == "transfers" and self.transfers is not None:
+            return self.transfers.make_context("transfers", args[1:], parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def _transfers_app() -> typer.Typer:
+    """``carbonpark account transfers import FILE.csv`` / ``list``: energy and CO2 passed inside the park."""
+    transfers_app = new_app("Energy and CO2 transfers between park enterprises (and the park itself).")
+
+    @transfers_app.command("import")
+    def transfers_import(
+        file: Annotated[Path, typer.Argument(help="CSV: seller,buyer,carrier,period,amount,unit[,meter,evidence].")],
+        db: Annotated[str | None, typer.Option("--db", help="Database URL or SQLite path.")] = None,
+        actor: Annotated[str, typer.Option("--actor", help="Who imports (audit log).")] = "cli",
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Store transfer records (all or nothing): a deduction at the seller, a purchase at the buyer."""
+        from carbonpark.services.transfers import import_transfers
+
+        result = import_transfers(db, file, actor)
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo(f"transfers: {result['created']} created, {result['updated']} updated")
+
+    @transfers_app.command("list")
+    def transfers_list(
+        db: Annotated[str | None, typer.Option("--db", help="Database URL or SQLite path.")] = None,
+        org: Annotated[str | None, typer.Option("--org", help="Only this party (seller or buyer), or 'park'.")] = None,
+        period: Annotated[
+            str | None, typer.Option("--period", help="Periods starting with this (2025, 2025-03).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """List the stored transfers."""
+        from carbonpark.services.transfers import list_transfers
+
+        rows = list_transfers(db, org, period)
+        if as_json:
+            emit_json(rows)
+            return
+        table = Table(title="Transfers")
+        for column in ("id", "period", "seller", "buyer", "carrier", "amount", "unit", "evidence"):
+            table.add_column(column, justify="right" if column in ("id", "amount") else "left")
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["period"],
+                escape(str(r["seller"])),
+                escape(str(r["buyer"])),
+                r["carrier"],
+                f"{r['amount']:,.4f}",
+                escape(r["unit"]),
+                escape(r["evidence"]),
+            )
+        _stdout().print(table)
+
+    return transfers_app
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``account`` command (with ``account transfers``) and the ``factors`` group to ``app``."""
+    _AccountCommand.transfers = typer.main.get_group(_transfers_app())
+
+    @app.command("account", cls=_AccountCommand)
     def account_command(
         file: Annotated[
             Path | None,

@@ -172,8 +172,15 @@ def stored_document(db: str | None, org: str | int, period: str) -> dict[str, An
         return _run_document(run, records)
 
 
-def _park_section(inv: accounting.Inventory, owner_of: dict[int, str], gaps: list[dict[str, Any]]) -> dict[str, Any]:
-    """Formula (3) and its reconciliation over the run: enterprise rows → (4), park rows → park energy/public."""
+def _park_section(
+    inv: accounting.Inventory,
+    owner_of: dict[int, str],
+    gaps: list[dict[str, Any]],
+    transfers: list[accounting.EnergyTransfer] | None = None,
+) -> dict[str, Any]:
+    """Formula (3) and its reconciliation over the run: enterprise rows → (4), park rows → park energy/public;
+    ``transfers`` (energy and CO2 passed inside the park, :mod:`carbonpark.services.transfers`) go to
+    :func:`carbonpark.accounting.park_account` so each is listed and no tonne is counted twice."""
     by_owner: dict[str, list[accounting.EmissionRow]] = defaultdict(list)
     for row in inv.rows:
         by_owner[owner_of.get(row.amount.line, PARK)].append(row)
@@ -192,7 +199,7 @@ def _park_section(inv: accounting.Inventory, owner_of: dict[int, str], gaps: lis
                 components.append(accounting.ParkComponent("public", part, owner, row.tco2e))
         else:
             components.extend(accounting.park_components(accounting.aggregate(rows), owner))
-    park = accounting.park_account(components)
+    park = accounting.park_account(components, transfers or ())
     return {
         "total_tco2e": park.total_tco2e,
         "ets_boundary_tco2e": park.ets_boundary_tco2e,
@@ -200,6 +207,19 @@ def _park_section(inv: accounting.Inventory, owner_of: dict[int, str], gaps: lis
         "gaps": list(park.gaps),
         "complete": park.complete,
         "sources_without_data": gaps,
+        "transfer_adjustment_tco2e": park.transfer_adjustment_tco2e,
+        "transfers": [
+            {
+                "seller": tr.seller,
+                "buyer": tr.buyer,
+                "carrier": tr.carrier,
+                "amount": tr.amount,
+                "unit": tr.unit,
+                "buyer_tco2e": tr.buyer_tco2e,
+                "seller_deducted_tco2e": tr.seller_deducted_tco2e,
+            }
+            for tr in transfers or ()
+        ],
         "reconciliation": [
             {
                 "label": line.label,
@@ -321,7 +341,9 @@ def account_in_session(
     doc["notes"] = notes
     if enterprise is None:
         owner_of = {d.id: handles.get(d.enterprise_id) or PARK for d in data}
-        doc["park"] = _park_section(inv, owner_of, gaps)
+        from carbonpark.services.transfers import park_energy_transfers  # imports this module
+
+        doc["park"] = _park_section(inv, owner_of, gaps, park_energy_transfers(s, inv.rows, datum_of))
     summary = {k: v for k, v in doc.items() if k != "rows"}
     replaced: list[str] = []
     if existing is not None:

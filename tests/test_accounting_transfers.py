@@ -174,24 +174,25 @@ park,丙公司,电力,2025-03,100,MWh
     assert rel(march["total_tco2e"], 0.0)
 
 
-@pytest.mark.parametrize(
-    ("bad_line", "needle"),
-    [
-        ("丁公司,乙公司,electricity,2025,10,MWh", "line 2, column seller"),  # unknown enterprise
-        (f"{CHP},乙公司,electricity,2025,10,t", "line 2, column unit"),  # tonnes are not energy
-        (f"{CHP},乙公司,steam,2025,-10,GJ", "line 2, column amount"),  # negative amount
-        (f"{CHP},乙公司,electricity,2025-13,10,MWh", "line 2, column period"),  # no month 13
-        (f"{CHP},{CHP},electricity,2025,10,MWh", "line 2, column buyer"),  # seller = buyer
-        (f"{CHP},乙公司,oil,2025,10,t", "line 2, column carrier"),  # not a carrier
-    ],
-)
-def test_bad_rows_name_the_line_and_store_nothing(park: str, tmp_path: Path, bad_line: str, needle: str) -> None:
+BAD_LINES = [
+    ("丁公司,乙公司,electricity,2025,10,MWh", "line 2, column seller"),  # unknown enterprise
+    (f"{CHP},乙公司,electricity,2025,10,t", "line 2, column unit"),  # tonnes are not energy
+    (f"{CHP},乙公司,steam,2025,-10,GJ", "line 2, column amount"),  # negative amount
+    (f"{CHP},乙公司,electricity,2025-13,10,MWh", "line 2, column period"),  # no month 13
+    (f"{CHP},{CHP},electricity,2025,10,MWh", "line 2, column buyer"),  # seller = buyer
+    (f"{CHP},乙公司,oil,2025,10,t", "line 2, column carrier"),  # not a carrier
+    (f"{CHP},乙公司,electricity,2025,1000,MWh", "line 2"),  # the same transfer twice (line 1 has it)
+]
+
+
+def test_bad_rows_name_the_line_and_store_nothing(park: str, tmp_path: Path) -> None:
     db = park
-    text = f"seller,buyer,carrier,period,amount,unit\n{CHP},乙公司,electricity,2025,1000,MWh\n{bad_line}\n"
-    with pytest.raises(ValidationError) as info:
-        tr.import_transfers(db, _write(tmp_path, text), "tester")
-    assert needle in str(info.value)
-    assert _stored(db) == (0, 0)  # the good first line is not stored either
+    for n, (bad_line, needle) in enumerate(BAD_LINES):
+        text = f"seller,buyer,carrier,period,amount,unit\n{CHP},乙公司,electricity,2025,1000,MWh\n{bad_line}\n"
+        with pytest.raises(ValidationError) as info:
+            tr.import_transfers(db, _write(tmp_path, text, f"bad{n}.csv"), "tester")
+        assert needle in str(info.value), (bad_line, str(info.value))
+        assert _stored(db) == (0, 0)  # the good first line is not stored either
 
 
 def test_reimport_updates_with_audit_and_locked_period_is_not_changed(park: str, tmp_path: Path) -> None:

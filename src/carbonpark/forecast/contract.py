@@ -18,8 +18,8 @@ Guide §4.4 (energy demand forecasting: short-term and mid/long-term); SPEC C8.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from collections.abc import Mapping
+from statistics import NormalDist
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -185,7 +185,8 @@ def validate_history(frame: pd.DataFrame, freq: str, min_length: int = 2) -> pd.
         lengths = np.diff(np.append(starts, len(sid_arr)))
         if lengths.size and lengths.min() < min_length:
             i = int(np.argmin(lengths))
-            raise ValidationError(f"series {sid_arr[starts[i]]!r}", f"at least {min_length} observations", int(lengths[i]))
+            where = f"series {sid_arr[starts[i]]!r}"
+            raise ValidationError(where, f"at least {min_length} observations", int(lengths[i]))
         return out
     for sid, group in out.groupby("series_id", sort=False):
         _check_regular(group["ts"], f, f"series {sid!r}")

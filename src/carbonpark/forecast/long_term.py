@@ -50,6 +50,7 @@ __all__ = [
     "ARIMAForecaster",
     "ETSForecaster",
     "ElasticityForecaster",
+    "MSTLComboForecaster",
     "MSTLForecaster",
     "RegressionForecaster",
     "decompose",
@@ -173,6 +174,64 @@ class MSTLForecaster(SeriesForecaster):
             else:
                 raw = MSTL(season_length=seasons).forecast(y=y, h=horizon, level=list(INTERVAL_LEVELS))
         return _result(raw)
+
+
+class MSTLComboForecaster(SeriesForecaster):
+    """MSTL seasons with a *combination* of two trend forecasts (``mstl_combo``).
+
+    The series is decomposed once by MSTL (statsforecast's ``mstl``: day and week for
+    sub-daily data); each seasonal component repeats its last season. The seasonally
+    adjusted series (trend + remainder) is forecast by two models of different kinds,
+    AutoETS without season (the level adapts, as in ``mstl``) and an AR(2) with mean (the
+    remainder's autocorrelation decays towards the mean), and the two are averaged with
+    equal weights; the interval bounds are averaged likewise (averaging quantiles,
+    Vincentisation). Equal weights are the robust default of forecast combination:
+    estimated weights rarely beat them out of sample (the "forecast combination puzzle").
+
+    References
+    ----------
+    Bandara, Hyndman & Bergmeir (2021), "MSTL: a seasonal-trend decomposition algorithm
+    for time series with multiple seasonal patterns", arXiv:2107.13462; Bates & Granger
+    (1969), "The combination of forecasts", Oper. Res. Q. 20(4); Smith & Wallis (2009),
+    Oxford Bull. Econ. Stat. 71(3) (the combination puzzle); Lichtendahl, Grushka-Cockayne
+    & Winkler (2013), Management Science 59(9) (averaging quantiles); guide §4.4.
+    """
+
+    name = "mstl_combo"
+    uses_features = False
+    min_length = 3
+
+    def forecast_series(
+        self,
+        y: np.ndarray,
+        ts: pd.DatetimeIndex,
+        horizon: int,
+        freq: str,
+        x: pd.DataFrame | None,
+        x_future: pd.DataFrame | None,
+        future_ts: pd.DatetimeIndex,
+    ) -> Mapping[str, np.ndarray]:
+        """See the class doc."""
+        from statsforecast.models import ARIMA, AutoETS
+        from statsforecast.mstl import mstl
+
+        seasons = _seasons(y, freq)
+        levels = list(INTERVAL_LEVELS)
+        with _quiet_statsforecast():
+            if seasons:
+                parts = mstl(np.asarray(y, dtype=float), seasons if len(seasons) > 1 else seasons[0])
+                seasonal = [parts[c].to_numpy() for c in parts.columns if str(c).startswith("seasonal")]
+                adjusted = np.asarray(y, dtype=float) - np.sum(seasonal, axis=0)
+                repeat = np.zeros(horizon)
+                for m, component in zip(seasons, seasonal, strict=True):
+                    repeat += component[-m:][np.arange(horizon) % m]
+            else:
+                adjusted, repeat = np.asarray(y, dtype=float), np.zeros(horizon)
+            paths = [_result(AutoETS(season_length=1, model="ZZN").forecast(y=adjusted, h=horizon, level=levels))]
+            if adjusted.size >= 10:
+                ar = ARIMA(order=(2, 0, 0), include_mean=True)
+                paths.append(_result(ar.forecast(y=adjusted, h=horizon, level=levels)))
+        return {key: np.mean([p[key] for p in paths], axis=0) + repeat for key in paths[0]}
 
 
 def _ols_forecast(design: np.ndarray, y: np.ndarray, design_future: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

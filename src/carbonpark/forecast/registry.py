@@ -22,6 +22,7 @@ from carbonpark.forecast.long_term import (
     ARIMAForecaster,
     ElasticityForecaster,
     ETSForecaster,
+    MSTLComboForecaster,
     MSTLForecaster,
     RegressionForecaster,
 )
@@ -38,6 +39,7 @@ FORECASTERS: dict[str, Callable[[], Forecaster]] = {
     "ets": ETSForecaster,
     "arima": ARIMAForecaster,
     "mstl": MSTLForecaster,
+    "mstl_combo": MSTLComboForecaster,
     "regression": RegressionForecaster,
     "elasticity": ElasticityForecaster,
     "auto": AutoForecaster,

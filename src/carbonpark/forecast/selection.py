@@ -9,7 +9,8 @@ is slightly optimistic; the baseline's figures come from the same windows.
 
 Candidates:
 
-* 15min, 30min, h, D: seasonal naive, ridge, LightGBM, MSTL (D adds ETS);
+* 15min, 30min, h, D: seasonal naive, ridge, LightGBM, MSTL, MSTL with a combined
+  ETS + AR(2) trend (``mstl_combo``) (D adds ETS);
 * MS: seasonal naive, ETS, ARIMA, MSTL, regression (drivers, or trend);
 * YS: seasonal naive (naive), ETS, ARIMA, regression, and elasticity when a driver is given.
 
@@ -41,6 +42,7 @@ from carbonpark.forecast.long_term import (
     ARIMAForecaster,
     ElasticityForecaster,
     ETSForecaster,
+    MSTLComboForecaster,
     MSTLForecaster,
     RegressionForecaster,
 )
@@ -55,6 +57,7 @@ _BUILT_INS: dict[str, Callable[[], Forecaster]] = {
     "ets": ETSForecaster,
     "arima": ARIMAForecaster,
     "mstl": MSTLForecaster,
+    "mstl_combo": MSTLComboForecaster,
     "regression": RegressionForecaster,
     "elasticity": ElasticityForecaster,
 }
@@ -64,9 +67,9 @@ def candidates_for(freq: str, has_features: bool) -> list[str]:
     """Names of the candidates ``auto`` compares for ``freq`` (see the module doc)."""
     f = normalise_freq(freq)
     if f in ("15min", "30min", "h"):
-        return ["seasonal_naive", "ridge", "lightgbm", "mstl"]
+        return ["seasonal_naive", "ridge", "lightgbm", "mstl", "mstl_combo"]
     if f == "D":
-        return ["seasonal_naive", "ridge", "lightgbm", "ets", "mstl"]
+        return ["seasonal_naive", "ridge", "lightgbm", "ets", "mstl", "mstl_combo"]
     if f == "MS":
         return ["seasonal_naive", "ets", "arima", "mstl", "regression"]
     return ["seasonal_naive", "ets", "arima", "regression", *(["elasticity"] if has_features else [])]

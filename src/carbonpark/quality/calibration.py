@@ -138,7 +138,10 @@ def calibration_due(
             )
             continue
         days = (last.due_on - today).days
-        status = "failed" if not last.passed else "overdue" if days < 0 else "due_soon" if days <= horizon_days else "ok"
+        if not last.passed:
+            status = "failed"
+        else:
+            status = "overdue" if days < 0 else "due_soon" if days <= horizon_days else "ok"
         out.append(
             {
                 "meter": meter,

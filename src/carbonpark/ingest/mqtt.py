@@ -132,7 +132,7 @@ def decode_json_into(batch: RawBatch, topic: str, payload: bytes) -> list[SeqMar
         readings, marks = decode_json(topic, payload)
         batch.extend(readings)
         return marks
-    items = doc.get("readings") if doc.__class__ is dict else None
+    items = doc.get("readings", [doc]) if doc.__class__ is dict else None
     if not isinstance(items, list) or not all(el.__class__ is dict for el in items):
         readings, marks = readings_from_document(doc, f"mqtt:{topic}")
         batch.extend(readings)

@@ -311,7 +311,8 @@ def platform_figures(s: Session, year: int) -> tuple[dict[str, Any], dict[str, s
     )
     newest: dict[int, str] = {}
     for ent, status, _version in s.execute(latest).all():
-        newest[ent] = status
+        if ent is not None:
+            newest[ent] = status
     completed = sorted(e for e, st in newest.items() if st in FROZEN and e in enterprises)
     figures["enterprises_inventory_completed"] = len(completed)
     notes["enterprises_inventory_completed"] = (
@@ -401,7 +402,7 @@ def demo_step(db: str | None, year: int, out: Path) -> dict[str, Any]:
     for lang in ("zh", "en"):
         path = out / f"evaluation-{lang}.html"
         title = f"{year} 年园区评价诊断报告" if lang == "zh" else f"Park evaluation and diagnosis, {year}"
-        path.write_text(evaluate.render_html(stored.evaluation, lang, title), encoding="utf-8")  # type: ignore[arg-type]
+        path.write_text(evaluate.render_html(stored.evaluation, lang, title), encoding="utf-8")
         written.append(str(path))
     weak = evaluate.weakest(stored.evaluation, 3)
     return {

@@ -491,7 +491,7 @@ def growth_paths(db: str | None, year: int, plan: Mapping[str, Any], years: list
     """
     growth = plan.get("growth") or {}
     g_v, g_e = float(growth.get("value_added", 0.0)), float(growth.get("emissions", 0.0))
-    fallback = {
+    fallback: dict[str, Any] = {
         "basis": f"plan growth rates: emissions {g_e:+.1%}/yr, value added {g_v:+.1%}/yr",
         "emissions": {t: ((1 + g_e) ** (t - year),) * 3 for t in years},
         "value_added": {t: (1 + g_v) ** (t - year) for t in years},

@@ -1,4 +1,4 @@
-"""CLI commands of the retrofit capability (碳改造): ``carbonpark retrofit plan``.
+"""CLI commands of the retrofit capability (碳改造): ``plan``, ``stored``, ``admit``, ``rate``, ``verify-savings``.
 
 References
 ----------

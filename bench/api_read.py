@@ -3,14 +3,16 @@
 One uvicorn server process (``--workers`` workers, uvloop, httptools, no access log) serves the
 carbonpark app built by ``create_app`` on a small park in a SQLite file, plus one extra route
 ``/bench/bare`` returning a constant from a bare ``async def``. ``wrk`` (a second process) loads
-each URL in turn with the same threads, connections and duration, after a 2 s warm-up of each;
-it reports requests/s and latency percentiles. The meter is read by numeric id (the target) and
+each URL in turn with the same threads, connections and duration, after a 2 s warm-up of each,
+in ``--rounds`` interleaved rounds (bare, by id, by handle, bare, …) so that a change of the
+machine's load hits every URL alike; each figure is the median over the rounds (per-round rates
+are listed too). wrk reports requests/s and latency percentiles. The meter is read by numeric id (the target) and
 by its Handle identifier (``/api/meters/88.1234/meter.<id>``).
 
 Prints ONE JSON line: carbonpark and bare figures, the rate ratio, p50/p99 [ms].
 Target: ratio ≥ 0.5 and carbonpark p99 < 50 ms.
 
-Usage: ``python bench/api_read.py [--seconds 10] [--connections 16] [--workers 1]
+Usage: ``python bench/api_read.py [--seconds 5] [--rounds 3] [--connections 16] [--workers 1]
 [--token-cache-seconds 5]`` (needs the Debian ``wrk`` package; ``--token-cache-seconds 0`` measures
 a token lookup on every request).
 """
@@ -24,6 +26,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,9 +112,15 @@ def _wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> d
     return {"requests_per_s": rate, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3), "non_2xx": errors}
 
 
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds."""
+    return {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="seconds of load per URL and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--token-cache-seconds", type=float, default=5.0)
@@ -168,9 +177,12 @@ def main() -> None:
             assert httpx.get(by_handle, headers=auth).json()["id"] == meter_id
             for url, headers in ((f"{base}/bench/bare", {}), (by_id, auth), (by_handle, auth)):
                 _wrk(url, 2, args.connections, headers)  # warm-up
-            bare = _wrk(f"{base}/bench/bare", args.seconds, args.connections, {})
-            ours = _wrk(by_id, args.seconds, args.connections, auth)
-            ours_handle = _wrk(by_handle, args.seconds, args.connections, auth)
+            runs: dict[str, list[dict[str, float]]] = {"bare": [], "id": [], "handle": []}
+            for _ in range(args.rounds):
+                runs["bare"].append(_wrk(f"{base}/bench/bare", args.seconds, args.connections, {}))
+                runs["id"].append(_wrk(by_id, args.seconds, args.connections, auth))
+                runs["handle"].append(_wrk(by_handle, args.seconds, args.connections, auth))
+            bare, ours, ours_handle = (_median(runs[k]) for k in ("bare", "id", "handle"))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -182,12 +194,14 @@ def main() -> None:
                 "workers": args.workers,
                 "connections": args.connections,
                 "seconds": args.seconds,
+                "rounds": args.rounds,
                 "token_cache_seconds": args.token_cache_seconds,
                 "carbonpark_get_meter": ours,
                 "carbonpark_get_meter_by_handle": ours_handle,
                 "bare_async_constant": bare,
                 "ratio": round(ratio, 3),
                 "ratio_by_handle": round(ours_handle["requests_per_s"] / bare["requests_per_s"], 3),
+                "round_rates": {k: [r["requests_per_s"] for r in v] for k, v in runs.items()},
                 "target": {"ratio": 0.5, "p99_ms": 50},
                 "met": ratio >= 0.5 and ours["p99_ms"] < 50,
                 "python": platform.python_version(),

@@ -15,9 +15,12 @@ References
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -137,6 +140,21 @@ async def _too_large(scope: Scope, send: Send, limit: int, csp: tuple[bytes, byt
     await send({"type": "http.response.body", "body": body})
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At server start: move every object alive after start-up out of the collector's view.
+
+    The app, its routes, models and SQLAlchemy metadata are a few hundred thousand objects that
+    live for the whole process; a full (generation 2) collection traversing them took up to
+    0.8 s on the loaded 2-core machine, which is what a request waiting behind it sees as its
+    p99. ``gc.freeze`` leaves reference counting as it is; only cycles among those objects are
+    no longer collected (Python docs, ``gc.freeze``).
+    """
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def router_modules() -> list[Any]:
     """The modules of :mod:`carbonpark.api.routers` that expose ``router``, in inclusion order."""
     found = []
@@ -178,6 +196,7 @@ def create_app(db: str | None = None, settings: SecuritySettings | None = None) 
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.security = security
     app.state.db = db

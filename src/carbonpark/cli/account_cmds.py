@@ -13,13 +13,12 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import typer.main
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from carbonpark.accounting import ActivityRecord, Inventory, account, explain, inventory_document
 from carbonpark.cli.common import emit_json, err_console, new_app
@@ -267,7 +266,7 @@ def _print_stored(doc: dict[str, Any]) -> None:
 class _AccountCommand(TyperCommand):
     """``account``, or the ``account transfers`` group when the first word is ``transfers``."""
 
-    transfers: click.Group | None = None
+    transfers: TyperGroup | None = None
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         if args and args[0] == "transfers" and self.transfers is not None:
@@ -378,6 +377,7 @@ def register(app: typer.Typer) -> None:
 
         With FILE: the file contract (guide §4.2; GB/T 32151; GB/T 2589). With --org and --year
         (or --period): stored activity data → emission records with lineage in the database.
+        Transfers between park enterprises: ``account transfers import FILE.csv`` and ``account transfers list``.
         """
         library = _library(user_factors or [])
         if file is None:

@@ -50,7 +50,7 @@ def test_day_ahead_of_a_pure_daily_cycle(tmp_path: Path) -> None:
     assert all(r["lo"] <= r["mean"] <= r["hi"] and r["lo-95"] <= r["lo"] for r in rows)
     assert {"mase", "mape", "baseline_mase", "mae", "coverage_80", "skill_mae"} <= set(doc["backtest"])
     assert doc["backtest"]["windows"] == 3
-    assert [c["model"] for c in doc["candidates"]] == ["seasonal_naive", "ridge", "lightgbm", "mstl"]
+    assert [c["model"] for c in doc["candidates"]] == ["seasonal_naive", "ridge", "lightgbm", "mstl", "mstl_combo"]
 
 
 def test_named_model_and_readable_table(tmp_path: Path) -> None:

@@ -293,6 +293,13 @@ def test_targets_ledger_and_regulator_scope(server: dict[str, Any], browser: Any
     page.wait_for_url("**/web/ledger?verify=all")
     assert page.inner_text('[data-key="kpi.ledger_ok"]').strip() == "✓"
     assert page.inner_text('[data-key="kpi.findings"]').strip() == "0"
+    # one record's proof bundle, checked offline: inclusion proof, root and head signature
+    page.fill("input[name=record]", "trading_movement:1")  # an allowance movement of the trading demo step
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/web/ledger?record=*")
+    assert page.inner_text('[data-key="kpi.proof_ok"]').strip() == "✓"
+    checks = page.locator('section[data-title="table.proof_checks"] tbody tr')
+    assert checks.count() == 3 and "✗" not in page.inner_text('section[data-title="table.proof_checks"]')
     assert not watch.errors and not watch.failed, (watch.errors, watch.failed)
     browser.clear_cookies()
     _login(page, server["url"], "demo-regulator")

@@ -2,7 +2,7 @@
 
 No browser: the catalogues are compared key for key, and every message key the templates, the page
 builders and the PDF downloads name is looked up in both. Keys built at run time from a page key
-(``nav.<page>``, ``lede.<page>``) or an upload count (``upload.<count>``) are checked for every page of
+(``nav.<page>``, ``lede.<page>``, ``role.<role>``) or an upload count (``upload.<count>``) are checked for every page of
 :data:`carbonpark.web.pages.PAGES` and every count the result template lists.
 """
 
@@ -18,7 +18,7 @@ from carbonpark.web import pages
 from carbonpark.web.i18n import LANGS, catalogue, translate
 
 WEB = Path(pages.__file__).parent
-PREFIXES = "col|table|chart|kpi|note|field|action|nav|lede|error|login|upload|lang|app"
+PREFIXES = "col|table|chart|kpi|note|field|action|nav|lede|error|login|upload|lang|app|role"
 #: A message key written as a string literal in Python or in a template call ``t('…')``.
 KEY_IN_PY = re.compile(rf"""["']((?:{PREFIXES})\.[a-z_0-9]+)["']""")
 KEY_IN_TEMPLATE = re.compile(r"""t\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""")
@@ -50,7 +50,7 @@ def _keys_used() -> set[str]:
 
 def _dynamic_keys() -> set[str]:
     keys = {f"nav.{k}" for k in pages.PAGES} | {f"lede.{k}" for k in pages.PAGES}
-    keys |= {f"lang.{lang}" for lang in LANGS}
+    keys |= {f"lang.{lang}" for lang in LANGS} | {f"role.{role}" for role in pages.ALL}
     result = (WEB / "templates" / "upload_result.html").read_text(encoding="utf-8")
     listed = re.search(r"\{% for key in \[([^\]]*)\] %\}", result)
     assert listed is not None, "upload_result.html lists its counts in a for loop"

@@ -306,6 +306,7 @@ def page(request: Request, key: str) -> Response:
         sections=sections,
         query=urlencode(query),
         has_report=key in downloads.REPORTS,
+        has_charts=any(isinstance(sec, pages.Chart) for sec in sections),
         live=key == "monitoring",
     )
 

@@ -21,7 +21,8 @@ Rules, with their sources:
   receiver counts the same amount as purchased energy (scope 2, ISO 14064-1 category 2).
 * **CO2 sold as a product** is deducted at the sender as ``R_CO2回收`` (CO2 recovered and supplied to
   others as a raw material), as in the MEE chemical-industry guideline (中国化工生产企业温室气体排放
-  核算方法与报告指南(试行), 2013: ``E_GHG = E_燃烧 + E_过程 − R_回收 + E_净电 + E_净热``). Inside the
+  核算方法与报告指南(试行), 2013: ``E_GHG = E_燃烧 + E_过程 − R_回收 + E_净电 + E_净热``; grade C,
+  the clause wording could not be checked here). Inside the
   park the CO2 has not left the park's boundary, so the receiver counts it as a direct (scope-1)
   release unless it reports it as fixed in its products (formula (3) ``E_fixed_in_products``).
   Hence the park total keeps the tonne exactly once.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
@@ -138,7 +138,7 @@ def _chunk(
 
 
 def _collect(
-    jobs: dict[str, object], results: dict[str, ForecastRun | str], failures: dict[str, str] | None
+    jobs: Mapping[str, object], results: dict[str, ForecastRun | str], failures: dict[str, str] | None
 ) -> dict[str, ForecastRun]:
     out: dict[str, ForecastRun] = {}
     for sid in jobs:

@@ -52,4 +52,5 @@ def test_every_capability_runs_on_the_small_demo(tmp_path: Path) -> None:
     # one ledger entry per meter and local-UTC day with readings: 45 meters × 59 days, less none (gaps are shorter)
     assert results["ledger"]["entries"] >= 45 * 59
     assert results["accounting"]["total_tco2e"] > 0
-    assert results["dispatch"]["total_cost_cny"] <= results["dispatch"]["baseline_cost_cny"]
+    for horizon in ("day_ahead", "annual"):
+        assert results["dispatch"][horizon]["cost_cny"] <= results["dispatch"][horizon]["baseline_cost_cny"]

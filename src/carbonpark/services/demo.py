@@ -439,6 +439,7 @@ def _generate_series(
             series[p.code] = dd.meter_series(
                 p, stamps[p.interval_minutes], weather[p.interval_minutes], sub_rng
             )
+    report("series", len(plans), len(plans))
     series.update(_derived_intakes(plans, series))
     stamps_by_meter = {p.code: stamps[p.interval_minutes] for p in plans}
     series, faults = dd.inject_faults(series, stamps_by_meter, plans, rng)

@@ -194,14 +194,16 @@ def _intake_meters(s: Session, park: Park, org: str, carrier: str) -> tuple[str,
             )
         return str(park.handle or "park"), list(meters)
     enterprise = reg.resolve(s, Enterprise, text, park.id)
-    meters = s.scalars(
-        select(Meter)
-        .where(Meter.enterprise_id == enterprise.id, Meter.parent_id.is_(None), Meter.carrier_id == carrier_id)
-        .order_by(Meter.id)
-    ).all()
-    if not meters:
+    own = list(
+        s.scalars(
+            select(Meter)
+            .where(Meter.enterprise_id == enterprise.id, Meter.parent_id.is_(None), Meter.carrier_id == carrier_id)
+            .order_by(Meter.id)
+        ).all()
+    )
+    if not own:
         raise ValidationError(f"enterprise {enterprise.handle} {carrier} intake", "a top-level meter", "none")
-    return str(enterprise.handle), list(meters)
+    return str(enterprise.handle), own
 
 
 def _sum_hourly(parts: list[pd.Series]) -> pd.Series:

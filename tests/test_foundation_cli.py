@@ -59,6 +59,8 @@ def test_errors_exit_1_with_empty_stdout(tmp_path: Path, demo_db: str) -> None:
     p = run("status", "--db", str(tmp_path / "empty.db"), "--json")
     assert (p.returncode, p.stdout) == (1, "")
     assert "carbonpark db upgrade" in p.stderr
+    assert "no database file at" in p.stderr
+    assert not (tmp_path / "empty.db").exists()  # a read never creates an empty database file
     p = run("meters", "--db", demo_db, "--enterprise", "no-such-enterprise", "--json")
     assert (p.returncode, p.stdout) == (1, "")
     assert "no enterprise" in p.stderr

@@ -146,6 +146,12 @@ def schema_revision(engine: Engine) -> str | None:
     return ",".join(sorted(current)) if current else None
 
 
+def _missing_sqlite_file(engine: Engine) -> bool:
+    """Whether ``engine`` is a SQLite file that does not exist (opening it would create an empty one)."""
+    name = engine.url.database
+    return engine.url.get_backend_name() == "sqlite" and bool(name) and name != ":memory:" and not Path(name).exists()
+
+
 @contextmanager
 def session(db: str | None = None, *, require_schema: bool = True) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error.
@@ -156,6 +162,11 @@ def session(db: str | None = None, *, require_schema: bool = True) -> Iterator[S
         If the schema is not at the newest revision (``carbonpark db upgrade`` fixes it).
     """
     engine = connect(db)
+    if require_schema and _missing_sqlite_file(engine):
+        raise SchemaOutdated(
+            f"no database file at {engine.url.database}: "
+            "run 'carbonpark db upgrade --db …' (or 'carbonpark demo') first"
+        )
     if require_schema and current_revisions(engine) != head_revisions():
         raise SchemaOutdated(
             f"database {engine.url.render_as_string(hide_password=True)} is not at schema {head_revision()}: "

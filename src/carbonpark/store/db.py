@@ -149,7 +149,9 @@ def schema_revision(engine: Engine) -> str | None:
 def _missing_sqlite_file(engine: Engine) -> bool:
     """Whether ``engine`` is a SQLite file that does not exist (opening it would create an empty one)."""
     name = engine.url.database
-    return engine.url.get_backend_name() == "sqlite" and bool(name) and name != ":memory:" and not Path(name).exists()
+    if engine.url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return False
+    return not Path(name).exists()
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""CLI commands of the footprint capability (产品碳足迹): ``carbonpark footprint``.
+"""CLI commands of the footprint capability (产品碳足迹).
+
+``footprint`` (file contract), ``footprints`` (stored data), ``footprint-transport`` (import transport
+legs), ``footprint-batch`` (one production batch).
 
 References
 ----------
@@ -9,32 +12,27 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console
 from carbonpark.errors import ValidationError
-from carbonpark.footprint import (
-    ProductFootprint,
-    accounting_energy_accountant,
-    compute_footprints,
-    inventory_report,
-    parse_study,
-)
-from carbonpark.identifiers import Reader
-from carbonpark.reports.footprint import write_report
-from carbonpark.services import footprints as park_fp
-from carbonpark.settings import get_settings
-from carbonpark.store import session
+
+if TYPE_CHECKING:
+    from carbonpark.footprint import ProductFootprint
+
+# The footprint engine, the services, the store, the settings and YAML are imported inside the
+# commands: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -100,6 +98,8 @@ def register(app: typer.Typer) -> None:
 
         Energy lines without ``factor_tco2e_per_unit`` are accounted by the accounting engine.
         """
+        from carbonpark.footprint import accounting_energy_accountant, compute_footprints, inventory_report, parse_study
+
         study = parse_study(_read_yaml(products_file))
         accountant = accounting_energy_accountant(factor_set, gwp)
         footprints = compute_footprints(study, include_use_phase=use_phase, energy_accountant=accountant)
@@ -142,6 +142,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Footprints of the park's stored products (BOMs, metered energy, supplier figures by identifier)."""
+        from carbonpark.identifiers import Reader
+        from carbonpark.reports.footprint import write_report
+        from carbonpark.services import footprints as park_fp
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         options = park_fp.FootprintOptions(
             period=period, allocation=allocation, include_use_phase=use_phase, factor_set=factor_set
         )
@@ -166,6 +172,22 @@ def register(app: typer.Typer) -> None:
         for handle, why in doc["skipped"].items():
             err_console.print(f"skipped {handle}: {why}")
 
+    @app.command("footprint-transport")
+    def footprint_transport(
+        file: Annotated[Path, typer.Argument(help="CSV or YAML of transport legs (see docs/footprint.md).")],
+        db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL or SQLite file path.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    ) -> None:
+        """Store the inbound transport legs of products' inputs (each pair in the file replaces its legs)."""
+        from carbonpark.services import footprints as park_fp
+        from carbonpark.settings import get_settings
+
+        counts = park_fp.import_transport(db, file, get_settings().actor)
+        if as_json:
+            emit_json(counts)
+            return
+        Console().print(f"{counts['legs']} legs of {counts['pairs']} (product, input) pairs stored")
+
     @app.command("footprint-batch")
     def footprint_batch(
         product: Annotated[str, typer.Argument(help="Product code or handle.")],
@@ -178,6 +200,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Footprint of one production batch, registered under a batch identifier."""
+        from carbonpark.identifiers import Reader
+        from carbonpark.services import footprints as park_fp
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         operator = Reader(name=get_settings().actor, role="park_admin")
         with session(db) as s:
             doc = park_fp.batch_footprint(

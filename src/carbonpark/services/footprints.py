@@ -12,7 +12,9 @@ What goes into one unit of a product made in the park (engine: :mod:`carbonpark.
   in the period (statistic ``output:<product code>``); an enterprise making several products
   shares its energy by mass, economic value or physical output (ISO 14044 §4.3.4.2) through a
   multi-output process of the engine; energy is accounted by the accounting engine;
-* **transport legs** of inputs, given per (product, input) in the options;
+* **transport legs** of inputs, stored per (product, input) in ``footprint_transport_legs``
+  (:func:`import_transport`, :func:`replace_transport_legs`; mass moved defaults to the input's
+  amount in the bill of materials), or given per (product, input) in the options for a what-if;
 * cradle-to-gate by default; use phase optional.
 
 Each footprint is registered as the product's ``CARBON_FOOTPRINT`` identifier value (replaced when
@@ -27,16 +29,19 @@ ISO 14067:2018 §6.3, §6.4.6; ISO 14044:2006 §4.3.4; guide §2.1(1), §2.2, §
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from carbonpark.accounting.aggregation import period_buckets
@@ -56,24 +61,32 @@ from carbonpark.footprint import (
 )
 from carbonpark.footprint import Product as StudyProduct
 from carbonpark.identifiers import Reader
+from carbonpark.model import validate_spec
 from carbonpark.services import identifiers as ids
 from carbonpark.services.activity import STEAM_ENTHALPY_KJ_PER_KG, meter_amounts, park_timezone
 from carbonpark.store import session
-from carbonpark.store.registry import resolve
+from carbonpark.store.registry import as_dict, audit, now_ms, resolve
 from carbonpark.store.schema import BomLine, Carrier, Enterprise, Material, Meter, Product, Statistic
+from carbonpark.store.schema_identifiers import TransportLegRow
 from carbonpark.times import parse_timestamp, period_bounds_ms
-from carbonpark.units import convert
+from carbonpark.units import UnitError, convert
 
 __all__ = [
     "CARRIER_ACTIVITY",
+    "TRANSPORT_COLUMNS",
     "FootprintOptions",
     "ParkFootprints",
+    "TransportLegSpec",
+    "add_transport_leg",
     "batch_footprint",
     "build_study",
     "demo_footprints",
+    "import_transport",
     "park_footprints",
     "product_inventory",
     "register_supplier_footprint",
+    "replace_transport_legs",
+    "transport_legs",
 ]
 
 #: Energy carrier code → (accounting activity id, unit the activity is given in). Water is not energy.
@@ -100,7 +113,9 @@ class FootprintOptions:
         Product code → price [CNY/unit] (economic allocation) or mass of one unit [t] (mass allocation
         of products not counted in a mass unit).
     transport
-        Product code → input code (material or product) → legs per unit of the product.
+        Product code → input code (material or product) → legs per unit of the product. A pair
+        given here replaces the stored legs of that pair for this run (a what-if); the others
+        keep their stored legs.
     include_use_phase
         Add use-phase figures (never passed on to products using this one).
     factor_set, gwp_set
@@ -129,7 +144,7 @@ class ParkFootprints:
     all_footprints: dict[str, ProductFootprint] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: per product total, by stage, by input, and the metered energy used."""
+        """JSON-ready: per product total, by stage, by input, its terms (lineage), and the metered energy used."""
         return {
             "period": self.period,
             "products": {
@@ -141,6 +156,7 @@ class ParkFootprints:
                     "given": fp.given,
                     "by_stage": fp.by_stage,
                     "by_input": fp.by_input,
+                    "lineage": [asdict(c) for c in fp.contributions],
                 }
                 for h, fp in self.footprints.items()
             },
@@ -215,6 +231,227 @@ def _given(s: Session, handle: str) -> tuple[float, str, str] | None:
     return None
 
 
+# --- transport legs (stored) ---------------------------------------------------------------------------
+
+#: Columns of a transport CSV (``material`` or ``input_product`` filled; ``mass_t`` and ``grade`` may be empty).
+TRANSPORT_COLUMNS = (
+    "product",
+    "material",
+    "input_product",
+    "mode",
+    "distance_km",
+    "mass_t",
+    "factor_tco2e_per_tkm",
+    "source",
+    "grade",
+)
+
+
+class TransportLegSpec(BaseModel):
+    """One transport leg of an input into one unit of a product (a row of a transport import).
+
+    Attributes
+    ----------
+    product
+        The product (code, handle or id).
+    material, input_product
+        Exactly one: the input, as in the product's bill of materials.
+    mode
+        ``truck``, ``rail``, ``ship`` … (free text, at most 32 characters).
+    distance_km
+        Distance of the leg [km], > 0.
+    factor_tco2e_per_tkm
+        Emission factor of the mode [tCO2e/(t·km)], ≥ 0.
+    mass_t
+        Mass moved per unit of the product [t]; empty: the input's amount in the bill of materials
+        (only for an input counted in a mass unit).
+    source
+        Where the factor comes from (document, table, year).
+    grade
+        Trust in the factor: ``A`` quoted from the official text, ``B`` several sources agree, ``C``
+        one source or unconfirmed; empty if not graded.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product: str = Field(min_length=1)
+    material: str | None = None
+    input_product: str | None = None
+    mode: str = Field(min_length=1, max_length=32)
+    distance_km: float = Field(gt=0)
+    factor_tco2e_per_tkm: float = Field(ge=0)
+    mass_t: float | None = Field(default=None, gt=0)
+    source: str = Field(min_length=1, max_length=500)
+    grade: Literal["A", "B", "C", ""] = ""
+
+    @model_validator(mode="after")
+    def _one_input(self) -> TransportLegSpec:
+        if (self.material is None) == (self.input_product is None):
+            raise ValidationError("material", "exactly one of material or input_product", self.material)
+        return self
+
+
+def _same_pair(model: type[BomLine] | type[TransportLegRow], pair: tuple[int, int | None, int | None]) -> Any:
+    """SQL condition: rows of ``model`` for (product id, material id, input product id)."""
+    product_id, material_id, input_product_id = pair
+    return and_(
+        model.product_id == product_id,
+        model.material_id.is_(None) if material_id is None else model.material_id == material_id,
+        model.input_product_id.is_(None) if input_product_id is None else model.input_product_id == input_product_id,
+    )
+
+
+def _leg_target(s: Session, spec: TransportLegSpec, where: str) -> tuple[int, int | None, int | None]:
+    """(product id, material id, input product id) of a leg, checked against the BOM and the mass rule."""
+    product = resolve(s, Product, spec.product)
+    material = None if spec.material is None else resolve(s, Material, spec.material)
+    supplier = None if spec.input_product is None else resolve(s, Product, spec.input_product)
+    pair = (product.id, None if material is None else material.id, None if supplier is None else supplier.id)
+    line = s.scalars(select(BomLine).where(_same_pair(BomLine, pair))).first()
+    input_code = material.code if material is not None else supplier.code  # type: ignore[union-attr]
+    if line is None:
+        raise ValidationError(
+            f"{where}product {product.code}, input {input_code}",
+            f"an input of {product.code}'s bill of materials (bom)",
+            input_code,
+        )
+    unit = material.unit if material is not None else supplier.unit  # type: ignore[union-attr]
+    if spec.mass_t is None:
+        try:
+            convert(1.0, unit, "t")
+        except UnitError as exc:
+            raise ValidationError(
+                f"{where}mass_t",
+                f"the mass moved per {product.unit} of {product.code} [t] ({input_code} is counted in {unit}, "
+                "not in a mass unit)",
+                None,
+            ) from exc
+    return pair
+
+
+def add_transport_leg(s: Session, spec: TransportLegSpec, actor: str, *, where: str = "") -> TransportLegRow:
+    """Store one leg after the legs already stored for its (product, input); written to the audit log.
+
+    Raises
+    ------
+    NotFoundError
+        Unknown product or input.
+    ValidationError
+        The input is not in the product's bill of materials, or ``mass_t`` is missing for an input not
+        counted in a mass unit.
+    """
+    pair = _leg_target(s, spec, where)
+    seq = s.scalar(select(func.coalesce(func.max(TransportLegRow.seq), 0)).where(_same_pair(TransportLegRow, pair)))
+    row = TransportLegRow(
+        product_id=pair[0],
+        material_id=pair[1],
+        input_product_id=pair[2],
+        seq=int(seq or 0) + 1,
+        mode=spec.mode,
+        distance_km=spec.distance_km,
+        mass_t=spec.mass_t,
+        factor_tco2e_per_tkm=spec.factor_tco2e_per_tkm,
+        source=spec.source,
+        grade=spec.grade,
+        created_ms=now_ms(),
+        created_by=actor,
+    )
+    s.add(row)
+    s.flush()
+    audit(s, actor, "create", row, None)
+    return row
+
+
+def replace_transport_legs(s: Session, specs: Sequence[TransportLegSpec], actor: str) -> dict[str, int]:
+    """Store the legs of each (product, input) named in ``specs``, replacing the legs stored for it.
+
+    Legs of one pair keep their order in ``specs``; pairs not named keep their legs. Importing the
+    same file twice leaves the same legs. Every removed and added row is in the audit log.
+
+    Returns
+    -------
+    dict
+        ``pairs`` (product, input) replaced, ``legs`` stored, ``removed`` legs dropped.
+    """
+    seen: set[tuple[int, int | None, int | None]] = set()
+    removed = 0
+    for i, spec in enumerate(specs, start=1):
+        where = f"transport[{i}], "
+        pair = _leg_target(s, spec, where)
+        if pair not in seen:
+            seen.add(pair)
+            old = s.scalars(select(TransportLegRow).where(_same_pair(TransportLegRow, pair))).all()
+            for row in old:
+                audit(s, actor, "delete", row, as_dict(row))
+                s.delete(row)
+            removed += len(old)
+            s.flush()
+        add_transport_leg(s, spec, actor, where=where)
+    return {"pairs": len(seen), "legs": len(specs), "removed": removed}
+
+
+def _transport_csv(text: str, name: str) -> list[dict[str, Any]]:
+    """Rows of a transport CSV (lines starting with ``#`` are comments; empty cells are left out)."""
+    reader = csv.DictReader(io.StringIO("\n".join(x for x in text.splitlines() if not x.startswith("#"))))
+    required = ("product", "mode", "distance_km", "factor_tco2e_per_tkm", "source")
+    if any(c not in (reader.fieldnames or []) for c in required):
+        raise ValidationError(f"{name}, header", f"columns {', '.join(TRANSPORT_COLUMNS)}", reader.fieldnames)
+    return [{k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader]
+
+
+def _transport_entries(path: Path) -> list[dict[str, Any]]:
+    """Rows of a transport file: CSV with :data:`TRANSPORT_COLUMNS`, or YAML (a list, or ``transport:``)."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        return _transport_csv(text, path.name)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationError(str(path), "a YAML document", str(exc).splitlines()[0]) from exc
+    if isinstance(doc, dict) and set(doc) == {"transport"}:
+        doc = doc["transport"]
+    if not isinstance(doc, list) or not all(isinstance(x, dict) for x in doc):
+        raise ValidationError(str(path), "a list of transport legs (or a mapping with only 'transport:')", doc)
+    return [{k: v for k, v in x.items() if v is not None} for x in doc]
+
+
+def import_transport(db: str | None, path: Path, actor: str) -> dict[str, int]:
+    """Import transport legs from a CSV or YAML file in one transaction (all or nothing).
+
+    Each (product, input) named in the file gets exactly the file's legs (:func:`replace_transport_legs`).
+    An invalid row aborts the import with an error naming the row and the field.
+    """
+    entries = _transport_entries(path)
+    specs = [validate_spec(TransportLegSpec, e, f"transport[{i}]") for i, e in enumerate(entries, start=1)]
+    with session(db) as s:
+        return replace_transport_legs(s, specs, actor)
+
+
+def _leg_source(row: TransportLegRow) -> str:
+    grade = f"grade {row.grade}; " if row.grade else ""
+    return f"{row.source} ({grade}transport leg {row.id})"
+
+
+def transport_legs(s: Session) -> dict[int, dict[tuple[str, int], tuple[TransportLeg, ...]]]:
+    """Stored legs: product id → (``"material"`` | ``"product"``, input id) → legs in order."""
+    out: dict[int, dict[tuple[str, int], list[TransportLeg]]] = defaultdict(lambda: defaultdict(list))
+    rows = s.scalars(
+        select(TransportLegRow).order_by(
+            TransportLegRow.product_id,
+            TransportLegRow.material_id,
+            TransportLegRow.input_product_id,
+            TransportLegRow.seq,
+        )
+    )
+    for row in rows:
+        key = ("material", row.material_id) if row.material_id is not None else ("product", row.input_product_id)
+        leg = TransportLeg(
+            row.mode, row.distance_km, row.factor_tco2e_per_tkm, mass_t=row.mass_t, source=_leg_source(row)
+        )
+        out[row.product_id][key].append(leg)  # type: ignore[index]
+    return {p: {k: tuple(v) for k, v in legs.items()} for p, legs in out.items()}
+
+
 def build_study(s: Session, options: FootprintOptions) -> tuple[Study, ParkFootprints]:
     """The park's products as a footprint study: BOMs, metered energy per unit, supplier figures by identifier.
 
@@ -272,8 +509,13 @@ def build_study(s: Session, options: FootprintOptions) -> tuple[Study, ParkFootp
         for p in producing:
             energy_of[p.id] = ([], 0.0)
 
-    def legs(product: Product, input_code: str) -> tuple[TransportLeg, ...]:
-        return tuple(options.transport.get(product.code, {}).get(input_code, ()))
+    stored_legs = transport_legs(s)
+
+    def legs(product: Product, input_code: str, key: tuple[str, int]) -> tuple[TransportLeg, ...]:
+        given = options.transport.get(product.code, {})
+        if input_code in given:
+            return tuple(given[input_code])
+        return stored_legs.get(product.id, {}).get(key, ())
 
     for p in products:
         handle = str(p.handle)
@@ -296,7 +538,9 @@ def build_study(s: Session, options: FootprintOptions) -> tuple[Study, ParkFootp
                         id=ref, unit=given_unit, footprint_tco2e_per_unit=value, source=source, name=mat.name
                     )
                     result.names[ref] = f"{mat.code} {mat.name}"
-                inputs.append(InputLine(product=ref, amount=line.amount, unit=unit, transport=legs(p, code)))
+                inputs.append(
+                    InputLine(product=ref, amount=line.amount, unit=unit, transport=legs(p, code, ("material", mat.id)))
+                )
             elif line.input_product_id is not None:
                 supplier = by_id[line.input_product_id]
                 inputs.append(
@@ -304,7 +548,7 @@ def build_study(s: Session, options: FootprintOptions) -> tuple[Study, ParkFootp
                         product=str(supplier.handle),
                         amount=line.amount,
                         unit=supplier.unit,
-                        transport=legs(p, supplier.code),
+                        transport=legs(p, supplier.code, ("product", supplier.id)),
                     )
                 )
         energy, output = energy_of.get(p.id, ([], 0.0))
@@ -510,6 +754,22 @@ def batch_footprint(
 DEMO_SUPPLIER_FILE = "demo-supplier-footprints.csv"
 
 
+#: Illustrative inbound transport legs of the demo park's products (file in services/data).
+DEMO_TRANSPORT_FILE = "demo-transport-legs.csv"
+
+
+def _demo_transport_specs(s: Session) -> list[TransportLegSpec]:
+    """The demo's transport legs for the products and inputs this park has (a small demo has fewer)."""
+    text = files("carbonpark.services").joinpath("data", DEMO_TRANSPORT_FILE).read_text(encoding="utf-8")
+    products = set(s.scalars(select(Product.code)))
+    materials = set(s.scalars(select(Material.code)))
+    specs = []
+    for i, row in enumerate(_transport_csv(text, DEMO_TRANSPORT_FILE), start=1):
+        if row["product"] in products and (row.get("material") in materials or row.get("input_product") in products):
+            specs.append(validate_spec(TransportLegSpec, row, f"{DEMO_TRANSPORT_FILE} row {i}"))
+    return specs
+
+
 def _demo_supplier_rows() -> list[dict[str, str]]:
     text = files("carbonpark.services").joinpath("data", DEMO_SUPPLIER_FILE).read_text(encoding="utf-8")
     return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
@@ -519,7 +779,9 @@ def demo_footprints(db: str | None, year: int, out: Path) -> dict[str, Any]:
     """Demo step: supplier figures on the materials' identifiers, footprints of every product, one report.
 
     The figures of purchased materials are illustrative (``services/data/demo-supplier-footprints.csv``);
-    the truck leg of steel sheet into the metal part uses an illustrative road-freight factor.
+    the inbound transport legs (``services/data/demo-transport-legs.csv``) have illustrative distances
+    and published road and rail freight factors (GB/T 51366-2019, grade B; DEFRA, grade C), and are
+    stored like imported ones, so the dashboard and ``carbonpark footprints`` use them too.
     """
     admin = Reader(name="demo", role="park_admin")
     with session(db) as s:
@@ -532,14 +794,14 @@ def demo_footprints(db: str | None, year: int, out: Path) -> dict[str, Any]:
                 s, str(mat.handle), float(row["tco2e_per_unit"]), row["unit"], row["source"], admin
             )
         registered = ids.demo_identifiers(s, admin)
-        truck = TransportLeg("truck", 180.0, 0.0001, source="illustrative road-freight factor (demo)")
-        options = FootprintOptions(period=str(year), transport={"metal1-part": {"steel_sheet": (truck,)}})
-        result = park_footprints(s, options, admin)
+        legs = replace_transport_legs(s, _demo_transport_specs(s), "demo")
+        result = park_footprints(s, FootprintOptions(period=str(year)), admin)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "footprints.json"
     path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     summary: dict[str, Any] = {
         **registered,
+        "transport_legs": legs["legs"],
         "products": len(result.footprints),
         "skipped": len(result.skipped),
         "output": str(path),

@@ -13,12 +13,30 @@ Migration: ``migrations/versions/identifiers_0001.py`` (Alembic branch ``identif
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carbonpark.store.schema import Base
 
-__all__ = ["Identifier", "IdentifierNode", "IdentifierResolutionCount", "IdentifierUser", "IdentifierValue"]
+__all__ = [
+    "Identifier",
+    "IdentifierNode",
+    "IdentifierResolutionCount",
+    "IdentifierUser",
+    "IdentifierValue",
+    "TransportLegRow",
+]
 
 _BIG_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -89,3 +107,31 @@ class IdentifierUser(Base):
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     user: Mapped[str] = mapped_column(String(100), primary_key=True)
     first_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TransportLegRow(Base):
+    """One transport leg of an input (a material or another product) into one unit of a product.
+
+    ``distance_km × mass_t × factor_tco2e_per_tkm`` [tCO2e per unit of the product]. ``mass_t`` empty
+    means the input's amount in its bill of materials, in tonnes (only for inputs counted in a mass
+    unit). Legs of one (product, input) are applied in ``seq`` order (e.g. rail, then truck).
+    """
+
+    __tablename__ = "footprint_transport_legs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    material_id: Mapped[int | None] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"))
+    input_product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    mode: Mapped[str] = mapped_column(String(32))
+    distance_km: Mapped[float] = mapped_column(Float)
+    mass_t: Mapped[float | None] = mapped_column(Float)
+    factor_tco2e_per_tkm: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(500))
+    grade: Mapped[str] = mapped_column(String(1), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (
+        CheckConstraint("(material_id IS NULL) <> (input_product_id IS NULL)", name="one_input"),
+        CheckConstraint("distance_km > 0 AND factor_tco2e_per_tkm >= 0", name="positive"),
+    )

@@ -27,12 +27,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import DbSession, User
+from carbonpark.api.deps import DbSession, User, current_principal
 from carbonpark.errors import PermissionDenied, ValidationError
 from carbonpark.identifiers import Answer, Reader, ResponseCode, can_write, value_json
 from carbonpark.services import identifiers as ids
 from carbonpark.services.access import Principal
-from carbonpark.services.auth import AuthenticationFailed, authenticate_token
+from carbonpark.services.auth import AuthenticationFailed
 from carbonpark.store.registry import resolve as resolve_entity
 from carbonpark.store.schema import Enterprise
 
@@ -71,17 +71,37 @@ def _json(answer: Answer) -> Response:
     return Response(orjson.dumps(answer.body), status_code=answer.status, media_type="application/json")
 
 
-def _reader(request: Request, handle: str) -> Reader | Answer:
-    """The caller: anonymous without ``Authorization``; a failed login is a Handle 401/403 answer."""
+def _enterprise_handle(request: Request, who: Principal) -> str | None:
+    """Handle of the caller's enterprise (thread pool); handles never change, so each is read once per app."""
+    with request.app.state.sessionmaker() as s:
+        enterprise = ids.reader_for(s, who.name, who.role, who.enterprise_id).enterprise
+    request.app.state.handle_enterprises[who.enterprise_id] = enterprise
+    return enterprise
+
+
+async def _reader(request: Request, handle: str) -> Reader | Answer:
+    """The caller: anonymous without a bearer token; a failed login is a Handle 401/403 answer.
+
+    The principal comes from :func:`~carbonpark.api.deps.current_principal`, the dependency of every
+    other route, so a token checked in the last ``CARBONPARK_TOKEN_CACHE_SECONDS`` costs no query and a
+    revocation takes effect as docs/api.md says (at once in the worker that handled it, elsewhere within
+    the cache's lifetime).
+    """
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if not token or scheme.lower() != "bearer":
         return Reader()
     try:
-        with request.app.state.sessionmaker() as s, s.begin():
-            who = authenticate_token(s, request.app.state.security, token)
-            return ids.reader_for(s, who.name, who.role, who.enterprise_id)
+        who = await current_principal(request, token)
     except AuthenticationFailed as exc:
         return Answer(401, {"responseCode": 403, "handle": handle, "message": str(exc)})
+    if who.enterprise_id is None:
+        return Reader(name=who.name, role=who.role)
+    if not hasattr(request.app.state, "handle_enterprises"):
+        request.app.state.handle_enterprises = {}
+    enterprise = request.app.state.handle_enterprises.get(who.enterprise_id)
+    if enterprise is None:
+        enterprise = await run_in_threadpool(_enterprise_handle, request, who)
+    return Reader(name=who.name, role=who.role, enterprise=enterprise)
 
 
 _FILTERS = {
@@ -125,7 +145,7 @@ async def resolve_handle(request: Request, prefix: str, suffix: str) -> Response
     except ValueError:
         bad = Answer(400, {"responseCode": int(ResponseCode.ERROR), "handle": handle, "message": "index: integers"})
         return _json(bad)
-    reader = _reader(request, handle) if "authorization" in request.headers else Reader()
+    reader = await _reader(request, handle) if "authorization" in request.headers else Reader()
     if isinstance(reader, Answer):
         return _json(reader)
     resolver = _resolver(request)

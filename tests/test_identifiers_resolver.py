@@ -372,3 +372,65 @@ def test_cli_resolve_prints_the_resolver_body(tmp_path: Path) -> None:
         "handle": "88.1234/prod.404",
     }
     connect(db).dispose()
+
+
+# --- the resolver and the principal cache (docs/api.md, "Principal cache and the revocation bound") ----
+
+
+def _cached_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_s: str) -> tuple[TestClient, str, str]:
+    """A client of a park whose product A-p has a restricted EMISSION_RECORD; the API's token cache set."""
+    monkeypatch.setenv("CARBONPARK_TOKEN_CACHE_SECONDS", cache_s)
+    db = f"sqlite:///{tmp_path / f'cache{cache_s}.db'}"
+    h = _park(db)
+    with session(db) as s:
+        ids.add_value(s, h["A-p"], "EMISSION_RECORD", {"tco2e": 12.5, "period": "2025-01"}, ADMIN)
+    return TestClient(create_app(db)), db, f"/api/handles/{h['A-p']}"
+
+
+def test_resolver_takes_the_principal_from_the_token_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from carbonpark.services.auth import revoke_user_tokens
+
+    client, db, url = _cached_client(tmp_path, monkeypatch, "60")
+    with client:
+        alice = _token(client, "alice")
+        restricted = {"type": "EMISSION_RECORD"}
+        assert client.get(url, params=restricted, headers=alice).status_code == 200
+        # revoked outside this worker (as `carbonpark users revoke-tokens` does): the cached principal still
+        # answers until CARBONPARK_TOKEN_CACHE_SECONDS pass, the documented bound, so no query was made
+        with session(db) as s:
+            assert revoke_user_tokens(s, "alice", "test") == 1
+        cached = client.get(url, params=restricted, headers=alice)
+        assert (cached.status_code, cached.json()["responseCode"]) == (200, 1)
+        # the enterprise of the caller was read once and is reused: alice still reads A's record
+        assert json.loads(cached.json()["values"][0]["data"]["value"])["tco2e"] == 12.5
+        # a revocation through the API clears this worker's cache once it commits: refused from the next request
+        admin = _token(client, "admin")
+        assert client.post("/api/users/alice/revoke-tokens", headers=admin).status_code == 200
+        refused = client.get(url, params=restricted, headers=alice)
+        assert (refused.status_code, refused.json()["responseCode"]) == (401, 403)
+        assert "revoked" in refused.json()["message"]
+        # anonymous resolution of the public values is unaffected; the restricted one still needs a login
+        public = client.get(url)
+        assert (public.status_code, public.json()["responseCode"]) == (200, 1)
+        assert "EMISSION_RECORD" not in [v["type"] for v in public.json()["values"]]
+        anon = client.get(url, params=restricted)
+        assert (anon.status_code, anon.json()["responseCode"]) == (401, 402)
+    connect(db).dispose()
+
+
+def test_resolver_without_the_cache_refuses_a_revoked_token_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonpark.services.auth import revoke_user_tokens
+
+    client, db, url = _cached_client(tmp_path, monkeypatch, "0")
+    with client:
+        bob, alice = _token(client, "bob"), _token(client, "alice")
+        denied = client.get(url, params={"type": "EMISSION_RECORD"}, headers=bob)
+        assert (denied.status_code, denied.json()["responseCode"]) == (403, 401)  # logged in, not an admin of A
+        assert client.get(url, params={"type": "EMISSION_RECORD"}, headers=alice).status_code == 200
+        with session(db) as s:
+            revoke_user_tokens(s, "alice", "test")
+        refused = client.get(url, params={"type": "EMISSION_RECORD"}, headers=alice)
+        assert (refused.status_code, refused.json()["responseCode"]) == (401, 403)
+    connect(db).dispose()

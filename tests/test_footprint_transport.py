@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.services import footprints as fp
 from carbonpark.services import identifiers as ids
-from carbonpark.store import connect, session
+from carbonpark.services.registry_io import SECTIONS, import_registry
+from carbonpark.store import connect, session, upgrade
 from carbonpark.store.schema import AuditEntry
 from carbonpark.store.schema_identifiers import TransportLegRow
 from test_footprint_park import ADMIN, TRUCK, _park
@@ -172,4 +173,39 @@ def test_cli_imports_legs_and_footprints_use_them(tmp_path: Path) -> None:
     assert machine["tco2e_per_unit"] == pytest.approx(0.0795768, abs=1e-9)
     legs = [t for t in machine["lineage"] if t["kind"] == "transport"]
     assert len(legs) == 1 and legs[0]["formula"] == "10.0 km × 0.05 t × 0.0001 tCO2e/(t·km)"
+    connect(db).dispose()
+
+
+REGISTRY = """
+park: {name: 运输园区, handle_prefix: "4321"}
+materials:
+  - {code: steel, name: 钢板, unit: t}
+enterprises:
+  - {name: 甲公司, credit_code: 91350100M000100Y43, industry_code: C3311}
+products:
+  - {code: part, name: 零件, unit: t, enterprise: 91350100M000100Y43}
+bom:
+  - {product: part, material: steel, amount: 1.1}
+transport:
+  - {product: part, material: steel, mode: rail, distance_km: 500, factor_tco2e_per_tkm: 0.00003, source: t, grade: C}
+  - {product: part, material: steel, mode: truck, distance_km: 100, factor_tco2e_per_tkm: 0.0001, source: t}
+"""
+
+
+@pytest.mark.skipif(
+    "transport" not in {name for name, _, _ in SECTIONS},
+    reason="registry import has no 'transport' section yet (change requested in services/registry_io.py)",
+)
+def test_registry_import_takes_a_transport_section(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'registry.db'}"
+    upgrade(db)
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    created = import_registry(db, path, "tester")
+    assert created["transport"] == 2
+    with session(db) as s:
+        fp.register_supplier_footprint(s, "steel", 2.0, "t", "test", ADMIN)
+        got = fp.park_footprints(s, fp.FootprintOptions(period="2025-01"), ADMIN, register=False)
+    # no metered energy: part = 1.1 × 2.0 + 500 × 1.1 × 0.00003 + 100 × 1.1 × 0.0001 = 2.2 + 0.0165 + 0.011
+    assert next(iter(got.footprints.values())).tco2e_per_unit == pytest.approx(2.2275, abs=1e-12)
     connect(db).dispose()

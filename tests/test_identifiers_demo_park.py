@@ -157,3 +157,13 @@ def test_footprint_values_resolve_and_link_the_supply_chain(demo: dict[str, Any]
     assert values["CARBON_FOOTPRINT"]["tco2e_batch"] == pytest.approx(
         20 * values["CARBON_FOOTPRINT"]["tco2e_per_unit"], rel=1e-12
     )
+
+
+def test_the_dashboard_footprints_use_the_stored_legs(demo: dict[str, Any]) -> None:
+    from carbonpark.web.pages import footprints_of
+
+    result = footprints_of(demo["db"], 2025)  # what /web/footprint and its PDF show
+    with session(demo["db"]) as s:
+        code_of = {str(p.handle): p.code for p in s.scalars(select(Product))}
+    got = {code_of[h]: f.by_stage["inbound_transport"] for h, f in result.footprints.items()}
+    assert got == pytest.approx(TRANSPORT, abs=1e-12)

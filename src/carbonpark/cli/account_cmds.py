@@ -11,7 +11,7 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.main
@@ -20,12 +20,17 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
-from carbonpark.accounting import ActivityRecord, Inventory, account, explain, inventory_document
 from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.errors import ValidationError
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, default_library, load_user_set
 
-__all__ = ["COLUMNS", "inventory_document", "read_activity_csv", "register"]
+if TYPE_CHECKING:
+    from carbonpark.accounting import ActivityRecord, Inventory
+
+# The accounting engine (pint) and the services are imported inside the functions that use
+# them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
+
+__all__ = ["COLUMNS", "read_activity_csv", "register"]
 
 _REQUIRED = ("source", "activity", "amount", "unit")
 _FLOATS = (
@@ -95,6 +100,8 @@ def read_activity_csv(text: str) -> list[ActivityRecord]:
     ValidationError
         Naming the line and column of the first bad value, or the unknown/missing columns.
     """
+    from carbonpark.accounting import ActivityRecord
+
     reader = csv.reader(io.StringIO(text))
     header = [h.strip() for h in next(reader, [])]
     missing = [c for c in _REQUIRED if c not in header]
@@ -379,6 +386,8 @@ def register(app: typer.Typer) -> None:
         (or --period): stored activity data → emission records with lineage in the database.
         Transfers between park enterprises: ``account transfers import FILE.csv`` and ``account transfers list``.
         """
+        from carbonpark.accounting import account, explain, inventory_document
+
         library = _library(user_factors or [])
         if file is None:
             _account_stored_command(

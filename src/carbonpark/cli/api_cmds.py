@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,11 +17,13 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.cli.registry_cmds import DbOption, JsonOption
-from carbonpark.client import Client
 from carbonpark.errors import ValidationError
-from carbonpark.services import auth
-from carbonpark.settings import get_settings
-from carbonpark.store import normalise_url, session
+
+if TYPE_CHECKING:
+    from carbonpark.client import Client
+
+# The services, the store, the settings and the client are imported inside the commands
+# (start-up time of ``carbonpark``; tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -66,6 +68,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Create a user; the password (≥ 12 characters) is read from standard input and stored as an argon2 hash."""
+        from carbonpark.services import auth
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         password = _password_from_stdin(password_stdin)
         with session(db) as s:
             user = auth.add_user(s, name, role, password, get_settings().actor, enterprise=enterprise)
@@ -75,6 +81,9 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
         """List users with role, enterprise and verifier assignments."""
+        from carbonpark.services import auth
+        from carbonpark.store import session
+
         with session(db) as s:
             rows = auth.list_users(s)
         if json_out:
@@ -95,6 +104,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Assign a verifier to an enterprise for one reporting year."""
+        from carbonpark.services import auth
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         with session(db) as s:
             row = auth.assign_verifier(s, name, enterprise, year, get_settings().actor)
             doc = {"id": row.id, "user_id": row.user_id, "enterprise_id": row.enterprise_id, "year": row.year}
@@ -107,6 +120,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Revoke every live bearer token of a user (log out everywhere)."""
+        from carbonpark.services import auth
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         with session(db) as s:
             n = auth.revoke_user_tokens(s, name, get_settings().actor)
         emit_json({"revoked": n}) if json_out else err_console.print(f"revoked {n} token(s)")
@@ -124,6 +141,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Create a device/gateway API key; the key is printed once on standard output."""
+        from carbonpark.services import auth
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         with session(db) as s:
             row, secret = auth.add_api_key(
                 s, auth.SecuritySettings(), name, get_settings().actor, enterprise=enterprise, meters=meter
@@ -138,6 +159,9 @@ def register(app: typer.Typer) -> None:
     @keys_app.command("list")
     def keys_list(db: DbOption = None, json_out: JsonOption = False) -> None:
         """List API keys (name, first characters, scope, revocation; never the key)."""
+        from carbonpark.services import auth
+        from carbonpark.store import session
+
         with session(db) as s:
             rows = auth.list_keys(s)
         if json_out:
@@ -162,6 +186,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Revoke an API key."""
+        from carbonpark.services import auth
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+
         with session(db) as s:
             doc = auth.revoke_key(s, ref, get_settings().actor)
         emit_json(doc) if json_out else err_console.print(f"API key {doc['name']} revoked")
@@ -175,6 +203,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the REST API with uvicorn (docs at /api/docs); refuses production mode with a default secret."""
         import uvicorn
+
+        from carbonpark.services import auth
+        from carbonpark.store import normalise_url, session
 
         auth.check_production(auth.SecuritySettings())
         if db:
@@ -193,6 +224,8 @@ def register(app: typer.Typer) -> None:
         )
 
     def _client(server: str, user: str | None, password_stdin: bool) -> Client:
+        from carbonpark.client import Client
+
         client = Client(server)
         if user:
             client.login(user, _password_from_stdin(password_stdin))

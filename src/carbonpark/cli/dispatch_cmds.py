@@ -9,32 +9,30 @@ residuals and timestamps.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console
-from carbonpark.dispatch import (
-    DispatchResult,
-    Scenario,
-    forecast_from_table,
-    load_scenario,
-    pareto_front,
-    solve_dispatch,
-    solve_rolling,
-    with_objective,
-)
-from carbonpark.dispatch.charts import write_charts
 from carbonpark.errors import ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from carbonpark.dispatch import DispatchResult, Scenario
+
+# pandas and the dispatch engine (linopy, HiGHS) are imported inside the functions that use
+# them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register", "schedule_frame", "write_outputs"]
 
 
 def schedule_frame(result: DispatchResult) -> pd.DataFrame:
     """The schedule as one row per step and one column ``"{asset}-{quantity}"`` per quantity."""
+    import pandas as pd
+
     columns: dict[str, Any] = {"step": range(len(result.timestamps)), "timestamp": result.timestamps}
     for asset, quantities in result.schedule.items():
         for quantity, values in quantities.items():
@@ -57,6 +55,7 @@ def write_outputs(result: DispatchResult, out: Path, scenario: Scenario | None =
         import json
 
         from carbonpark.cli.common import to_jsonable
+        from carbonpark.dispatch.charts import write_charts
 
         summary = {k: v for k, v in result.to_document().items() if k != "schedule"}
         (out / "result.json").write_text(json.dumps(to_jsonable(summary), ensure_ascii=False, indent=2))
@@ -66,6 +65,8 @@ def write_outputs(result: DispatchResult, out: Path, scenario: Scenario | None =
 
 
 def _print_tables(result: DispatchResult, pareto: list[dict[str, Any]] | None) -> None:
+    import pandas as pd
+
     console = Console()
     totals = Table(title=f"Dispatch ({result.objective_kind}, {result.mode})")
     for column in ("", "cost [CNY]", "emissions [tCO2e]"):
@@ -134,6 +135,17 @@ def dispatch(
     lang: Annotated[str, typer.Option("--lang", help="Language of the charts written by --out DIR: zh or en.")] = "zh",
 ) -> None:
     """Optimise the dispatch of a park's energy assets (electricity, heat, cooling, gas) on HiGHS."""
+    import pandas as pd
+
+    from carbonpark.dispatch import (
+        forecast_from_table,
+        load_scenario,
+        pareto_front,
+        solve_dispatch,
+        solve_rolling,
+        with_objective,
+    )
+
     if objective is not None and objective not in {"cost", "emissions", "weighted"}:
         raise ValidationError("--objective", "cost, emissions or weighted", objective)
     scenario = with_objective(load_scenario(scenario_file), objective, carbon_price, cost_weight)

@@ -8,35 +8,20 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json
 from carbonpark.errors import ValidationError
-from carbonpark.evaluate import (
-    Evaluation,
-    IndicatorInput,
-    ThresholdOverride,
-    WeightSet,
-    ahp,
-    appendix_weights,
-    compare,
-    equal_weights,
-    evaluate,
-    indicators_from_platform,
-    load_catalogue,
-    merge_inputs,
-    parse_thresholds,
-    read_matrix_csv,
-    read_values_csv,
-    render_html,
-    weakest,
-    weights_from_ahp,
-)
+
+if TYPE_CHECKING:
+    from carbonpark.evaluate import Evaluation, IndicatorInput, ThresholdOverride, WeightSet
+
+# The evaluation engine (numpy) and YAML are imported inside the functions that use them:
+# start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -61,6 +46,8 @@ PlatformOption = Annotated[
 
 
 def _read_yaml(path: Path, what: str) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -68,6 +55,8 @@ def _read_yaml(path: Path, what: str) -> Any:
 
 
 def _weights(option: str) -> WeightSet:
+    from carbonpark.evaluate import appendix_weights, equal_weights, weights_from_ahp
+
     if option == "appendix":
         return appendix_weights()
     if option == "equal":
@@ -79,10 +68,14 @@ def _weights(option: str) -> WeightSet:
 
 
 def _thresholds(path: Path | None) -> dict[int, ThresholdOverride]:
+    from carbonpark.evaluate import parse_thresholds
+
     return {} if path is None else parse_thresholds(_read_yaml(path, "thresholds file"))
 
 
 def _inputs(values: Path, platform: Path | None) -> tuple[list[IndicatorInput], dict[int, str]]:
+    from carbonpark.evaluate import indicators_from_platform, merge_inputs, read_values_csv
+
     entered = read_values_csv(values.read_text(encoding="utf-8"))
     if platform is None:
         return entered, {}
@@ -94,6 +87,8 @@ def _inputs(values: Path, platform: Path | None) -> tuple[list[IndicatorInput], 
 
 
 def _print_evaluation(result: Evaluation, top: int) -> None:
+    from carbonpark.evaluate import load_catalogue, weakest
+
     cat = load_catalogue()
     _out.print(f"[bold]Total score[/bold] {result.score:.2f} / 100  (weights: {result.weight_mode})")
     table = Table(title="First and second level (0-100 within each group)")
@@ -137,6 +132,7 @@ def _stored_evaluation(
     top: int,
     as_json: bool,
 ) -> None:
+    from carbonpark.evaluate import read_values_csv
     from carbonpark.reports.evaluation import write_evaluation_report
     from carbonpark.services.evaluation import compare_years as compare_stored
     from carbonpark.services.evaluation import evaluate_stored
@@ -201,6 +197,8 @@ def evaluate_command(
     File mode: VALUES.csv. Store mode: --year (with --db): the indicators the platform has are computed from
     the store with the computation shown, --values completes the rest.
     """
+    from carbonpark.evaluate import evaluate, render_html, weakest
+
     if lang not in ("zh", "en"):
         raise ValidationError("--lang", "zh or en", lang)
     if year is not None:
@@ -234,6 +232,8 @@ def evaluate_compare_command(
     as_json: JsonOption = False,
 ) -> None:
     """Compare evaluations across years or parks: deltas per indicator and level against the first file."""
+    from carbonpark.evaluate import compare, evaluate, load_catalogue, read_values_csv
+
     labels = list(label) if label else [f.stem for f in files]
     if len(labels) != len(files):
         raise ValidationError("--label", f"one label per file ({len(files)})", labels)
@@ -275,6 +275,8 @@ def evaluate_catalogue_command(
     as_json: JsonOption = False,
 ) -> None:
     """List the 69 indicators with weights, units and default thresholds."""
+    from carbonpark.evaluate import load_catalogue
+
     cat = load_catalogue()
     if template:
         buffer = io.StringIO()
@@ -317,6 +319,8 @@ def ahp_command(
     as_json: JsonOption = False,
 ) -> None:
     """AHP weights of a pairwise comparison matrix: principal eigenvector, λmax, CI, CR (consistent if CR < 0.1)."""
+    from carbonpark.evaluate import ahp, read_matrix_csv
+
     labels, judgements = read_matrix_csv(matrix.read_text(encoding="utf-8"), matrix.name)
     result = ahp(judgements, labels, matrix.name)
     if as_json:

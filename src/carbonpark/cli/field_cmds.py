@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,7 +17,12 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, progress
 from carbonpark.cli.ingest_cmds import ingest_app
-from carbonpark.services.field import FieldRun, run_hj212, run_modbus, run_opcua
+
+if TYPE_CHECKING:
+    from carbonpark.services.field import FieldRun
+
+# The field service (asyncua, pymodbus) is imported inside the commands: start-up time of
+# ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -58,6 +63,8 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Subscribe to OPC UA nodes mapped to meters and store their values (reconnects with backoff)."""
+        from carbonpark.services.field import run_opcua
+
         with progress(quiet=json_out) as bar:
             task = bar.add_task("OPC UA readings", total=None)
 
@@ -75,6 +82,8 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Poll Modbus TCP meters by their register maps on a clock grid and store the values."""
+        from carbonpark.services.field import run_modbus
+
         with progress(quiet=json_out) as bar:
             task = bar.add_task("Modbus readings", total=None)
 
@@ -94,6 +103,8 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Listen for HJ 212-2017 packets (CEMS, monitoring stations): CRC checked, acknowledged after commit."""
+        from carbonpark.services.field import run_hj212
+
         with progress(quiet=json_out) as bar:
             task = bar.add_task("HJ 212 readings", total=None)
 

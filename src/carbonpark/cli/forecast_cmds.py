@@ -24,35 +24,23 @@ carry the offset (``2025-03-22T00:00:00+08:00``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, progress
 from carbonpark.errors import ValidationError
-from carbonpark.forecast import (
-    FORECASTERS,
-    NewEnterprise,
-    Removal,
-    Retrofit,
-    Scenario,
-    available_forecasters,
-    decompose,
-    feature_columns,
-    forecast_energy_by_carrier,
-    forecast_many,
-    get_forecaster,
-    normalise_freq,
-    run_forecast,
-    run_scenario,
-    split_history_future,
-)
-from carbonpark.forecast.contract import FREQUENCIES
 from carbonpark.times import from_ms, local_iso, parse_timestamp, to_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from carbonpark.forecast import Scenario
+
+# pandas, YAML and the forecast engine (statsforecast, LightGBM) are imported inside the
+# functions that use them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["read_factors", "read_scenarios", "read_series_csv", "register"]
 
@@ -61,6 +49,8 @@ _TZ_HELP = "Park time zone of naive timestamps (IANA name)."
 
 def _parse_ts_column(raw: pd.Series, tz: str) -> pd.Series:
     """Park-local naive timestamps of a CSV column; errors name the line (header is line 1)."""
+    import pandas as pd
+
     out = []
     for i, text in enumerate(raw.tolist()):
         if text is None or (isinstance(text, float) and pd.isna(text)) or str(text).strip() == "":
@@ -76,6 +66,8 @@ def read_series_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
     Numbers are checked cell by cell so that an error names its line and column;
     ``value`` may be empty (a future row carrying feature values).
     """
+    import pandas as pd
+
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
@@ -108,6 +100,11 @@ def read_series_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
 
 def _infer_freq(history: pd.DataFrame) -> str:
     """The frequency of the first series, when pandas can tell it."""
+    import pandas as pd
+
+    from carbonpark.forecast import normalise_freq
+    from carbonpark.forecast.contract import FREQUENCIES
+
     if "series_id" in history.columns:
         history = history[history["series_id"] == history["series_id"].iloc[0]]
     ts = pd.DatetimeIndex(history["ts"]).sort_values()
@@ -154,6 +151,8 @@ def _forecast_many_doc(
     count: int,
 ) -> dict[str, Any]:
     """Every series on its own, over the cores, with a progress bar on standard error."""
+    from carbonpark.forecast import forecast_many
+
     with progress() as bar:
         task = bar.add_task("forecasting series", total=count)
         runs = forecast_many(
@@ -195,6 +194,7 @@ def _stored_doc(
     windows: int,
 ) -> dict[str, Any]:
     """Forecast stored readings: one meter, an intake, or every meter of the park."""
+    from carbonpark.forecast import FORECASTERS, get_forecaster, normalise_freq
     from carbonpark.services import forecasting
 
     if sum(x is not None and x is not False for x in (meter, org, all_meters or None)) != 1:
@@ -303,6 +303,8 @@ def _fmt(value: Any) -> str:
 
 def read_factors(path: Path) -> dict[str, Any]:
     """Read ``carrier,tco2_per_unit[,year]``: a constant per carrier, or a trajectory by year."""
+    import pandas as pd
+
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
     if "carrier" not in raw.columns or "tco2_per_unit" not in raw.columns:
@@ -333,6 +335,8 @@ def read_factors(path: Path) -> dict[str, Any]:
 
 
 def _scenario(item: Any, i: int) -> Scenario:
+    from carbonpark.forecast import NewEnterprise, Removal, Retrofit, Scenario
+
     if not isinstance(item, dict) or "name" not in item:
         raise ValidationError(f"scenarios[{i}]", "a mapping with a name", item)
     where = f"scenario {item['name']!r}"
@@ -358,6 +362,10 @@ def _scenario(item: Any, i: int) -> Scenario:
 
 def read_scenarios(path: Path | None) -> list[Scenario]:
     """Business as usual, then the scenarios of a YAML file (``scenarios: [...]``)."""
+    import yaml
+
+    from carbonpark.forecast import Scenario
+
     scenarios = [Scenario("business_as_usual")]
     if path is None:
         return scenarios
@@ -403,6 +411,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Forecast a series and backtest the model against seasonal naive (guide §4.4)."""
+        from carbonpark.forecast import (
+            feature_columns,
+            get_forecaster,
+            normalise_freq,
+            run_forecast,
+            split_history_future,
+        )
+
         if db is not None or meter is not None or org is not None or all_meters:
             if series is not None:
                 raise ValidationError("SERIES", "a CSV file or --db with --meter/--org/--all-meters, not both", series)
@@ -458,6 +474,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Emission scenarios, the peak year and the path to neutrality (guide §4.5, formula (8))."""
+        from carbonpark.forecast import forecast_energy_by_carrier, get_forecaster, run_scenario
+
         history = _read_energy(energy)
         factor_table = read_factors(factors)
         plans = read_scenarios(scenarios)
@@ -506,6 +524,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Trend, season and remainder of a series (MSTL; guide §4.4(1))."""
+        from carbonpark.forecast import decompose, normalise_freq, split_history_future
+
         frame = read_series_csv(series, tz)
         history, _ = split_history_future(frame)
         if "series_id" in history and history["series_id"].nunique() > 1:
@@ -526,6 +546,8 @@ def register(app: typer.Typer) -> None:
     @app.command("forecast-models")
     def models_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
         """The forecasters --model accepts (built-in and installed plug-ins)."""
+        from carbonpark.forecast import FORECASTERS, available_forecasters
+
         names = available_forecasters()
         rows = [{"name": n, "builtin": n in FORECASTERS} for n in names]
         if as_json:
@@ -536,6 +558,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _read_energy(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
     if not {"year", "carrier", "amount"} <= set(raw.columns):

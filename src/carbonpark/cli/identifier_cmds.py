@@ -12,17 +12,19 @@ Guide §3.2.2(2)1; Handle.Net Technical Manual v9 (REST API); issue 7 items 1–
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app
-from carbonpark.identifiers import Reader, ResponseCode
-from carbonpark.services import identifiers as ids
-from carbonpark.settings import get_settings
-from carbonpark.store import session
+
+if TYPE_CHECKING:
+    from carbonpark.identifiers import Reader
+
+# The identifier engine, the services, the store and the settings are imported inside the
+# commands: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -31,6 +33,9 @@ Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON docum
 
 
 def _operator() -> Reader:
+    from carbonpark.identifiers import Reader
+    from carbonpark.settings import get_settings
+
     return Reader(name=get_settings().actor, role="park_admin")
 
 
@@ -62,6 +67,9 @@ def register(app: typer.Typer) -> None:
         anonymous: Annotated[bool, typer.Option("--anonymous", help="Answer as a client without login.")] = False,
     ) -> None:
         """Resolve an identifier in the Handle REST shape (标识解析)."""
+        from carbonpark.identifiers import Reader, ResponseCode
+        from carbonpark.services import identifiers as ids
+
         reader = Reader() if anonymous else _operator()
         answer = ids.resolve_once(db, handle, reader, types or [], indices or [])
         if as_json:
@@ -84,6 +92,9 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Set the first value of a type (added if missing); the change goes to the audit log."""
+        from carbonpark.services import identifiers as ids
+        from carbonpark.store import session
+
         with session(db) as s:
             row = ids.set_value(s, handle, value_type, value, _operator(), public=public)
             doc = {"handle": handle, "index": row.idx, "type": row.type, "public": row.public}
@@ -96,6 +107,9 @@ def register(app: typer.Typer) -> None:
         db: Db = None,
     ) -> None:
         """Remove one value (kept in the audit log)."""
+        from carbonpark.services import identifiers as ids
+        from carbonpark.store import session
+
         with session(db) as s:
             ids.delete_value(s, handle, index, _operator())
         err_console.print(f"{handle} index {index} removed")
@@ -103,12 +117,18 @@ def register(app: typer.Typer) -> None:
     @group.command("history")
     def history(handle: Annotated[str, typer.Argument(help="The identifier.")], db: Db = None) -> None:
         """Every change of an identifier and its values (JSON)."""
+        from carbonpark.services import identifiers as ids
+        from carbonpark.store import session
+
         with session(db) as s:
             emit_json({"handle": handle, "changes": ids.history(s, handle)})
 
     @group.command("sync")
     def sync(db: Db = None, as_json: Json = False) -> None:
         """Register every registry entity that has no identifier yet, with its derived values."""
+        from carbonpark.services import identifiers as ids
+        from carbonpark.store import session
+
         with session(db) as s:
             added = ids.sync_registry(s, _operator())
         emit_json({"registered": added}) if as_json else Console().print(f"{added} identifiers registered")
@@ -120,6 +140,9 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Figures of the evaluation indicators 15–18 (coverage, registrations, active users, resolutions)."""
+        from carbonpark.services import identifiers as ids
+        from carbonpark.store import session
+
         with session(db) as s:
             figures = ids.statistics(s, year)
         doc = {"year": year, "node_coverage_percent": figures.node_coverage_percent, **figures.platform_figures()}

@@ -12,17 +12,20 @@ import json
 import signal
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
 from carbonpark.errors import ValidationError
-from carbonpark.ingest.mqtt import MqttOptions, MqttWorker
-from carbonpark.services.ingest import IngestResult, MqttHandler, import_readings_file
+
+if TYPE_CHECKING:
+    from carbonpark.services.ingest import IngestResult
+
+# The ingest pipeline, the MQTT worker and YAML are imported inside the commands: start-up
+# time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["import_app", "ingest_app", "register"]
 
@@ -67,6 +70,8 @@ def _print(title: str, doc: dict[str, Any]) -> None:
 def _metric_map(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
+    import yaml
+
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or not all(isinstance(k, str) for k in doc):
         raise ValidationError("--metric-map", "a YAML/JSON mapping of Sparkplug metric → meter id/handle/code", path)
@@ -103,6 +108,9 @@ def ingest_mqtt(
     json_out: JsonOption = False,
 ) -> None:
     """Store readings published over MQTT (JSON or Sparkplug B); acknowledge each message after commit."""
+    from carbonpark.ingest.mqtt import MqttOptions, MqttWorker
+    from carbonpark.services.ingest import MqttHandler
+
     options = MqttOptions(
         broker=broker,
         topics=topic,
@@ -156,6 +164,8 @@ def import_readings(
     json_out: JsonOption = False,
 ) -> None:
     """Import meter readings from a file through the ingest pipeline (same checks as MQTT and REST)."""
+    from carbonpark.services.ingest import import_readings_file
+
     with progress(quiet=json_out) as bar:
         task = bar.add_task(f"{file.name}", total=None)
 

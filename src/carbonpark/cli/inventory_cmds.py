@@ -21,9 +21,9 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, new_app
 from carbonpark.errors import ValidationError
-from carbonpark.reports import inventory_report
-from carbonpark.services import inventory as svc
-from carbonpark.settings import get_settings
+
+# The inventory service and its reports (WeasyPrint, openpyxl), the store and the settings are
+# imported inside the commands: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -38,6 +38,8 @@ NoteOption = Annotated[str, typer.Option("--note", help="What was done (kept wit
 
 
 def _actor() -> str:
+    from carbonpark.settings import get_settings
+
     return str(get_settings().actor)
 
 
@@ -69,6 +71,8 @@ def build_cmd(
     method: Annotated[str, typer.Option("--uncertainty", help="approach1 or approach2 (Monte Carlo).")] = "approach1",
 ) -> None:
     """Compile the inventory of an organisation and year (frozen version when submitted/verified)."""
+    from carbonpark.services import inventory as svc
+
     result = svc.build(db, org, year, method=method)
     doc = result.document
     if as_json:
@@ -96,6 +100,9 @@ def report_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Write the inventory report (ISO 14064-1 content; MEE layout in Chinese) as PDF, HTML or Excel."""
+    from carbonpark.reports import inventory_report
+    from carbonpark.services import inventory as svc
+
     if fmt not in ("pdf", "html", "xlsx"):
         raise ValidationError("--format", "pdf, html or xlsx", fmt)
     if lang not in ("zh", "en"):
@@ -128,6 +135,8 @@ def configure_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Set boundaries (step 2), base year and recalculation policy (step 3), and the industry guideline."""
+    from carbonpark.services import inventory as svc
+
     shares = {k: float(v) for k, v in _pairs(share, "--share").items()}
     doc = svc.configure(
         db,
@@ -157,11 +166,15 @@ def step_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Move one of the ten inventory steps (guide §7.1); prints every step's state."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.step(db, org, year, name, state, actor=_actor(), note=note), as_json)
 
 
 def steps_cmd(org: OrgOption, year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """The ten inventory steps with state, who and when."""
+    from carbonpark.services import inventory as svc
+
     rows = svc.steps(db, org, year)
     if as_json:
         emit_json(rows)
@@ -178,11 +191,15 @@ def save_cmd(
     org: OrgOption, year: YearOption, note: NoteOption = "", db: DbOption = None, as_json: JsonOption = False
 ) -> None:
     """Store the inventory compiled now as the open draft version."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.save_version(db, org, year, actor=_actor(), note=note), as_json)
 
 
 def submit_cmd(org: OrgOption, year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Submit (freeze) the open draft; locks the year for accounting and ingest."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.submit(db, org, year, actor=_actor()), as_json)
 
 
@@ -194,16 +211,22 @@ def reopen_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Start a new draft version superseding the frozen one (never overwrites it)."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.reopen(db, org, year, actor=_actor(), reason=reason), as_json)
 
 
 def versions_cmd(org: OrgOption, year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every version of the organisation-year."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.versions(db, org, year), as_json)
 
 
 def recalc_cmd(org: OrgOption, year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """The base year as reported and recompiled under this year's boundaries, side by side."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.recalculation(db, org, year), as_json)
 
 
@@ -216,6 +239,8 @@ def plan_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Store a new version of the enterprise's monitoring plan (数据质量控制计划)."""
+    from carbonpark.services import inventory as svc
+
     entries = json.loads(file.read_text(encoding="utf-8"))
     if not isinstance(entries, list):
         raise ValidationError(str(file), "a JSON list of plan entries", type(entries).__name__)
@@ -224,6 +249,8 @@ def plan_cmd(
 
 def key_emitters_cmd(year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Enterprises at or above 26,000 tCO2e in the year (the key-emitter list)."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.key_emitter_list(db, year), as_json)
 
 
@@ -237,6 +264,8 @@ def deposit_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Write the monthly data deposit (信息化存证) of an enterprise (CSV/XLSX) and attest its digest."""
+    from carbonpark.services import inventory as svc
+
     doc = svc.deposit(db, org, year, month, out, actor=_actor(), attest=not no_attest)
     if as_json:
         emit_json(doc)
@@ -251,6 +280,8 @@ def calendar_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Deadlines (report by 31 March, verification by 30 June) and reminders per organisation."""
+    from carbonpark.services import inventory as svc
+
     day = date.fromisoformat(today) if today else None
     _print(svc.calendar(db, year, day), as_json)
 
@@ -268,6 +299,8 @@ def org_add_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Register a verification body."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.add_verifier(db, name, credit_code=credit_code, accreditation=accreditation), as_json)
 
 
@@ -279,6 +312,8 @@ def user_add_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Add a verifier to a verification body."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.add_verifier_user(db, verifier, name, role), as_json)
 
 
@@ -291,6 +326,8 @@ def assign_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Assign a verification body to an organisation-year."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.assign_verifier(db, verifier, org, year, actor=_actor(), lead=lead), as_json)
 
 
@@ -303,11 +340,15 @@ def vstep_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Move one of the eight verification steps (guide §7.2)."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.verification_step(db, assignment, name, state, actor=_actor(), note=note), as_json)
 
 
 def vsteps_cmd(assignment: AssignmentArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """The verification steps of an assignment."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.verification_steps(db, assignment), as_json)
 
 
@@ -324,6 +365,8 @@ def upload_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Upload a document (stored with its sha256) and what activity data it supports."""
+    from carbonpark.services import inventory as svc
+
     _print(
         svc.upload_document(db, org, year, file, kind=kind, actor=_actor(), meta=_pairs(meta, "--meta"), as_blob=blob),
         as_json,
@@ -332,6 +375,8 @@ def upload_cmd(
 
 def check_cmd(assignment: AssignmentArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Run the automated cross-checks; failed items become findings."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.run_checks(db, assignment, actor=_actor()), as_json)
 
 
@@ -345,6 +390,8 @@ def finding_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Record a finding."""
+    from carbonpark.services import inventory as svc
+
     doc = svc.add_finding(
         db, assignment, severity, description, actor=_actor(), misstatement_tco2e=misstatement, ref=ref
     )
@@ -358,6 +405,8 @@ def correct_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """The enterprise's correction of a finding."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.correct_finding(db, finding, correction, actor=_actor()), as_json)
 
 
@@ -368,11 +417,15 @@ def close_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """The verifier accepts a correction (closed) or rejects it (--reopen)."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.set_finding_status(db, finding, "open" if reopen else "closed", actor=_actor()), as_json)
 
 
 def findings_cmd(assignment: AssignmentArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Findings of an assignment."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.list_findings(db, assignment), as_json)
 
 
@@ -384,6 +437,8 @@ def statement_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Issue (or re-issue) the verification statement; the inventory version becomes verified."""
+    from carbonpark.services import inventory as svc
+
     _print(
         svc.issue_statement(db, assignment, actor=_actor(), level_of_assurance=level, materiality_pct=materiality),
         as_json,
@@ -392,6 +447,8 @@ def statement_cmd(
 
 def diff_cmd(org: OrgOption, year: YearOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """What changed in the committed data since the last verified inventory."""
+    from carbonpark.services import inventory as svc
+
     _print(svc.verify_diff(db, org, year), as_json)
 
 

@@ -15,21 +15,26 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.cli.registry_cmds import DbOption
 from carbonpark.errors import ValidationError
-from carbonpark.ledger import merkle, signing
-from carbonpark.ledger.bundle import check_bundle
-from carbonpark.ledger.rating import TrustRecord, rate
-from carbonpark.ledger.signing import SignedTreeHead
-from carbonpark.services import ledger as service
+
+if TYPE_CHECKING:
+    from carbonpark.ledger.rating import TrustRecord
+
+# The ledger engine (cryptography), the ledger service and YAML are imported inside the
+# commands: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
+
+#: Environment variable of the park's private key: ``carbonpark.services.ledger.LEDGER_KEY_ENV``,
+#: repeated here for the help text so that ``--help`` does not import the service (a test keeps
+#: the two equal).
+LEDGER_KEY_ENV = "CARBONPARK_LEDGER_KEY"
 
 __all__ = ["register"]
 
@@ -92,6 +97,8 @@ def _words(lang: str) -> dict[str, Any]:
 
 def _hash(text: str, field: str) -> bytes:
     """A 32-byte hash given as 64 hex digits or as standard base64."""
+    from carbonpark.ledger import merkle
+
     text = text.strip()
     try:
         raw = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
@@ -140,6 +147,8 @@ def keygen(
     as_json: JsonOption = False,
 ) -> None:
     """Generate an Ed25519 key pair (park tree heads, an enterprise's entry signatures, a witness)."""
+    from carbonpark.ledger import signing
+
     public_path = public_out or out.with_name(out.name + ".pub")
     for path in (out, public_path):
         if path.exists() and not force:
@@ -178,6 +187,8 @@ def verify_inclusion(
     as_json: JsonOption = False,
 ) -> None:
     """Check an RFC 6962 inclusion proof (RFC 9162 §2.1.3.2) for an entry file."""
+    from carbonpark.ledger import merkle
+
     data = entry.read_bytes()
     top = _hash(root, "--root")
     path = _proof(proof)
@@ -201,6 +212,8 @@ def verify_consistency(
     as_json: JsonOption = False,
 ) -> None:
     """Check an RFC 6962 consistency proof between two tree heads (RFC 9162 §2.1.4.2)."""
+    from carbonpark.ledger import merkle
+
     first, second = _hash(old_root, "--old-root"), _hash(new_root, "--new-root")
     path = _proof(proof)
     doc = {
@@ -220,6 +233,9 @@ def verify_head(
     as_json: JsonOption = False,
 ) -> None:
     """Check the Ed25519 signature of a signed tree head (RFC 6962 §3.5 layout)."""
+    from carbonpark.ledger import signing
+    from carbonpark.ledger.signing import SignedTreeHead
+
     doc = _read_json(head, "signed tree head")
     if isinstance(doc, dict) and "signed_tree_head" in doc:
         doc = doc["signed_tree_head"]
@@ -245,6 +261,9 @@ def check_proof(
     as_json: JsonOption = False,
 ) -> None:
     """Verify a proof bundle offline: signed head, root, inclusion of the entry."""
+    from carbonpark.ledger import signing
+    from carbonpark.ledger.bundle import check_bundle
+
     trusted = signing.load_public_key(public_key.read_bytes()) if public_key else None
     result = check_bundle(_read_json(bundle, "proof bundle"), trusted)
     doc = result.to_json()
@@ -269,6 +288,9 @@ def rate_cmd(
     With ``--org`` and ``--year`` the trust record is computed from the stored data
     (docs/ledger.md §9); with a file it is read from it.
     """
+    from carbonpark.ledger.rating import rate
+    from carbonpark.services import ledger as service
+
     if org is not None or year is not None:
         if record is not None or org is None or year is None:
             raise ValidationError("--org/--year", "both --org and --year, and no trust-record file", (org, year))
@@ -298,6 +320,10 @@ def rate_cmd(
 
 
 def _trust_from_file(record: Path) -> TrustRecord:
+    import yaml
+
+    from carbonpark.ledger.rating import TrustRecord
+
     try:
         doc = yaml.safe_load(record.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -318,7 +344,7 @@ KeyOption = Annotated[
     Path | None,
     typer.Option(
         "--key",
-        help=f"The park's private key (PEM); default ${service.LEDGER_KEY_ENV} (PEM text or a file path).",
+        help=f"The park's private key (PEM); default ${LEDGER_KEY_ENV} (PEM text or a file path).",
     ),
 ]
 
@@ -334,6 +360,8 @@ def sign_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Sign the current tree head with the park's key (kept outside the database) and store it."""
+    from carbonpark.services import ledger as service
+
     park_key = service.load_park_key(key)
     heads: list[dict[str, Any]] = []
     last_size: int | None = None
@@ -364,6 +392,9 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every entry from the stored rows; check the log and its signed heads. Exit 1 on any finding."""
+    from carbonpark.ledger import signing
+    from carbonpark.services import ledger as service
+
     words = _words(lang)
     pinned = signing.load_public_key(public_key.read_bytes()) if public_key else None
     report = service.verify(db, pinned)
@@ -402,6 +433,8 @@ def proof_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Write the bundle here instead of standard output.")] = None,
 ) -> None:
     """Export the self-contained proof bundle of RECORD (check it anywhere with `ledger check-proof`)."""
+    from carbonpark.services import ledger as service
+
     bundle = service.proof_bundle(db, record, kind)
     if out is None:
         emit_json(bundle)
@@ -421,6 +454,9 @@ def key_register_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Register (or rotate in) an organisation's key: a `key_registered` entry in the log itself."""
+    from carbonpark.ledger import signing
+    from carbonpark.services import ledger as service
+
     public = signing.load_public_key(public_key.read_bytes())
     receipt = service.register_key(db, org, public, role, replaces)
     doc = {"key_id": signing.key_id(public), "organisation": org, "role": role, "leaf_index": receipt.index}
@@ -435,6 +471,8 @@ def key_revoke_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a key from now on: a `key_revoked` entry in the log."""
+    from carbonpark.services import ledger as service
+
     receipt = service.revoke_key(db, org, key_id, reason)
     doc = {"key_id": key_id, "organisation": org, "leaf_index": receipt.index}
     emit_json(doc) if as_json else _out.print(f"revoked key {key_id} of {org} at leaf {receipt.index}")
@@ -442,6 +480,8 @@ def key_revoke_cmd(
 
 def key_list_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The key register as replayed from the log."""
+    from carbonpark.services import ledger as service
+
     keys = service.public_keys(db)
     if as_json:
         emit_json({"items": keys, "total": len(keys)})
@@ -467,6 +507,9 @@ def witness_cmd(
 
     The API token comes from $CARBONPARK_TOKEN.
     """
+    from carbonpark.ledger import signing
+    from carbonpark.services import ledger as service
+
     pinned = signing.load_public_key(public_key.read_bytes()) if public_key else None
     result = service.witness(server, state, token=os.environ.get("CARBONPARK_TOKEN"), public_key=pinned)
     if as_json:

@@ -25,9 +25,7 @@ from carbonpark.cli.common import new_app
 
 __all__ = ["app", "main"]
 
-app = new_app(
-    "carbonpark: measure, account, forecast, optimise, trade and evaluate carbon in an industrial park."
-)
+app = new_app("carbonpark: measure, account, forecast, optimise, trade and evaluate carbon in an industrial park.")
 
 
 @app.callback()

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app
 from carbonpark.errors import ValidationError
-from carbonpark.settings import get_settings
 
 __all__ = ["register"]
 
@@ -92,6 +91,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Acknowledge an alarm (who and when are recorded)."""
         from carbonpark.services.monitoring import acknowledge_alarm
+        from carbonpark.settings import get_settings
 
         doc = acknowledge_alarm(db, alarm_id, get_settings().actor)
         emit_json(doc) if json_out else err_console.print(f"alarm #{alarm_id}: {doc['state']}")
@@ -102,6 +102,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Clear an alarm by hand."""
         from carbonpark.services.monitoring import clear_alarm
+        from carbonpark.settings import get_settings
 
         doc = clear_alarm(db, alarm_id, get_settings().actor)
         emit_json(doc) if json_out else err_console.print(f"alarm #{alarm_id}: {doc['state']}")
@@ -116,6 +117,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check every enabled rule: raise alarms for broken rules, clear those that hold again."""
         from carbonpark.services.monitoring import evaluate_rules
+        from carbonpark.settings import get_settings
         from carbonpark.times import parse_timestamp
 
         now = None if at is None else parse_timestamp(at, get_settings().timezone, "--at")

@@ -19,14 +19,9 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
 from carbonpark.errors import ValidationError
-from carbonpark.quality import FLAG_LABELS, QualityFlag
-from carbonpark.services.quality import (
-    calibration_due_list,
-    check_readings,
-    metrology_check,
-    online_calibrate,
-    watch_readings,
-)
+
+# The quality engine (pandas) and its service are imported inside the commands: start-up time
+# of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -92,6 +87,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOption = "zh",
     ) -> None:
         """Check stored readings and flag them: gaps, stuck, spikes, negative steps, rollovers, skew, balance."""
+        from carbonpark.services.quality import check_readings, watch_readings
+
         li = _lang(lang)
         if every is not None:
             runs = watch_readings(
@@ -137,6 +134,8 @@ def register(app: typer.Typer) -> None:
     @quality_app.command("metrology")
     def quality_metrology(db: DbOption = None, json_out: JsonOption = False, lang: LangOption = "zh") -> None:
         """Meter coverage (GB 17167-2006 Table 3) and accuracy classes of boundary meters (Table 4)."""
+        from carbonpark.services.quality import metrology_check
+
         li = _lang(lang)
         doc = metrology_check(db)
         if json_out:
@@ -188,6 +187,8 @@ def register(app: typer.Typer) -> None:
     @quality_app.command("flags")
     def quality_flags(json_out: JsonOption = False) -> None:
         """The quality flag vocabulary (bits of readings.quality)."""
+        from carbonpark.quality import FLAG_LABELS, QualityFlag
+
         rows = [
             {"name": name, "bit": int(QualityFlag[name.upper()]), "zh": zh, "en": en}
             for name, (zh, en) in FLAG_LABELS.items()
@@ -211,6 +212,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOption = "zh",
     ) -> None:
         """Meters overdue or soon due for calibration (and failed or never calibrated), most urgent first."""
+        from carbonpark.services.quality import calibration_due_list
+
         li = _lang(lang)
         day = _date(today, "--today") if today else None
         doc = calibration_due_list(db, today=day, horizon_days=horizon)
@@ -260,6 +263,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOption = "zh",
     ) -> None:
         """Remote online calibration: parallel comparison with a movable reference meter, error vs the class."""
+        from carbonpark.services.quality import online_calibrate
+
         li = _lang(lang)
         doc = online_calibrate(
             db,

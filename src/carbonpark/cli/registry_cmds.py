@@ -9,19 +9,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from carbonpark import __version__
 from carbonpark.cli.common import emit_json, err_console, new_app, progress
-from carbonpark.services import registry_io
-from carbonpark.services.demo import build_demo
-from carbonpark.services.demo_run import run_capabilities
-from carbonpark.services.registry_io import import_registry, import_statistics
-from carbonpark.services.status import list_meters, registry_status
-from carbonpark.settings import get_settings
-from carbonpark.store import normalise_url, session, upgrade
-from carbonpark.store.schema import AuditEntry
-from carbonpark.times import local_iso
+
+# The services, the store and the settings are imported inside the commands: ``carbonpark --help``
+# and the light commands must not pay for the engines at start-up (tests/test_cli_startup.py).
 
 __all__ = ["DbOption", "JsonOption", "register"]
 
@@ -50,6 +43,8 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def db_upgrade(db: DbOption = None) -> None:
         """Create or migrate the schema to the newest revision."""
+        from carbonpark.store import normalise_url, upgrade
+
         revision = upgrade(db)
         err_console.print(f"schema at revision {revision}: {normalise_url(db)}")
 
@@ -65,6 +60,12 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Build the demo park, run every capability that exists, print a summary and where the outputs are."""
+        from carbonpark.services.demo import build_demo
+        from carbonpark.services.demo_run import run_capabilities
+        from carbonpark.services.status import registry_status
+        from carbonpark.settings import get_settings
+        from carbonpark.store import normalise_url
+
         if size not in {"small", "full"}:
             raise typer.BadParameter(f"expected small or full, got {size!r}", param_hint="--size")
         out_dir = out or get_settings().output_dir
@@ -107,6 +108,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(db: DbOption = None, json_out: JsonOption = False) -> None:
         """Counts of the registry and the readings."""
+        from carbonpark.services.status import registry_status
+
         doc = registry_status(db)
         if json_out:
             emit_json(doc)
@@ -123,6 +126,8 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """List meters with their handle, enterprise, quantity, unit and carrier."""
+        from carbonpark.services.status import list_meters
+
         rows = list_meters(db, enterprise)
         if json_out:
             emit_json(rows)
@@ -147,6 +152,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Create registry entities from a YAML file, all or nothing."""
+        from carbonpark.services.registry_io import import_registry
+        from carbonpark.settings import get_settings
+
         created = import_registry(db, file, get_settings().actor)
         emit_json({"created": created}) if json_out else err_console.print(f"created: {created}")
 
@@ -164,6 +172,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Change fields of one entity, validated like a new one; before and after go to the history."""
+        from carbonpark.services import registry_io
+        from carbonpark.settings import get_settings
+
         result = registry_io.update_entity(
             db, kind, ref, registry_io.parse_assignments(assignments), get_settings().actor
         )
@@ -183,6 +194,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Delete one entity that nothing refers to; its last state stays in the history."""
+        from carbonpark.services import registry_io
+        from carbonpark.settings import get_settings
+
         result = registry_io.delete_entity(db, kind, ref, get_settings().actor)
         if json_out:
             emit_json(result)
@@ -196,6 +210,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Import periodic enterprise statistics, all or nothing; a repeated row changes nothing."""
+        from carbonpark.services.registry_io import import_statistics
+        from carbonpark.settings import get_settings
+
         counts = import_statistics(db, file, get_settings().actor)
         emit_json(counts) if json_out else err_console.print(f"statistics: {counts}")
 
@@ -207,6 +224,13 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """The change history (audit log): who changed what, when, before and after."""
+        from sqlalchemy import select
+
+        from carbonpark.settings import get_settings
+        from carbonpark.store import session
+        from carbonpark.store.schema import AuditEntry
+        from carbonpark.times import local_iso
+
         with session(db) as s:
             stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
             if handle:

@@ -12,19 +12,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, new_app
 from carbonpark.errors import ValidationError
-from carbonpark.retrofit import marginal_abatement_cost_curve, parse_plan, select_portfolio
-from carbonpark.retrofit.projects import to_decimal
+
+# The retrofit engine (SciPy's MILP solver) and YAML are imported
+# inside the commands: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -34,6 +36,9 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _plan_document(path: Path, budget: str | None, target: str | None) -> dict[str, Any]:
+    from carbonpark.retrofit import marginal_abatement_cost_curve, parse_plan, select_portfolio
+    from carbonpark.retrofit.projects import to_decimal
+
     plan = parse_plan(_read_yaml(path))
     budget_cny = None if budget is None else to_decimal(budget, "--budget")
     target_t = None if target is None else to_decimal(target, "--target")
@@ -148,6 +153,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Catalogue measures applied to stored sources: MACC, portfolio and the §7.5 carbon evaluation."""
         from carbonpark.reports.retrofit import write_retrofit_report
+        from carbonpark.retrofit.projects import to_decimal
         from carbonpark.services import retrofit as svc
 
         plan = svc.load_plan(plan_file)
@@ -229,6 +235,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Realised against planned savings (M&V, IPMVP adjusted baseline) from the stored monthly meter data."""
+        from carbonpark.retrofit.projects import to_decimal
         from carbonpark.services import retrofit as svc
 
         doc = svc.verify_savings_stored(

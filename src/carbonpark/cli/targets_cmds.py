@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app
-from carbonpark.settings import get_settings
 
 __all__ = ["register"]
 
@@ -72,6 +71,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create or update targets and path measures, all or nothing; changes go to the history."""
         from carbonpark.services.targets import import_targets
+        from carbonpark.settings import get_settings
 
         counts = import_targets(db, file, get_settings().actor)
         emit_json(counts) if json_out else err_console.print(f"targets and measures: {counts}")

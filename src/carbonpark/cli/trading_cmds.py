@@ -17,11 +17,9 @@ from rich.table import Table
 
 from carbonpark.cli.common import emit_json, err_console, new_app, to_jsonable
 from carbonpark.errors import ValidationError
-from carbonpark.services import trading as svc
-from carbonpark.store import session
-from carbonpark.trading.compliance import NATIONAL_ETS_2021, NATIONAL_ETS_2024, compliance_calendar
-from carbonpark.trading.plans import run_allocation, run_energy
-from carbonpark.trading.simulate import load_scenario, run_scenario
+
+# The trading engine, its service and the store are imported inside the commands: start-up time
+# of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = ["register"]
 
@@ -110,6 +108,8 @@ def simulate(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Run accounts, orders and compliance of SCENARIO in memory and show trades, balances and compliance."""
+    from carbonpark.trading.simulate import load_scenario, run_scenario
+
     doc = run_scenario(load_scenario(_read(scenario), source=str(scenario)))
     if json_out:
         emit_json(doc)
@@ -123,6 +123,9 @@ def allocate(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Allowances per facility and enterprise by benchmark, power-sector, history or intensity method."""
+    from carbonpark.trading.plans import run_allocation
+    from carbonpark.trading.simulate import load_scenario
+
     doc = run_allocation(load_scenario(_read(plan), source=str(plan)))
     if json_out:
         emit_json(doc)
@@ -155,6 +158,9 @@ def energy(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """能耗双控 positions of enterprises and park, key energy-consuming units and product quota checks."""
+    from carbonpark.trading.plans import run_energy
+    from carbonpark.trading.simulate import load_scenario
+
     doc = run_energy(load_scenario(_read(positions), source=str(positions)))
     if json_out:
         emit_json(doc)
@@ -224,6 +230,8 @@ def calendar(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Deadlines of a compliance year: report, verification, surrender; CCER cap and penalty rules."""
+    from carbonpark.trading.compliance import NATIONAL_ETS_2021, NATIONAL_ETS_2024, compliance_calendar
+
     programmes = {p.name: p for p in (NATIONAL_ETS_2024, NATIONAL_ETS_2021)}
     if rules not in programmes:
         raise ValidationError("--rules", f"one of {', '.join(programmes)}", rules)
@@ -273,6 +281,8 @@ def _emit(doc: Any, as_json: bool, title: str) -> None:
 
 
 def _store(fn: Any, *, db: str | None) -> Any:
+    from carbonpark.store import session
+
     with session(db) as s:
         return fn(s)
 
@@ -288,6 +298,8 @@ def issue_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Bring allowances, CCER, energy-use rights or cash into an enterprise's account (attested)."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.issue(s, enterprise, asset, amount, actor=actor, reason=reason), db=db)
     _emit(doc, as_json, "issued")
 
@@ -303,6 +315,8 @@ def transfer_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Transfer between two enterprises (double-entry, attested; never below zero)."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.transfer(s, from_enterprise, to_enterprise, asset, amount, actor=actor), db=db)
     _emit(doc, as_json, "transfer")
 
@@ -314,6 +328,8 @@ def balances_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Holdings per enterprise and asset (available, reserved, total)."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.balances(s, None, enterprise), db=db)
     if as_json:
         emit_json(doc)
@@ -334,12 +350,16 @@ def movements_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """The double-entry journal, newest first (each movement's ledger record is trading_movement:<id>)."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.movements(s, None, enterprise, limit), db=db), as_json, "Movements 流水")
 
 
 @trading_app.command("trial-balance")
 def trial_balance_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Sum of all accounts per asset (zero when the books are sound) and negative accounts."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(svc.trial_balance, db=db), as_json, "Trial balance 试算平衡")
 
 
@@ -352,6 +372,8 @@ def allocate_stored_cmd(
 ) -> None:
     """Allocate allowances from stored output statistics or stored verified emissions, and book them."""
     import yaml
+
+    from carbonpark.services import trading as svc
 
     doc = yaml.safe_load(_read(plan)) or {}
     if not isinstance(doc, dict) or "year" not in doc:
@@ -373,6 +395,8 @@ def surrender_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Surrender (清缴) against stored verified emissions: CCER ≤ floor(5 % × verified); shortfall and penalty."""
+    from carbonpark.services import trading as svc
+
     doc = _store(
         lambda s: svc.surrender(
             s, enterprise, year, allowances, ccer, actor=actor, programme=programme, allow_unverified=allow_unverified
@@ -389,6 +413,8 @@ def compliance_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Obligation, holdings, position, outcome and days to each deadline per enterprise."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.compliance_status(s, year), db=db)
     if as_json:
         emit_json(doc)
@@ -415,6 +441,8 @@ def statement_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Import a national registry statement and reconcile the park mirror against it."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.import_statement(s, _read(csv_file), actor=actor, align=align), db=db)
     if as_json:
         emit_json(doc)
@@ -440,6 +468,8 @@ def energy_cap_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Set the 能耗双控 caps of an enterprise or the park."""
+    from carbonpark.services import trading as svc
+
     _emit(
         _store(lambda s: svc.set_energy_cap(s, org, year, total_tce, intensity, source=source), db=db), as_json, "cap"
     )
@@ -453,6 +483,8 @@ def energy_position_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Year-to-date 能耗双控 position from stored energy and value added."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.energy_position(s, org, year), db=db), as_json, f"能耗双控 {org} {year}")
 
 
@@ -464,6 +496,8 @@ def key_units_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Key energy-consuming units (重点用能单位): stored energy ≥ the threshold."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.key_energy_units(s, year, threshold), db=db), as_json, "重点用能单位 key units")
 
 
@@ -480,6 +514,8 @@ def quota_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Enter a product energy-consumption limit (能耗限额)."""
+    from carbonpark.services import trading as svc
+
     doc = _store(
         lambda s: svc.set_product_quota(
             s, enterprise, product, output_metric, limit, unit=unit, advanced_kgce_per_unit=advanced, standard=standard
@@ -494,6 +530,8 @@ def quotas_cmd(
     year: Annotated[int, typer.Option(help="Year.")], db: DbOption = None, as_json: JsonOption = False
 ) -> None:
     """Every product quota against metered product energy use."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.check_product_quotas(s, year), db=db), as_json, "能耗限额 quotas")
 
 
@@ -506,6 +544,8 @@ def energy_surrender_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Surrender energy-use rights (用能权) for the stored energy of the year."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.surrender_energy_rights(s, enterprise, year, actor=actor), db=db), as_json, "用能权")
 
 
@@ -523,6 +563,8 @@ def order_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Place a limit (with --price) or market order in the park market; settles at once when it matches."""
+    from carbonpark.services import trading as svc
+
     kind = "limit" if price is not None else "market"
     doc = _store(
         lambda s: svc.place_order(
@@ -546,6 +588,8 @@ def cancel_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel an open order (its reservation is given back)."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.cancel_order(s, order_id, actor=actor, market=market), db=db), as_json, "cancel")
 
 
@@ -557,6 +601,8 @@ def market_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Market data: last price, depth, daily OHLC (and trade count)."""
+    from carbonpark.services import trading as svc
+
     doc = _store(lambda s: svc.market_data(s, asset, market), db=db)
     if as_json:
         emit_json(doc)
@@ -573,6 +619,8 @@ def trades_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Trade history, newest first."""
+    from carbonpark.services import trading as svc
+
     _emit(_store(lambda s: svc.trades(s, None, asset, market), db=db), as_json, "Trades 成交")
 
 
@@ -588,6 +636,7 @@ def report_cmd(
 ) -> None:
     """Compliance statement (履约报告) or energy-use status report (能源利用状况报告) as HTML or PDF."""
     from carbonpark.reports import trading as reports
+    from carbonpark.services import trading as svc
 
     if kind not in ("compliance", "energy"):
         raise ValidationError("kind", "compliance or energy", kind)

@@ -7,15 +7,19 @@ single-reading JSON messages and once as 100-reading messages, then measures
 * bare: a paho subscriber that only receives and acknowledges every message;
 * carbonpark: ``MqttWorker`` + ``MqttHandler`` (parse, validate, convert, de-duplicate,
   COPY/INSERT, receipts, counts, ack after commit), with ledger attestation per batch
-  switched off and on (``attest``).
+  switched off and on (``attest``: one ``ingest_batch`` entry per committed batch, computed
+  from the columns in memory; the attested case reports the entries appended next to the
+  batches committed).
 
 Each is reported per second of wall time (the figure the targets are about; the ratio
 compares the two measured in the same run) and per CPU second of the benchmark process
 (paho's network thread included; the database server's CPU is not counted): on a machine
 shared with other work, the latter says what a free core would give.
 
-Prints ONE JSON line. Usage: ``python bench/ingest_mqtt.py [--db URL] [--readings N]``
-(default: a temporary SQLite file and the machine's PostgreSQL at $CARBONPARK_TEST_PG).
+Prints ONE JSON line. Usage: ``python bench/ingest_mqtt.py [--db URL] [--readings N]
+[--attested N] [--cases single,batched_100,batched_100_attested]`` (default: a temporary
+SQLite file and the machine's PostgreSQL at $CARBONPARK_TEST_PG; the attested case drains
+``--attested`` readings, by default as many as the batched case).
 """
 
 from __future__ import annotations
@@ -193,23 +197,40 @@ def run_case(port: int, db: str, n: int, per_message: int, offset: int, attest: 
     msgs = payloads(n, per_message, offset)
     publish(port, "bench/readings", msgs)
     bare_msgs, bare_cpu = bare_drain(port, bare_id, len(msgs))
+    before = _ledger_counts(db) if attest else (0, 0)
     cp_readings, cp_cpu, accepted = carbonpark_drain(port, db, cp_id, n, attest)
     assert accepted == n, f"stored {accepted} of {n}"
-    return {
+    out: dict[str, float] = {
         "bare_readings_per_s": round(bare_msgs * per_message),
         "carbonpark_readings_per_s": round(cp_readings),
         "ratio": round(cp_readings / (bare_msgs * per_message), 3),
         "bare_readings_per_cpu_s": round(bare_cpu * per_message),
         "carbonpark_readings_per_cpu_s": round(cp_cpu),
     }
+    if attest:
+        after = _ledger_counts(db)
+        out["batches"], out["ledger_entries"] = after[0] - before[0], after[1] - before[1]
+    return out
+
+
+def _ledger_counts(db: str) -> tuple[int, int]:
+    """(ingest batches committed, ledger entries) so far."""
+    with connect(db).connect() as conn:
+        batches = conn.execute(sa.text("SELECT count(*) FROM ingest_batches")).scalar() or 0
+        entries = conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar() or 0
+    return int(batches), int(entries)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readings", type=int, default=200_000, help="readings per batched case")
     ap.add_argument("--single", type=int, default=20_000, help="readings (= messages) per single-reading case")
+    ap.add_argument("--attested", type=int, default=None, help="readings of the attested case (default --readings)")
+    ap.add_argument("--cases", default="single,batched_100,batched_100_attested", help="comma-separated cases to run")
     ap.add_argument("--db", action="append", help="database URL(s); default SQLite and PostgreSQL")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
+    attested = args.readings if args.attested is None else args.attested
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         broker, port = start_broker(tmp)
@@ -217,6 +238,8 @@ def main() -> None:
             "bench": "ingest_mqtt",
             "readings_batched": args.readings,
             "readings_single": args.single,
+            "readings_attested": attested,
+            "load_average": round(os.getloadavg()[0], 2),
         }
         try:
             for label, url in (
@@ -229,8 +252,10 @@ def main() -> None:
                 for case, per, n, attest in (
                     ("single", 1, args.single, False),
                     ("batched_100", 100, args.readings, False),
-                    ("batched_100_attested", 100, args.readings // 4, True),
+                    ("batched_100_attested", 100, attested, True),
                 ):
+                    if case not in cases:
+                        continue
                     results[f"{label}_{case}"] = run_case(port, db, n, per, offset, attest)
                     offset += n // METERS + 10
                 connect(db).dispose()

@@ -62,11 +62,11 @@ from carbonpark.ingest.model import RawBatch, RawReading, SeqMark
 from carbonpark.ingest.mqtt import Message, decode_json_into
 from carbonpark.ingest.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
 from carbonpark.ingest.sparkplug import AliasEntry, SparkplugDecoder, parse_topic
-from carbonpark.services.ledger import attest_readings
+from carbonpark.services.ledger import CorrectionItem, attest_ingest_batch
 from carbonpark.settings import get_settings
 from carbonpark.store import connect, session
-from carbonpark.store.readings import copy_readings, latest_ts, stored_values
-from carbonpark.store.schema import Meter, Park, Quarantined
+from carbonpark.store.readings import copy_readings, latest_ts, stored_rows
+from carbonpark.store.schema import Enterprise, Meter, Park, Quarantined
 from carbonpark.store.schema_ingest import (
     Alarm,
     IngestBatch,
@@ -244,16 +244,26 @@ class _MeterInfo:
     target: str  # canonical unit of its quantity: what is stored
     virtual: bool
     timezone: str
+    handle: str = ""  # the meter's handle (``meter:<id>`` without one): how the ledger names it
+    org: str = ""  # handle of its enterprise, else of the park: the organisation of its ledger entries
 
 
 class _MeterBook:
     """Meters by id, handle and code, cached per database and refreshed when the registry changes."""
 
-    def __init__(self, rows: Iterable[_MeterInfo], codes: dict[str, list[int]], handles: dict[str, int], sig: Any):
+    def __init__(
+        self,
+        rows: Iterable[_MeterInfo],
+        codes: dict[str, list[int]],
+        handles: dict[str, int],
+        sig: Any,
+        park: tuple[str, str] = ("park", "Asia/Shanghai"),
+    ):
         self.by_id = {m.id: m for m in rows}
         self.codes = codes
         self.handles = handles
         self.signature = sig
+        self.park_handle, self.park_tz = park  # the (first) park: organisation of mixed batches, day records
         self.checked = time.monotonic()
         self.seen: dict[Any, _MeterInfo | str] = {}
 
@@ -322,7 +332,10 @@ def virtual_meter_set(s: Session) -> set[int]:
 
 
 def _load_book(s: Session, sig: tuple[Any, ...]) -> _MeterBook:
-    tz_of = dict(s.execute(select(Park.id, Park.timezone)).all())
+    parks = s.execute(select(Park.id, Park.timezone, Park.handle).order_by(Park.id)).all()
+    tz_of = {p.id: p.timezone for p in parks}
+    first = (parks[0].handle or "park", parks[0].timezone) if parks else ("park", "Asia/Shanghai")
+    ent_handle = {int(e): h for e, h in s.execute(select(Enterprise.id, Enterprise.handle)) if h}
     rows: list[_MeterInfo] = []
     codes: dict[str, list[int]] = {}
     handles: dict[str, int] = {}
@@ -340,11 +353,13 @@ def _load_book(s: Session, sig: tuple[Any, ...]) -> _MeterBook:
     for mid, park_id, ent, code, handle, quantity, unit, kind in s.execute(stmt):
         target = units.CANONICAL.get(quantity, unit)
         is_virtual = kind in VIRTUAL_KINDS or mid in virtual
-        rows.append(_MeterInfo(mid, ent, unit, target, is_virtual, tz_of.get(park_id, "Asia/Shanghai")))
+        org = ent_handle.get(ent, first[0]) if ent is not None else first[0]
+        tz = tz_of.get(park_id, "Asia/Shanghai")
+        rows.append(_MeterInfo(mid, ent, unit, target, is_virtual, tz, handle or f"meter:{mid}", org))
         codes.setdefault(code, []).append(mid)
         if handle:
             handles[handle] = mid
-    return _MeterBook(rows, codes, handles, sig)
+    return _MeterBook(rows, codes, handles, sig, first)
 
 
 def _meter_book(s: Session, url: str, *, missed: bool = False) -> _MeterBook:
@@ -949,19 +964,23 @@ def ingest_in_session(
     cols = _dedupe_batch(cols, result, quarantine)
 
     touched: dict[int, tuple[int, int]] = {}
-    stored_keys: list[tuple[np.ndarray, np.ndarray]] = []
     corrections: list[dict[str, Any]] = []
+    items: list[CorrectionItem] = []
     updates: list[dict[str, Any]] = []
+    done = np.empty(0, dtype=np.int64)
+    batch: IngestBatch | None = None
     if len(cols):
+        # the batch's id goes with every reading it stores (readings.batch_id): insert its row first
+        batch = _new_batch(s, now, channel, result.sent)
         conn = s.connection()
         meter_ids, where = np.unique(cols.meter, return_inverse=True)
         newest = latest_ts(conn, meter_ids.tolist())
         bound = np.array([newest.get(m, -(2**62)) for m in meter_ids.tolist()], dtype=np.int64)[where]
         suspect = np.flatnonzero(cols.ts <= bound)  # may collide with a stored reading
-        prior: dict[int, float] = {}
+        prior: dict[int, tuple[float, int, int | None]] = {}
         if len(suspect):
-            found = stored_values(conn, cols.meter[suspect], cols.ts[suspect])
-            prior = {int(suspect[p]): v for p, v in found.items()}
+            found = stored_rows(conn, cols.meter[suspect], cols.ts[suspect])
+            prior = {int(suspect[p]): row for p, row in found.items()}
         locked = _locked_mask(s, cols, book, meter_ids)
         special = sorted(set(prior) | set(np.flatnonzero(locked).tolist()))
         insert_mask = np.ones(len(cols), dtype=bool)
@@ -969,42 +988,55 @@ def ingest_in_session(
         for k in special:
             insert_mask[k] = False
             v = cols.row(k, book)
-            old = prior.get(k)
+            stored = prior.get(k)
+            old = stored[0] if stored is not None else None
             if old is not None and _same(old, v.value):
                 result.duplicates += 1
             elif old is not None and not v.correction:
                 quarantine.append((v.idx, "conflict", f"stored value {old!r} differs from {v.value!r}"))
-            elif locked[k]:
-                corrections.append(_correction(v, old, "pending", now, channel, readings))
-                result.pending += 1
-            else:  # a correction of a stored value in an open period
-                corrections.append(_correction(v, old, "applied", now, channel, readings))
-                updates.append({"m": v.meter.id, "t": v.ts_ms, "v": v.value, "q": v.quality})
-                result.corrected += 1
-                applied.append(k)
+            else:
+                status = "pending" if locked[k] else "applied"  # applied: a correction in an open period
+                row = _correction(v, stored, status, now, channel, readings, batch.id)
+                corrections.append(row)
+                items.append(
+                    CorrectionItem(
+                        v.meter.id,
+                        v.ts_ms,
+                        row["kind"],
+                        status,
+                        v.value,
+                        v.quality,
+                        old,
+                        row["old_quality"],
+                        row["amends_batch"],
+                    )
+                )
+                if locked[k]:
+                    result.pending += 1
+                else:  # the corrected reading moves to this batch, which attests its new value
+                    updates.append({"m": v.meter.id, "t": v.ts_ms, "v": v.value, "q": v.quality, "b": batch.id})
+                    result.corrected += 1
+                    applied.append(k)
         new = cols.take(insert_mask)
         if len(new):
             try:
-                result.accepted += copy_readings(conn, new.meter, new.ts, new.value, new.quality)
+                result.accepted += copy_readings(conn, new.meter, new.ts, new.value, new.quality, batch.id)
             except Exception as exc:
                 if _is_unique_violation(exc):
                     raise _Race(f"a reading of this batch was stored by another writer meanwhile: {exc}") from exc
                 raise
         done = np.concatenate([np.flatnonzero(insert_mask), np.asarray(applied, dtype=np.int64)])
         touched = _touched(cols.meter[done], cols.ts[done])
-        stored_keys.append((cols.meter[done], cols.ts[done]))
     if updates:
         s.connection().exec_driver_sql(
-            "UPDATE readings SET value = %(v)s, quality = %(q)s WHERE meter_id = %(m)s AND ts_ms = %(t)s"
+            "UPDATE readings SET value = %(v)s, quality = %(q)s, batch_id = %(b)s "
+            "WHERE meter_id = %(m)s AND ts_ms = %(t)s"
             if s.connection().dialect.name == "postgresql"
-            else "UPDATE readings SET value = :v, quality = :q WHERE meter_id = :m AND ts_ms = :t",
+            else "UPDATE readings SET value = :v, quality = :q, batch_id = :b WHERE meter_id = :m AND ts_ms = :t",
             updates,
         )
     if corrections:
         s.execute(insert(ReadingCorrection), corrections)
-    if touched and attest:
-        rows = zip(stored_keys[0][0].tolist(), stored_keys[0][1].tolist(), strict=True)
-        attest_readings(s, rows, timestamp_ms=now)
     if quarantine:
         quarantine.sort()
         s.execute(
@@ -1017,20 +1049,35 @@ def ingest_in_session(
     if touched:
         result.first_ts_ms = min(lo for lo, _ in touched.values())
         result.last_ts_ms = max(hi for _, hi in touched.values())
-    batch = IngestBatch(
-        received_ms=now,
-        channel=channel[:32],
-        sent=result.sent,
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        quarantined=len(result.quarantined),
-        corrected=result.corrected,
-        pending=result.pending,
-        first_ts_ms=result.first_ts_ms,
-        last_ts_ms=result.last_ts_ms,
-    )
-    s.add(batch)
+    if batch is None:
+        batch = _new_batch(s, now, channel, result.sent)
+    batch.accepted = result.accepted
+    batch.duplicates = result.duplicates
+    batch.quarantined = len(result.quarantined)
+    batch.corrected = result.corrected
+    batch.pending = result.pending
+    batch.first_ts_ms, batch.last_ts_ms = result.first_ts_ms, result.last_ts_ms
     s.flush()
+    if attest and (len(done) or items):
+        # last, so that the ledger's append lock is held for the shortest time before the commit
+        meters = {
+            m: (book.by_id[m].handle, book.by_id[m].org)
+            for m in {*cols.meter[done].tolist(), *(c.meter_id for c in items)}
+        }
+        attest_ingest_batch(
+            s,
+            batch_id=batch.id,
+            channel=batch.channel,
+            meter_id=cols.meter[done],
+            ts_ms=cols.ts[done],
+            value=cols.value[done],
+            quality=cols.quality[done],
+            meters=meters,
+            park=book.park_handle,
+            tz=book.park_tz,
+            corrections=items,
+            timestamp_ms=now,
+        )
     if _LISTENERS:
         report = BatchReport(batch.id, channel, now, result, touched)
         for listener in list(_LISTENERS):
@@ -1038,20 +1085,47 @@ def ingest_in_session(
     return result
 
 
+def _new_batch(s: Session, now: int, channel: str, sent: int) -> IngestBatch:
+    """The batch's ``ingest_batches`` row, inserted now (its id is needed); the counts are set at the end."""
+    batch = IngestBatch(
+        received_ms=now,
+        channel=channel[:32],
+        sent=sent,
+        accepted=0,
+        duplicates=0,
+        quarantined=0,
+        corrected=0,
+        pending=0,
+    )
+    s.add(batch)
+    s.flush()
+    return batch
+
+
 def _correction(
-    v: _Valid, prior: float | None, status: str, now: int, channel: str, readings: Sequence[RawReading]
+    v: _Valid,
+    stored: tuple[float, int, int | None] | None,
+    status: str,
+    now: int,
+    channel: str,
+    readings: Sequence[RawReading],
+    batch_id: int,
 ) -> dict[str, Any]:
+    """A ``reading_corrections`` row: ``stored`` is the (value, quality, batch) it replaces, None if late."""
     return {
         "meter_id": v.meter.id,
         "ts_ms": v.ts_ms,
-        "old_value": prior,
+        "old_value": stored[0] if stored is not None else None,
+        "old_quality": stored[1] if stored is not None else None,
+        "amends_batch": stored[2] if stored is not None else None,
         "new_value": v.value,
         "quality": v.quality,
-        "kind": "correction" if prior is not None else "late",
+        "kind": "correction" if stored is not None else "late",
         "status": status,
         "received_ms": now,
         "channel": channel[:32],
         "raw": _raw_text(readings[v.idx].raw),
+        "batch_id": batch_id,
     }
 
 

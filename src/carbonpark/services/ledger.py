@@ -25,11 +25,14 @@ holds it now, built by the same payload function the capability attests with. A 
 is deleted through the platform is attested once more with :func:`attest_deletion`.
 
 Attested here already: registry audit-log entries (automatically, by a session hook when an
-:class:`~carbonpark.store.schema.AuditEntry` is committed), meter readings by meter and local
-day (:func:`attest_readings`, called by the ingest pipeline per accepted batch), the packaged
-factor-set versions (:func:`attest_factor_sets`), and the key register (:func:`register_key`,
-:func:`revoke_key`). The park's tree-head key stays outside the database
-(:func:`load_park_key`: a PEM file, or ``CARBONPARK_LEDGER_KEY``).
+:class:`~carbonpark.store.schema.AuditEntry` is committed), every committed ingest batch as
+one entry ``ingest_batch:<id>`` and its corrections as ``reading_correction:<id>``
+(:func:`attest_ingest_batch`, called by the ingest pipeline in the batch's transaction, from
+the columns in memory), bulk-loaded readings by meter and local day (:func:`attest_readings`,
+:func:`attest_unattested_readings`), the packaged factor-set versions
+(:func:`attest_factor_sets`), and the key register (:func:`register_key`, :func:`revoke_key`).
+The park's tree-head key stays outside the database (:func:`load_park_key`: a PEM file, or
+``CARBONPARK_LEDGER_KEY``).
 
 References
 ----------
@@ -77,8 +80,11 @@ from carbonpark.ledger.entries import (
     parse_entry,
 )
 from carbonpark.ledger.rating import TrustRecord
+from carbonpark.ledger.readings import batch_payload, diff_batches
 from carbonpark.ledger.signing import SignedTreeHead
+from carbonpark.quality.flags import QualityFlag
 from carbonpark.store import session
+from carbonpark.store.readings import READINGS
 from carbonpark.store.registry import as_dict
 from carbonpark.store.schema import (
     AuditEntry,
@@ -97,6 +103,7 @@ from carbonpark.store.schema import (
     Site,
     Statistic,
 )
+from carbonpark.store.schema_ingest import IngestBatch, ReadingCorrection
 from carbonpark.store.schema_ledger import (
     LedgerEntry,
     SqlEntryStore,
@@ -105,13 +112,15 @@ from carbonpark.store.schema_ledger import (
     load_heads,
     save_head,
 )
-from carbonpark.times import zone
+from carbonpark.times import local_iso, zone
 
 __all__ = [
+    "ATTESTED_QUALITY_MASK",
     "DELETED",
     "LEDGER_KEY_ENV",
     "LEDGER_KEY_PASSWORD_ENV",
     "Attestation",
+    "CorrectionItem",
     "Finding",
     "Source",
     "VerifyReport",
@@ -119,6 +128,7 @@ __all__ = [
     "attest_audit_backlog",
     "attest_deletion",
     "attest_factor_sets",
+    "attest_ingest_batch",
     "attest_many",
     "attest_readings",
     "audit_payload",
@@ -148,8 +158,25 @@ DELETED: Mapping[str, Any] = {"deleted": True}
 """Payload of a record deleted through the platform (:func:`attest_deletion`)."""
 
 KIND_READINGS = "reading_batch"
+KIND_INGEST_BATCH = "ingest_batch"
+KIND_CORRECTION = "reading_correction"
 KIND_AUDIT = "audit_log_entry"
 KIND_FACTOR_SET = "factor_set_version"
+
+ATTESTED_QUALITY_MASK = 0x7FFF & ~int(
+    QualityFlag.SUSPECT_SPIKE
+    | QualityFlag.STUCK
+    | QualityFlag.NEGATIVE_STEP
+    | QualityFlag.ROLLOVER
+    | QualityFlag.TIMESTAMP_SKEW
+    | QualityFlag.IMBALANCE
+    | QualityFlag.UNCALIBRATED
+)
+"""Quality bits an ingest batch attests: those that came with the reading. The bits the quality
+checks own (``carbonpark.services.quality.CHECK_BITS``) are rewritten by every check run, so
+they are left out of the digest: a check run is not a change of the data."""
+
+_MAX_ROW_FINDINGS = 100
 
 READING_LAYOUT = np.dtype([("ts_ms", ">i8"), ("value", ">f8"), ("quality", ">i2")])
 """Bytes a reading contributes to its batch digest: ts_ms int64, value float64, quality int16, big-endian."""
@@ -303,6 +330,10 @@ def attest_deletion(target: Target, kind: str, organisation: str, record: str, r
 # ---------------------------------------------------------------------------- sources for verify
 
 
+Explained = tuple[str, str | None, int | None]
+"""One difference an explainer found: (words, meter handle or None, ts_ms or None)."""
+
+
 @dataclass(frozen=True)
 class Source:
     """How ``ledger verify`` recomputes one kind of entry from the stored rows.
@@ -320,12 +351,18 @@ class Source:
         True when every record the rows give must have been attested (a stored record
         without an entry was inserted behind the platform); False for sources outside the
         database, such as the packaged factor library, of which only what was used is attested.
+    explain
+        Optional ``explain(session, record, attested, stored)``: what differs between the
+        attested payload and the one rebuilt from the store (either None when absent), as
+        ``(words, meter handle or None, ts_ms or None)`` tuples; ``ledger verify`` reports
+        each as a finding of its own (reading batches name the meter and ts of each row).
     """
 
     kind: str
     rows: Callable[[Session], Iterable[tuple[str, str, Mapping[str, Any]]]]
     description: str = ""
     every_record_attested: bool = True
+    explain: Callable[[Session, str, Mapping[str, Any] | None, Mapping[str, Any] | None], list[Explained]] | None = None
 
 
 _SOURCES: dict[str, Source] = {}
@@ -455,7 +492,7 @@ REGISTRY_MODELS: tuple[type[Base], ...] = (
 """Tables whose rows must equal the ``after`` of their latest audit-log entry (checked by verify)."""
 
 
-# ---------------------------------------------------------------------------- readings by meter and day
+# ---------------------------------------------------------------------------- readings: ingest batches
 
 
 def _meter_info(conn: Connection) -> dict[int, tuple[str, str]]:
@@ -465,6 +502,356 @@ def _meter_info(conn: Connection) -> dict[int, tuple[str, str]]:
         select(Meter.id, Meter.handle, Enterprise.handle).outerjoin(Enterprise, Meter.enterprise_id == Enterprise.id)
     ).all()
     return {int(m): (h or f"meter:{m}", e or park) for m, h, e in rows}
+
+
+def batch_record(batch_id: int) -> str:
+    """The ledger record of an ingest batch: ``ingest_batch:<id>``."""
+    return f"ingest_batch:{batch_id}"
+
+
+def correction_record(batch_id: int) -> str:
+    """The ledger record of the corrections an ingest batch sent: ``reading_correction:<id>``."""
+    return f"reading_correction:{batch_id}"
+
+
+def _day_of(ts_ms: int, tz: str) -> str:
+    return str(_local_days(np.array([ts_ms], dtype=np.int64), tz)[0].astype("datetime64[D]"))
+
+
+@dataclass(frozen=True)
+class CorrectionItem:
+    """One correction (or late reading) an ingest batch sent, as its correction entry lists it.
+
+    Attributes
+    ----------
+    meter_id, ts_ms
+        The reading corrected (UTC epoch ms).
+    kind
+        ``correction`` (a stored value replaced) or ``late`` (no value was stored).
+    status
+        ``applied`` (replaced in place, open period) or ``pending`` (locked period: waits for a
+        new inventory version).
+    value, quality
+        The value sent [canonical unit] and its quality bits.
+    old_value, old_quality
+        The stored value and quality it replaces (None for a late reading).
+    amends_batch
+        The ingest batch the corrected reading had come in (None: bulk-loaded or not stored).
+    """
+
+    meter_id: int
+    ts_ms: int
+    kind: str
+    status: str
+    value: float
+    quality: int
+    old_value: float | None = None
+    old_quality: int | None = None
+    amends_batch: int | None = None
+
+
+def correction_payload(
+    batch_id: int, items: Iterable[CorrectionItem], handle_of: Callable[[int], str], tz: str
+) -> dict[str, Any]:
+    """The payload of ``reading_correction:<batch>``: every correction of the batch, naming what it amends.
+
+    ``amends`` is ``ingest_batch:<id>`` for a reading that came through the pipeline, the
+    day record ``<meter>@<YYYY-MM-DD>`` for a bulk-loaded one, None for a late reading.
+    Quality bits are the attested ones (:data:`ATTESTED_QUALITY_MASK`).
+    """
+    rows = sorted(items, key=lambda c: (c.meter_id, c.ts_ms))
+    out = []
+    for c in rows:
+        handle = handle_of(c.meter_id)
+        if c.amends_batch is not None:
+            amends: str | None = batch_record(c.amends_batch)
+        elif c.old_value is not None:
+            amends = f"{handle}@{_day_of(c.ts_ms, tz)}"
+        else:
+            amends = None
+        out.append(
+            {
+                "meter": handle,
+                "meter_id": int(c.meter_id),
+                "ts_ms": int(c.ts_ms),
+                "kind": c.kind,
+                "status": "applied" if c.status == "applied" else "pending",
+                "value": float(c.value) + 0.0,
+                "quality": int(c.quality) & ATTESTED_QUALITY_MASK,
+                "old_value": None if c.old_value is None else float(c.old_value) + 0.0,
+                "old_quality": None if c.old_quality is None else int(c.old_quality) & ATTESTED_QUALITY_MASK,
+                "amends": amends,
+            }
+        )
+    return {"batch": int(batch_id), "count": len(out), "corrections": out}
+
+
+def attest_ingest_batch(
+    target: Session | Connection,
+    *,
+    batch_id: int,
+    channel: str,
+    meter_id: np.ndarray,
+    ts_ms: np.ndarray,
+    value: np.ndarray,
+    quality: np.ndarray,
+    meters: Mapping[int, tuple[str, str]],
+    park: str,
+    tz: str,
+    corrections: Sequence[CorrectionItem] = (),
+    timestamp_ms: int | None = None,
+) -> list[Receipt]:
+    """Attest one committed ingest batch in its own transaction, from the columns in memory.
+
+    Appends ONE entry ``ingest_batch:<id>`` (kind ``ingest_batch``) for the rows the batch
+    stored or corrected in place (payload :func:`carbonpark.ledger.readings.batch_payload`:
+    count, first/last ts, meters, the SHA-256 of the canonical rows in (meter, ts) order and
+    a locator per row), and, when the batch sent corrections, one entry
+    ``reading_correction:<id>`` (:func:`correction_payload`). Nothing is read back from the
+    store.
+
+    Parameters
+    ----------
+    target
+        The batch's transaction (the readings are in it; the entries commit or roll back with them).
+    batch_id, channel
+        The ``ingest_batches`` row and connector.
+    meter_id, ts_ms, value, quality
+        The rows stored or corrected by the batch, as columns (any order).
+    meters
+        Meter id → (meter handle, organisation handle) for every meter of the batch.
+    park
+        The park's handle: the organisation of a batch that spans several organisations.
+    tz
+        The park's time zone (day records of bulk-loaded readings a correction amends).
+    corrections
+        The batch's corrections and late readings (applied and pending).
+    timestamp_ms
+        Acceptance time [ms since 1970 UTC]; now by default.
+
+    Returns
+    -------
+    list of Receipt
+        Zero, one or two receipts: nothing is appended for a batch that stored nothing and
+        corrected nothing (a redelivery of readings already stored).
+    """
+    ids = {int(m) for m in np.unique(meter_id).tolist()} | {c.meter_id for c in corrections}
+    if not ids:
+        return []
+    orgs = {meters[m][1] for m in ids}
+    org = orgs.pop() if len(orgs) == 1 else park
+    now = _now_ms() if timestamp_ms is None else timestamp_ms
+
+    def handle_of(m: int) -> str:
+        return meters[m][0]
+
+    entries: list[Attestation | Entry] = []
+    if len(meter_id):
+        q = np.asarray(quality, dtype=np.int64) & ATTESTED_QUALITY_MASK
+        payload = batch_payload(batch_id, channel, meter_id, ts_ms, value, q, handle_of)
+        entries.append(Entry(KIND_INGEST_BATCH, org, batch_record(batch_id), now, payload))
+    if corrections:
+        payload = correction_payload(batch_id, corrections, handle_of, tz)
+        entries.append(Entry(KIND_CORRECTION, org, correction_record(batch_id), now, payload))
+    return attest_many(target, entries)
+
+
+@dataclass(frozen=True)
+class _Amendment:
+    """A stored reading an attested, applied correction moved out of its batch (or day)."""
+
+    meter_id: int
+    ts_ms: int
+    value: float
+    quality: int
+    leaf_index: int
+
+
+def _applied_amendments(conn: Connection) -> dict[str, list[_Amendment]]:
+    """Record amended (batch or day) → the readings attested corrections took out of it, with their old values.
+
+    Read from the attested ``reading_correction`` entries (the log, not the table, so a change
+    of ``reading_corrections`` cannot hide one), the latest entry of each record.
+    """
+    latest: dict[str, tuple[int, bytes]] = {}
+    stmt = (
+        select(LedgerEntry.record, LedgerEntry.leaf_index, LedgerEntry.data)
+        .where(LedgerEntry.kind == KIND_CORRECTION)
+        .order_by(LedgerEntry.leaf_index)
+    )
+    for record, index, data in conn.execute(stmt):
+        latest[str(record)] = (int(index), _raw(data))
+    out: dict[str, list[_Amendment]] = {}
+    for index, data in latest.values():
+        try:
+            items = json.loads(data)["payload"]["corrections"]
+            for c in items:
+                if c.get("status") == "applied" and c.get("amends") and c.get("old_value") is not None:
+                    amendment = _Amendment(
+                        int(c["meter_id"]), int(c["ts_ms"]), float(c["old_value"]), int(c["old_quality"] or 0), index
+                    )
+                    out.setdefault(str(c["amends"]), []).append(amendment)
+        except (ValueError, KeyError, TypeError):
+            continue  # a damaged entry: the log check names it
+    return out
+
+
+def _group_payload(
+    batch_id: int,
+    channel: str,
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    extra: list[_Amendment],
+    meters: Mapping[int, tuple[str, str]],
+) -> dict[str, Any]:
+    m, t, v, q = (np.concatenate(cols) for cols in zip(*parts, strict=True)) if parts else (np.empty(0),) * 4
+    if extra:
+        m = np.r_[m, [a.meter_id for a in extra]]
+        t = np.r_[t, [a.ts_ms for a in extra]]
+        v = np.r_[v, [a.value for a in extra]]
+        q = np.r_[q, [a.quality for a in extra]]
+    q = np.asarray(q, dtype=np.int64) & ATTESTED_QUALITY_MASK
+    return batch_payload(
+        batch_id,
+        channel,
+        m.astype(np.int64),
+        t.astype(np.int64),
+        v.astype(np.float64),
+        q,
+        lambda mid: meters.get(mid, (f"meter:{mid}", ""))[0],
+    )
+
+
+def ingest_batch_payloads(s: Session) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(record, organisation, payload)`` of every ingest batch, rebuilt from the stored readings.
+
+    The readings of each batch (``readings.batch_id``), plus the readings attested corrections
+    moved out of it later, with their values before the correction. One pass over the readings
+    that came through the pipeline, sorted by (batch, meter, ts).
+    """
+    conn = s.connection()
+    meters = _meter_info(conn)
+    park = park_handle(conn)
+    channels = {int(i): str(c) for i, c in conn.execute(select(IngestBatch.id, IngestBatch.channel))}
+    amended = {r: a for r, a in _applied_amendments(conn).items() if r.startswith("ingest_batch:")}
+    r = READINGS.c
+    result = conn.execution_options(stream_results=True, yield_per=100_000).execute(
+        select(r.batch_id, r.meter_id, r.ts_ms, r.value, r.quality)
+        .where(r.batch_id.is_not(None))
+        .order_by(r.batch_id, r.meter_id, r.ts_ms)
+    )
+
+    def emit(batch: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[str, str, dict]:
+        record = batch_record(batch)
+        extra = amended.pop(record, [])
+        payload = _group_payload(batch, channels.get(batch, "?"), parts, extra, meters)
+        orgs = {meters.get(int(x["meter_id"]), ("", park))[1] for x in payload["meters"]}
+        return record, (orgs.pop() if len(orgs) == 1 else park), payload
+
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    current = None
+    for part in result.partitions():
+        b = np.fromiter((x[0] for x in part), dtype=np.int64, count=len(part))
+        cols = (
+            np.fromiter((x[1] for x in part), dtype=np.int64, count=len(part)),
+            np.fromiter((x[2] for x in part), dtype=np.int64, count=len(part)),
+            np.fromiter((x[3] for x in part), dtype=np.float64, count=len(part)),
+            np.fromiter((x[4] for x in part), dtype=np.int64, count=len(part)),
+        )
+        cuts = np.flatnonzero(np.diff(b)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(b)], strict=True):
+            batch = int(b[lo])
+            if batch != current and pending:
+                assert current is not None
+                yield emit(current, pending)
+                pending = []
+            current = batch
+            pending.append(tuple(c[lo:hi] for c in cols))  # type: ignore[arg-type]
+    if pending and current is not None:
+        yield emit(current, pending)
+    for record in sorted(amended):  # every reading of the batch was corrected by a later batch
+        yield emit(int(record.split(":", 1)[1]), [])
+
+
+_ROW_WORDS = {
+    "changed": "value or quality changed",
+    "deleted": "deleted (attested, no longer stored)",
+    "inserted": "inserted (stored, not attested in this batch)",
+}
+
+
+def _explain_batch(
+    s: Session, record: str, attested: Mapping[str, Any] | None, stored: Mapping[str, Any] | None
+) -> list[Explained]:
+    """Name each row of an ingest batch that differs: meter, ts (UTC ms and park-local time), what."""
+    tz = _park_tz(s.connection())
+    try:
+        changes = diff_batches(attested, stored)
+    except ValidationError as exc:
+        return [(f"the attested payload is not a batch payload: {exc}", None, None)]
+    out: list[Explained] = [
+        (f"meter {c.meter} ts {c.ts_ms} ({local_iso(c.ts_ms, tz)}): {_ROW_WORDS[c.change]}", c.meter, c.ts_ms)
+        for c in changes
+    ]
+    if not out and attested is not None and stored is not None:
+        fields = sorted(k for k in set(attested) | set(stored) if attested.get(k) != stored.get(k))
+        out.append((f"rows agree row by row, but {', '.join(fields)} differ", None, None))
+    return out
+
+
+register_source(
+    Source(
+        KIND_INGEST_BATCH,
+        ingest_batch_payloads,
+        "readings stored by each ingest batch (readings.batch_id)",
+        explain=_explain_batch,
+    )
+)
+
+
+def correction_payloads(s: Session) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(record, organisation, payload)`` of every batch's corrections, rebuilt from ``reading_corrections``.
+
+    Rows written before migration ``ingest_0002`` (no batch) were never attested this way and
+    are left out.
+    """
+    conn = s.connection()
+    meters = _meter_info(conn)
+    park = park_handle(conn)
+    tz = _park_tz(conn)
+    stmt = (
+        select(ReadingCorrection)
+        .where(ReadingCorrection.batch_id.is_not(None))
+        .order_by(ReadingCorrection.batch_id, ReadingCorrection.meter_id, ReadingCorrection.ts_ms)
+    )
+    groups: dict[int, list[CorrectionItem]] = {}
+    for row in s.scalars(stmt):
+        groups.setdefault(int(row.batch_id or 0), []).append(
+            CorrectionItem(
+                row.meter_id,
+                row.ts_ms,
+                row.kind,
+                row.status,
+                row.new_value,
+                row.quality,
+                row.old_value,
+                row.old_quality,
+                row.amends_batch,
+            )
+        )
+    for batch, items in groups.items():
+        orgs = {meters.get(c.meter_id, ("", park))[1] for c in items}
+        payload = correction_payload(batch, items, lambda m: meters.get(m, (f"meter:{m}", ""))[0], tz)
+        yield correction_record(batch), (orgs.pop() if len(orgs) == 1 else park), payload
+
+
+register_source(
+    Source(
+        KIND_CORRECTION, correction_payloads, "corrections and late readings of each ingest batch (reading_corrections)"
+    )
+)
+
+
+# ---------------------------------------------------------------------------- readings by meter and day (bulk-loaded)
 
 
 def _local_days(ts_ms: np.ndarray, tz: str) -> np.ndarray:
@@ -496,37 +883,53 @@ def _batches_of_meter(
         yield f"{meter}@{payload['day']}", org, payload
 
 
+def _day_bounds(day: str, tz: str) -> tuple[int, int]:
+    start = int(pd.Timestamp(day).tz_localize(zone(tz)).timestamp() * 1000)
+    end = int((pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(zone(tz)).timestamp() * 1000)
+    return start, end
+
+
+def _day_rows(conn: Connection, meter_id: int, day: str, tz: str) -> list[tuple[int, float, int]]:
+    """The bulk-loaded readings (no ingest batch) of one meter on one park-local day, in time order."""
+    start, end = _day_bounds(day, tz)
+    r = READINGS.c
+    return [
+        (int(t), float(v), int(q))
+        for t, v, q in conn.execute(
+            select(r.ts_ms, r.value, r.quality)
+            .where(r.meter_id == meter_id, r.ts_ms >= start, r.ts_ms < end, r.batch_id.is_(None))
+            .order_by(r.ts_ms)
+        )
+    ]
+
+
 def reading_batches(
     target: Session | Connection, meter_days: Iterable[tuple[int, str]] | None = None
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """``(record, organisation, payload)`` of the reading batches (one per meter and local day).
+    """``(record, organisation, payload)`` of the day batches of bulk-loaded readings (one per meter and local day).
 
     Parameters
     ----------
     target
         Session or connection.
     meter_days
-        ``(meter id, local ISO date)`` pairs to compute; every stored batch when None.
+        ``(meter id, local ISO date)`` pairs to compute; every stored day when None.
 
     Notes
     -----
     The record is ``<meter handle>@<YYYY-MM-DD>``. The payload gives the meter, the day, the
     count, the first and last timestamps and ``sha256``, the SHA-256 of the day's readings in
-    timestamp order, each packed as :data:`READING_LAYOUT` (18 bytes). Readings are read in
-    primary-key order, so a full pass streams the table once.
+    timestamp order, each packed as :data:`READING_LAYOUT` (18 bytes). Only readings without
+    an ingest batch (``readings.batch_id`` NULL: the bulk path, or stored before migration
+    ``ingest_0002``) count: those of an ingest batch are attested by the batch's own entry.
+    Readings are read in primary-key order, so a full pass streams the table once.
     """
     conn = target.connection() if isinstance(target, Session) else target
     tz = _park_tz(conn)
     meters = _meter_info(conn)
     if meter_days is not None:
         for meter_id, day in sorted(set(meter_days)):
-            start = int(pd.Timestamp(day).tz_localize(zone(tz)).timestamp() * 1000)
-            end = int((pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(zone(tz)).timestamp() * 1000)
-            rows = conn.execute(
-                select(Reading.ts_ms, Reading.value, Reading.quality)
-                .where(Reading.meter_id == meter_id, Reading.ts_ms >= start, Reading.ts_ms < end)
-                .order_by(Reading.ts_ms)
-            ).all()
+            rows = _day_rows(conn, meter_id, day, tz)
             if rows:
                 arr = np.array(rows, dtype=float)
                 meter, org = meters.get(meter_id, (f"meter:{meter_id}", park_handle(conn)))
@@ -534,10 +937,9 @@ def reading_batches(
                     meter, org, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2].astype(np.int16), tz
                 )
         return
+    r = READINGS.c
     result = conn.execution_options(stream_results=True, yield_per=100_000).execute(
-        select(Reading.meter_id, Reading.ts_ms, Reading.value, Reading.quality).order_by(
-            Reading.meter_id, Reading.ts_ms
-        )
+        select(r.meter_id, r.ts_ms, r.value, r.quality).where(r.batch_id.is_(None)).order_by(r.meter_id, r.ts_ms)
     )
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pending_meter = -1
@@ -564,7 +966,75 @@ def reading_batches(
     yield from flush()
 
 
-register_source(Source(KIND_READINGS, lambda s: reading_batches(s), "meter readings by meter and local day (readings)"))
+def _latest_leaves(conn: Connection, kind: str) -> dict[str, int]:
+    """record → leaf index of its latest entry of ``kind``."""
+    stmt = select(LedgerEntry.record, func.max(LedgerEntry.leaf_index)).where(LedgerEntry.kind == kind)
+    return {str(r): int(i) for r, i in conn.execute(stmt.group_by(LedgerEntry.record))}
+
+
+def _day_batch_rows(s: Session) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The day batches as the store holds them, with readings that attested corrections moved out put back.
+
+    A correction applied to a bulk-loaded reading moves it into the correcting ingest batch;
+    the day's entry attested before that correction still counts it, with its old value.
+    """
+    conn = s.connection()
+    tz = _park_tz(conn)
+    latest = _latest_leaves(conn, KIND_READINGS)
+    amended: dict[str, list[_Amendment]] = {}
+    for record, items in _applied_amendments(conn).items():
+        after = [a for a in items if "@" in record and a.leaf_index > latest.get(record, -1)]
+        if after:
+            amended[record] = after
+    for record, org, payload in reading_batches(conn):
+        if record not in amended:
+            yield record, org, payload
+    meters = _meter_info(conn)
+    for record, extra in sorted(amended.items()):
+        meter_id = extra[0].meter_id
+        day = record.rsplit("@", 1)[1]
+        rows = _day_rows(conn, meter_id, day, tz) + [(a.ts_ms, a.value, a.quality) for a in extra]
+        rows.sort()
+        arr = np.array(rows, dtype=float)
+        meter, org = meters.get(meter_id, (f"meter:{meter_id}", park_handle(conn)))
+        yield from _batches_of_meter(meter, org, arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2].astype(np.int16), tz)
+
+
+def _explain_day(
+    s: Session, record: str, attested: Mapping[str, Any] | None, stored: Mapping[str, Any] | None
+) -> list[Explained]:
+    """A day batch holds no per-row locators: name its meter, the count and the first and last ts."""
+    tz = _park_tz(s.connection())
+    meter = record.rsplit("@", 1)[0]
+
+    def span(p: Mapping[str, Any]) -> str:
+        first, last = int(p["first_ts_ms"]), int(p["last_ts_ms"])
+        when = f"ts {first} ({local_iso(first, tz)})"
+        return when if first == last else f"{when} to {last} ({local_iso(last, tz)})"
+
+    try:
+        if attested is None and stored is not None:
+            return [(f"meter {meter}: {stored['count']} reading(s), {span(stored)}", meter, int(stored["first_ts_ms"]))]
+        if stored is None and attested is not None:
+            return [(f"meter {meter}: {attested['count']} reading(s), {span(attested)}", meter, None)]
+        if attested is not None and stored is not None:
+            words = (
+                f"meter {meter}: attested {attested['count']} reading(s), {span(attested)}; stored {stored['count']}"
+            )
+            return [(words + f", {span(stored)}", meter, None)]
+    except (KeyError, TypeError, ValueError):
+        return []
+    return []
+
+
+register_source(
+    Source(
+        KIND_READINGS,
+        _day_batch_rows,
+        "bulk-loaded meter readings by meter and local day (readings without an ingest batch)",
+        explain=_explain_day,
+    )
+)
 
 
 def attest_readings(
@@ -573,22 +1043,27 @@ def attest_readings(
     *,
     timestamp_ms: int | None = None,
 ) -> list[Receipt]:
-    """Attest the reading batches touched by accepted readings (the ingest pipeline calls this per batch).
+    """Attest the day batches touched by bulk-loaded readings (meter × park-local day).
+
+    For readings stored outside the ingest pipeline (the bulk path, :func:`carbonpark.store.insert_readings`
+    or the ORM), which carry no ingest batch. The pipeline attests its own batches with
+    :func:`attest_ingest_batch` and does not call this.
 
     Parameters
     ----------
     target
-        The transaction that stored the readings (flushed), so the batches are recomputed
-        from the stored rows, including readings of the same day accepted earlier.
+        The transaction that stored the readings (flushed), so the day batches are recomputed
+        from the stored rows, including readings of the same day stored earlier.
     rows
-        The accepted readings, ``(meter_id, ts_ms, …)`` tuples (extra fields are ignored).
+        The stored readings, ``(meter_id, ts_ms, …)`` tuples (extra fields are ignored).
     timestamp_ms
         Acceptance time; now by default.
 
     Returns
     -------
     list of Receipt
-        One per (meter, local day) touched: a new version of that day's batch.
+        One per (meter, local day) touched that holds bulk-loaded readings: a new version of
+        that day's batch.
     """
     conn = target.connection() if isinstance(target, Session) else target
     tz = _park_tz(conn)
@@ -865,15 +1340,27 @@ def proof_bundle(target: Target, record: str, kind: str | None = None) -> dict[s
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing ``ledger verify`` found wrong: which record, of which kind, what."""
+    """One thing ``ledger verify`` found wrong: which record, of which kind, what (and which reading, when located)."""
 
     kind: str
     record: str
     problem: str
     leaf_index: int | None = None
+    meter: str | None = None
+    ts_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "record": self.record, "problem": self.problem, "leaf_index": self.leaf_index}
+        doc: dict[str, Any] = {
+            "kind": self.kind,
+            "record": self.record,
+            "problem": self.problem,
+            "leaf_index": self.leaf_index,
+        }
+        if self.meter is not None:  # a reading located inside its batch
+            doc["meter"] = self.meter
+        if self.ts_ms is not None:
+            doc["ts_ms"] = self.ts_ms
+        return doc
 
 
 @dataclass
@@ -1006,6 +1493,34 @@ def _is_tombstone(payload: bytes) -> bool:
     return payload.startswith(b'{"deleted":true')
 
 
+def _report_difference(
+    s: Session,
+    report: VerifyReport,
+    source: Source,
+    record: str,
+    problem: str,
+    want: bytes | None,
+    got: Mapping[str, Any] | None,
+) -> None:
+    """One finding for ``record``, or one per reading the source's explainer locates (at most 100, then a count)."""
+    details: list[Explained] = []
+    if source.explain is not None:
+        try:
+            attested = json.loads(want) if want is not None else None
+        except ValueError:
+            attested = None
+        if want is None or attested is not None:
+            details = source.explain(s, record, attested, got)
+    if not details:
+        report.findings.append(Finding(source.kind, record, problem))
+        return
+    for words, meter, ts in details[:_MAX_ROW_FINDINGS]:
+        report.findings.append(Finding(source.kind, record, f"{problem}: {words}", meter=meter, ts_ms=ts))
+    if len(details) > _MAX_ROW_FINDINGS:
+        more = len(details) - _MAX_ROW_FINDINGS
+        report.findings.append(Finding(source.kind, record, f"{problem}: {more} more reading(s) differ"))
+
+
 def _check_sources(s: Session, report: VerifyReport) -> None:
     conn = s.connection()
     for kind, source in sorted(sources().items()):
@@ -1020,20 +1535,16 @@ def _check_sources(s: Session, report: VerifyReport) -> None:
             if want is None:
                 if not source.every_record_attested:
                     continue
-                report.findings.append(
-                    Finding(
-                        kind,
-                        record,
-                        "stored but not attested (inserted behind the platform, or its ledger entry was deleted)",
-                    )
-                )
+                problem = "stored but not attested (inserted behind the platform, or its ledger entry was deleted)"
+                _report_difference(s, report, source, record, problem, None, payload)
             elif _is_tombstone(want):
                 report.findings.append(Finding(kind, record, "stored but attested as deleted"))
             elif want != got:
-                report.findings.append(Finding(kind, record, "stored data differ from what was attested (changed)"))
+                problem = "stored data differ from what was attested (changed)"
+                _report_difference(s, report, source, record, problem, want, payload)
         for record, want in attested.items():
             if record not in seen and not _is_tombstone(want):
-                report.findings.append(Finding(kind, record, "attested but no longer stored (deleted)"))
+                _report_difference(s, report, source, record, "attested but no longer stored (deleted)", want, None)
         report.checked[kind] = n
 
 
@@ -1402,6 +1913,20 @@ ON_TIME_GRACE_MS = 2 * 86_400_000
 """A reading batch is on time when attested within two days after its local day ended [ms]."""
 
 
+def _batch_on_time(entry: Entry, accepted_ms: int, start: int, end: int, tz: str) -> tuple[int, int]:
+    """(1, on time?) for an ingest batch whose earliest reading lies in [start, end), else (0, 0).
+
+    On time: accepted no later than :data:`ON_TIME_GRACE_MS` after the park-local day of its
+    earliest reading ended (the reading a late batch is latest for).
+    """
+    first = entry.payload.get("first_ts_ms")
+    if not isinstance(first, int) or not start <= first < end:
+        return 0, 0
+    day = _day_of(first, tz)
+    day_start = _day_bounds(day, tz)[0]
+    return 1, int(accepted_ms <= day_start + _DAY + ON_TIME_GRACE_MS)
+
+
 def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
     """The trust record of ``enterprise`` for ``year`` computed from the stored data (docs/ledger.md §9).
 
@@ -1409,15 +1934,19 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
     - ``completeness``: readings of its meters in the year / readings expected from each meter's
       interval over the park's data window in that year (first to last reading of any meter);
     - ``on_time_share``: its reading batches of the year attested within
-      :data:`ON_TIME_GRACE_MS` after the day ended;
+      :data:`ON_TIME_GRACE_MS` after the day ended: day batches of bulk-loaded readings, and
+      ingest batches (its own, and park-wide ones holding its meters) by the local day of
+      their earliest reading;
     - ``signature_coverage``: its entries of the year (key events aside) with a valid signature
       (key register replayed from the log);
     - ``quality_flag_share``, ``quarantine_share``: readings flagged (quality ≠ 0) and readings
       quarantined (by meter handle or code) / all its readings of the year;
     - ``verification_findings``: the sum of ``material_findings`` of its ``verification_statement``
       entries for the year;
-    - ``corrections``: entries of the year that re-attest a record attested before (new versions);
-    - ``tamper_events``: ``ledger verify`` findings on its records or meters.
+    - ``corrections``: entries of the year that re-attest a record attested before (new versions),
+      and its ``reading_correction`` entries (one per ingest batch that sent corrections);
+    - ``tamper_events``: records of ``ledger verify`` findings on its records or meters (a
+      batch with three changed readings is one event).
 
     References
     ----------
@@ -1483,9 +2012,14 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
                 LedgerEntry.kind,
                 LedgerEntry.record,
             )
-            .where((LedgerEntry.organisation == org) | LedgerEntry.kind.in_((KEY_REGISTERED, KEY_REVOKED)))
+            .where(
+                (LedgerEntry.organisation == org)
+                | LedgerEntry.kind.in_((KEY_REGISTERED, KEY_REVOKED))
+                | ((LedgerEntry.kind == KIND_INGEST_BATCH) & (LedgerEntry.organisation == park_handle(conn)))
+            )
             .order_by(LedgerEntry.leaf_index)
         )
+        meter_handles = {str(m.handle) for m in meters if m.handle}
         for index, entry_org, ts, data, row_kind, row_record in conn.execute(stmt):
             try:
                 entry = parse_entry(_raw(data))
@@ -1496,6 +2030,12 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
             before = check.signed_by_organisation[org]
             check.add(int(index), entry)
             if entry_org != org:
+                # a park-wide ingest batch (meters of several enterprises) counts for its timeliness
+                if entry.kind == KIND_INGEST_BATCH and meter_handles & {
+                    str(x.get("meter")) for x in entry.payload.get("meters", []) if isinstance(x, dict)
+                }:
+                    counted, timely = _batch_on_time(entry, int(ts), start, end, tz)
+                    batches, on_time = batches + counted, on_time + timely
                 continue
             key = (entry.kind, entry.record)
             in_year = start <= int(ts) < end + ON_TIME_GRACE_MS
@@ -1510,11 +2050,25 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
                 if start <= day_start < end:
                     batches += 1
                     on_time += int(ts) <= day_start + _DAY + ON_TIME_GRACE_MS
+            if entry.kind == KIND_INGEST_BATCH:
+                counted, timely = _batch_on_time(entry, int(ts), start, end, tz)
+                batches, on_time = batches + counted, on_time + timely
+            if entry.kind == KIND_CORRECTION and in_year:
+                corrections += 1  # one batch of corrections (or late data in a closed year) is one correction
             if entry.kind == "verification_statement" and str(entry.payload.get("year")) == str(year):
                 findings += int(entry.payload.get("material_findings", 0) or 0)
     report = verify(db)
     mine = {f"{m.handle}" for m in meters if m.handle} | {r for _, r in seen}
-    tamper = sum(1 for f in report.findings if f.record in mine or f.record.split("@", 1)[0] in mine or f.record == org)
+    tamper = len(
+        {
+            f.record
+            for f in report.findings
+            if f.record in mine
+            or f.record.split("@", 1)[0] in mine
+            or f.record == org
+            or (f.meter is not None and f.meter in mine)
+        }
+    )
     total_readings = received + quarantined
     return TrustRecord(
         enterprise=org,

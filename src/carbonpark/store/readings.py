@@ -1,9 +1,12 @@
 """The bulk path for meter readings: ``executemany`` on SQLite, binary ``COPY`` on PostgreSQL.
 
 Rows are ``(meter_id, ts_ms, value, quality)`` tuples with the value already in the
-meter's canonical unit. ``on_conflict="error"`` is the fast load of fresh data (a
-duplicate (meter, ts) aborts the whole batch and nothing of it is stored);
-``"ignore"`` stores only the rows whose (meter, ts) is new and reports how many.
+meter's canonical unit. A reading stored by the ingest pipeline also carries the id of its
+ingest batch (``readings.batch_id``, migration ``ingest_0002``), so that ``ledger verify``
+can rebuild each batch's attested digest from the store; the bulk paths leave it NULL.
+``on_conflict="error"`` is the fast load of fresh data (a duplicate (meter, ts) aborts the
+whole batch and nothing of it is stored); ``"ignore"`` stores only the rows whose (meter, ts)
+is new and reports how many.
 
 :func:`copy_readings` is the column-wise form the ingest pipeline uses inside its own
 transaction: numpy arrays in, one binary ``COPY`` (PostgreSQL) or one ``executemany``
@@ -18,28 +21,40 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import BigInteger, Connection, Engine, Float, Integer, SmallInteger, column, func, select, table
 
 from carbonpark.errors import ConflictError
 from carbonpark.store.schema import Reading
 
 __all__ = [
+    "READINGS",
     "ReadingRow",
     "copy_readings",
     "count_readings",
     "insert_readings",
     "latest_ts",
     "pg_binary_copy",
+    "stored_rows",
     "stored_values",
 ]
 
 ReadingRow = tuple[int, int, float, int]
 CHUNK = 50_000
 _COLUMNS = "meter_id, ts_ms, value, quality"
+
+READINGS = table(
+    "readings",
+    column("meter_id", Integer),
+    column("ts_ms", BigInteger),
+    column("value", Float),
+    column("quality", SmallInteger),
+    column("batch_id", BigInteger),
+)
+"""``readings`` with its ``batch_id`` column (added by migration ``ingest_0002``), for Core queries."""
 
 
 def _chunks(rows: Iterable[ReadingRow], size: int) -> Iterator[list[ReadingRow]]:
@@ -59,6 +74,7 @@ _PG_TYPES: dict[str, tuple[str, str]] = {
     "ts_ms": ("bigint", ">i8"),
     "value": ("double precision", ">f8"),
     "quality": ("smallint", ">i2"),
+    "batch_id": ("bigint", ">i8"),
 }
 
 
@@ -68,8 +84,8 @@ def pg_binary_copy(columns: dict[str, np.ndarray], *, header: bool = True, trail
     Parameters
     ----------
     columns
-        Column name (one of ``idx``, ``meter_id``, ``ts_ms``, ``value``, ``quality``) →
-        array, in the order of the ``COPY … (columns)`` list.
+        Column name (one of ``idx``, ``meter_id``, ``ts_ms``, ``value``, ``quality``,
+        ``batch_id``) → array, in the order of the ``COPY … (columns)`` list.
     header, trailer
         Include the stream's header and trailer (off for the middle chunks of one stream).
 
@@ -93,7 +109,12 @@ def pg_binary_copy(columns: dict[str, np.ndarray], *, header: bool = True, trail
 
 
 def copy_readings(
-    conn: Connection, meter_id: np.ndarray, ts_ms: np.ndarray, value: np.ndarray, quality: np.ndarray
+    conn: Connection,
+    meter_id: np.ndarray,
+    ts_ms: np.ndarray,
+    value: np.ndarray,
+    quality: np.ndarray,
+    batch_id: int | None = None,
 ) -> int:
     """Insert readings given as columns in the caller's transaction; a stored (meter, ts) raises.
 
@@ -104,6 +125,9 @@ def copy_readings(
     meter_id, ts_ms, value, quality
         Equal-length arrays: meter ids, UTC epoch ms, values in the meter's canonical unit
         (finite), quality bits.
+    batch_id
+        The ingest batch storing them (``ingest_batches.id``), kept in ``readings.batch_id``
+        for every row; None leaves the column NULL.
 
     Returns
     -------
@@ -115,15 +139,25 @@ def copy_readings(
     n = len(meter_id)
     if n == 0:
         return 0
+    names = _COLUMNS if batch_id is None else _COLUMNS + ", batch_id"
     if conn.dialect.name == "postgresql":
-        data = pg_binary_copy({"meter_id": meter_id, "ts_ms": ts_ms, "value": value, "quality": quality})
+        columns = {"meter_id": meter_id, "ts_ms": ts_ms, "value": value, "quality": quality}
+        if batch_id is not None:
+            columns["batch_id"] = np.full(n, batch_id, dtype=np.int64)
+        data = pg_binary_copy(columns)
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cur, cur.copy(f"COPY readings ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)") as copy:
+        with cur, cur.copy(f"COPY readings ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(data)
         return n
-    rows = zip(meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), strict=True)
     raw = conn.connection.driver_connection
-    raw.executemany(f"INSERT INTO readings ({_COLUMNS}) VALUES (?, ?, ?, ?)", rows)  # type: ignore[union-attr]
+    if batch_id is None:
+        rows: Iterable[tuple[Any, ...]] = zip(
+            meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), strict=True
+        )
+        raw.executemany(f"INSERT INTO readings ({names}) VALUES (?, ?, ?, ?)", rows)  # type: ignore[union-attr]
+    else:
+        rows = zip(meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), repeat(batch_id), strict=False)
+        raw.executemany(f"INSERT INTO readings ({names}) VALUES (?, ?, ?, ?, ?)", rows)  # type: ignore[union-attr]
     return n
 
 
@@ -159,12 +193,24 @@ _LOOKUP_PG = (
 )
 _LOOKUP_SQLITE = "CREATE TEMP TABLE IF NOT EXISTS readings_lookup (idx INTEGER, meter_id INTEGER, ts_ms INTEGER)"
 _LOOKUP_JOIN = (
-    "SELECT k.idx, r.value FROM readings_lookup k JOIN readings r ON r.meter_id = k.meter_id AND r.ts_ms = k.ts_ms"
+    "SELECT k.idx, r.value, r.quality, r.batch_id FROM readings_lookup k "
+    "JOIN readings r ON r.meter_id = k.meter_id AND r.ts_ms = k.ts_ms"
 )
 
 
 def stored_values(conn: Connection, meter_id: np.ndarray, ts_ms: np.ndarray) -> dict[int, float]:
     """Which of the (meter, ts) pairs are stored already, with the stored value.
+
+    Returns
+    -------
+    dict
+        Position in the given arrays → stored value [canonical unit], for stored pairs only.
+    """
+    return {i: row[0] for i, row in stored_rows(conn, meter_id, ts_ms).items()}
+
+
+def stored_rows(conn: Connection, meter_id: np.ndarray, ts_ms: np.ndarray) -> dict[int, tuple[float, int, int | None]]:
+    """Which of the (meter, ts) pairs are stored already, with the stored value, quality and batch.
 
     The pairs go to a temporary table (binary ``COPY`` on PostgreSQL, ``executemany`` on
     SQLite) joined with ``readings`` by one query.
@@ -172,7 +218,8 @@ def stored_values(conn: Connection, meter_id: np.ndarray, ts_ms: np.ndarray) -> 
     Returns
     -------
     dict
-        Position in the given arrays → stored value [canonical unit], for stored pairs only.
+        Position in the given arrays → (stored value [canonical unit], quality bits, ingest
+        batch id or None), for stored pairs only.
     """
     n = len(meter_id)
     if n == 0:
@@ -192,7 +239,9 @@ def stored_values(conn: Connection, meter_id: np.ndarray, ts_ms: np.ndarray) -> 
             "INSERT INTO readings_lookup VALUES (?, ?, ?)",
             zip(range(n), meter_id.tolist(), ts_ms.tolist(), strict=True),
         )
-    return {int(i): float(v) for i, v in conn.exec_driver_sql(_LOOKUP_JOIN)}
+    return {
+        int(i): (float(v), int(q), None if b is None else int(b)) for i, v, q, b in conn.exec_driver_sql(_LOOKUP_JOIN)
+    }
 
 
 def _copy_binary(chunk: list[ReadingRow]) -> bytes:

@@ -1,14 +1,19 @@
 """Tables of the ingest pipeline (issue 5): batch counters, corrections, alarms, sequences.
 
-Migration ``ingest_0001`` creates them (branch ``ingest`` off ``0001``). Times are UTC
-epoch milliseconds (``*_ms``).
+Migration ``ingest_0001`` creates them (branch ``ingest`` off ``0001``); ``ingest_0002``
+adds the batch of each reading (``readings.batch_id``, read and written with
+:data:`carbonpark.store.readings.READINGS`) and of each correction. Times are UTC epoch
+milliseconds (``*_ms``).
 
 - ``ingest_batches``: one row per committed batch with what became of every reading sent
   (accepted + duplicates + quarantined + corrected + pending = sent), so duplicates are
   counted persistently and ``carbonpark status`` can add them up.
 - ``reading_corrections``: explicit corrections and late data. ``applied`` replaced a
   stored value in an open period; ``pending`` waits in a submitted or verified (locked)
-  period for a new inventory version to take it up (``taken_up``).
+  period for a new inventory version to take it up (``taken_up``). ``batch_id`` is the
+  batch that sent it (attested as ``reading_correction:<batch_id>``), ``amends_batch`` the
+  batch the corrected reading had come in (NULL: bulk-loaded, or nothing stored before),
+  ``old_quality`` its quality bits before.
 - ``alarms``: a general alarm with a lifecycle (raised, acknowledged, cleared); ingest
   raises ``data_gap`` alarms, monitoring rules reuse the table.
 - ``ingest_sequences``: the last sequence number seen per publisher stream and the
@@ -78,9 +83,13 @@ class ReadingCorrection(Base):
     raw: Mapped[str] = mapped_column(Text, default="")
     taken_up_by: Mapped[str | None] = mapped_column(String(128))
     taken_up_ms: Mapped[int | None] = mapped_column(BigInteger)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)  # ingest_0002: the batch that sent it
+    old_quality: Mapped[int | None] = mapped_column(SmallInteger)  # quality bits of the value replaced
+    amends_batch: Mapped[int | None] = mapped_column(BigInteger)  # batch of the reading it corrects
     __table_args__ = (
         Index("ix_reading_corrections_meter_ts", "meter_id", "ts_ms"),
         Index("ix_reading_corrections_status", "status"),
+        Index("ix_reading_corrections_batch", "batch_id"),
     )
 
 

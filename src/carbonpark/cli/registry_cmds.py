@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Build the demo park, run every capability that exists, print a summary and where the outputs are."""
-        from carbonpark.services.demo import build_demo
+        from carbonpark.services.demo import Size, build_demo
         from carbonpark.services.demo_run import run_capabilities
         from carbonpark.services.status import registry_status
         from carbonpark.settings import get_settings
@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
 
         if size not in {"small", "full"}:
             raise typer.BadParameter(f"expected small or full, got {size!r}", param_hint="--size")
+        chosen: Size = "small" if size == "small" else "full"
         out_dir = out or get_settings().output_dir
         with progress(quiet=False) as bar:
             tasks: dict[str, Any] = {}
@@ -77,7 +78,7 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = bar.add_task(stage, total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
-            result = build_demo(db, size=size, seed=seed, year=year, out_dir=out_dir, on_progress=report)  # type: ignore[arg-type]
+            result = build_demo(db, size=chosen, seed=seed, year=year, out_dir=out_dir, on_progress=report)
             capabilities = run_capabilities(db, result.year, out_dir, on_progress=report)
         summary: dict[str, Any] = {
             "db": normalise_url(db),

@@ -236,10 +236,11 @@ def calendar(
     if rules not in programmes:
         raise ValidationError("--rules", f"one of {', '.join(programmes)}", rules)
     programme = programmes[rules]
+    deadlines = compliance_calendar(year, programme)
     doc = {
         "year": year,
         "rules": programme.name,
-        "deadlines": compliance_calendar(year, programme),
+        "deadlines": deadlines,
         "ccer_cap_fraction": programme.ccer_cap_fraction,
         "source": programme.source,
     }
@@ -250,7 +251,7 @@ def calendar(
         _table(
             f"Compliance year {year} ({programme.name})",
             ["deadline", "date"],
-            [[k, v] for k, v in doc["deadlines"].items()],  # type: ignore[attr-defined]
+            [[k, v] for k, v in deadlines.items()],
         )
     )
     _out.print(

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from carbonpark.dispatch.scenario import GasAsset, GridAsset, Scenario
 from carbonpark.errors import ValidationError
 
 if TYPE_CHECKING:
-    from carbonpark.dispatch.scenario import Scenario
     from carbonpark.dispatch.solve import DispatchResult
 
 __all__ = ["CHART_FORMATS", "write_charts"]
@@ -145,22 +145,22 @@ def write_charts(
 
     fig, ax = plt.subplots(figsize=(10, 3))
     drawn = False
-    for asset in scenario.assets:
-        if asset.type == "grid":
+    for config in scenario.assets:
+        if isinstance(config, GridAsset):
             ax.step(
-                steps, scenario.series(asset.import_price), where="post", label=text["import"].format(name=asset.name)
-            )  # type: ignore[attr-defined]
+                steps, scenario.series(config.import_price), where="post", label=text["import"].format(name=config.name)
+            )
             ax.step(
-                steps, scenario.series(asset.export_price), where="post", label=text["export"].format(name=asset.name)
-            )  # type: ignore[attr-defined]
+                steps, scenario.series(config.export_price), where="post", label=text["export"].format(name=config.name)
+            )
             drawn = True
-        elif asset.type == "gas":
+        elif isinstance(config, GasAsset):
             ax.step(
                 steps,
-                scenario.series(asset.price_per_kwh),
+                scenario.series(config.price_per_kwh),
                 where="post",
-                label=text["gas_price"].format(name=asset.name),
-            )  # type: ignore[attr-defined]
+                label=text["gas_price"].format(name=config.name),
+            )
             drawn = True
     if drawn:
         ax.set_title(text["prices"])

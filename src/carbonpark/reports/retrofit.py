@@ -11,7 +11,6 @@ Guide §7.4 (碳改造), §7.5 (碳评价), §3.2.2(1), §1.3.2; issue 13 item 6
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -23,11 +22,10 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt
 
 from carbonpark.errors import ValidationError
+from carbonpark.reports.charts import figure_svg, svg_style
 from carbonpark.reports.pdf import html_to_pdf
 
 __all__ = ["macc_svg", "render_retrofit_html", "write_retrofit_report"]
-
-_FONTS = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 
 _T: dict[str, dict[str, str]] = {
     "title": {"zh": "{year} 年园区碳改造与碳评价报告", "en": "Park carbon retrofit and carbon evaluation, {year}"},
@@ -61,8 +59,7 @@ def macc_svg(entries: Sequence[Mapping[str, Any]], *, lang: str = "zh", selected
     selected
         Project ids drawn in the portfolio colour (others grey).
     """
-    style = {"svg.fonttype": "none", "font.family": "sans-serif", "font.sans-serif": _FONTS, "font.size": 8}
-    with plt.rc_context(style):
+    with plt.rc_context(svg_style(8)):
         fig, ax = plt.subplots(figsize=(7.0, 3.2))
         left = 0.0
         for e in entries:
@@ -76,11 +73,7 @@ def macc_svg(entries: Sequence[Mapping[str, Any]], *, lang: str = "zh", selected
         ax.set_ylabel(_t("y", lang))
         ax.set_title(_t("macc", lang))
         ax.spines[["top", "right"]].set_visible(False)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight")
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+        return figure_svg(fig)
 
 
 def _n(value: Any, digits: int = 1) -> str:

@@ -286,7 +286,7 @@ def check_path(
     for year, cap in sorted(targets.intensity_caps.items()):
         va = (value_added_1e4cny or {}).get(year)
         value = trajectory.get(year)
-        intensity = None if va in (None, 0) or value is None else value / va  # type: ignore[operator]
+        intensity = None if va is None or va == 0 or value is None else value / va
         checks.append(
             TargetCheck(
                 "intensity",

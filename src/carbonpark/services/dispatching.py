@@ -168,7 +168,7 @@ def park_rolling(
     capacity = _pv_capacity(data["pv"])
     profile = (period["pv"] / capacity).clip(0, 1).round(6).tolist() if capacity else 0.0
     scenario = park_scenario(period.index[0], period["load"].to_numpy(), capacity, {"profile": profile})
-    rows = []
+    rows: list[dict[str, Any]] = []  # issued forecasts in the long form of forecast_from_table
     first = len(data) - steps
     for issued in range(0, steps, commit):
         length = min(window, steps - issued)

@@ -299,7 +299,8 @@ def _rule_dict(rule: AlarmRule, meter: Meter) -> dict[str, Any]:
 def list_rules(db: str | None) -> list[dict[str, Any]]:
     """Every alarm rule."""
     with session(db) as s:
-        return [_rule_dict(r, s.get(Meter, r.meter_id)) for r in s.scalars(select(AlarmRule).order_by(AlarmRule.id))]  # type: ignore[arg-type]
+        rules = s.scalars(select(AlarmRule).order_by(AlarmRule.id))
+        return [_rule_dict(r, s.get_one(Meter, r.meter_id)) for r in rules]  # meter_id is a non-null foreign key
 
 
 def _month_amount(s: Session, meter: Meter, now_ms: int, tz: str) -> tuple[str, float]:
@@ -536,7 +537,7 @@ def demo_monitoring_step(db: str | None, out: Path) -> dict[str, Any]:
         mains = list(s.scalars(select(Meter.code).where(Meter.code.like("%-E-main")).order_by(Meter.id)))
     p99 = float(np.percentile(values, 99))
     existing = {r["name"] for r in list_rules(db)}
-    wanted = [
+    wanted: list[tuple[str, str, str, dict[str, Any]]] = [
         ("进线超限 intake above p99", "threshold", "park-E-intake", {"high": round(p99, 1)}),
         ("进线突变 intake ramp", "rate_of_change", "park-E-intake", {"max_per_hour": round(p99 / 2, 1)}),
         *[(f"数据中断 {code} silent", "silence", code, {"minutes": 120}) for code in mains],

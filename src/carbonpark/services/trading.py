@@ -42,9 +42,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, insert, or_, select, text, tuple_
+from sqlalchemy import Table, func, insert, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -278,7 +278,7 @@ class StoreBook:
         if _is_pg(self.s):
             # in a short transaction of its own: two transfers opening the same account must not
             # wait on each other's uncommitted insert while holding balance locks
-            engine = self.s.get_bind()
+            engine = self.s.get_bind().engine  # the Engine also when the session is bound to a Connection
             with engine.begin() as conn:
                 conn.execute(pg_insert(TradingAccount).values(values).on_conflict_do_nothing())
         else:
@@ -373,7 +373,7 @@ class StoreBook:
         ``INSERT … SELECT FROM unnest(arrays)``, two round trips whatever the count. Elsewhere
         (SQLite, one writer at a time): one multi-row ``INSERT … RETURNING id`` in parameter order.
         """
-        table = TradingMovement.__table__
+        table = cast(Table, TradingMovement.__table__)  # declared with __tablename__: a Table
         if not _is_pg(self.s):
             result = self.s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
             return [int(i) for i in result.scalars()]
@@ -1383,7 +1383,7 @@ def energy_status_report(s: Session, enterprise: str | int, year: int, who: Prin
         select(EnergyCap).where(EnergyCap.park_id == park.id, EnergyCap.org == key, EnergyCap.year == year)
     ).first()
     target = en.DualControlTarget(key, year, cap.total_cap_tce, cap.intensity_cap) if cap else None
-    doc = en.energy_use_status_report(key, year, by_carrier, va, (), target)
+    doc: dict[str, Any] = en.energy_use_status_report(key, year, by_carrier, va, (), target)
     doc["products"]["checks"] = [c for c in check_product_quotas(s, year) if c["enterprise"] == key]
     doc["basic"].update(
         {"name": ent.name, "name_en": ent.name_en, "credit_code": ent.credit_code, "through_month": month}
@@ -1664,7 +1664,7 @@ def market_data(s: Session, asset: str, market: str = PARK_INTERNAL, levels: int
                 row.side,
                 parsed,
                 int(row.quantity),
-                Decimal(row.price),
+                Decimal(row.price) if row.price is not None else None,
                 row.type,
                 int(row.seq),
                 remaining=int(row.remaining),

@@ -24,7 +24,7 @@ import linopy
 import numpy as np
 import xarray as xr
 
-from carbonpark.dispatch.context import DispatchContext
+from carbonpark.dispatch.context import DispatchContext, StepTerm
 from carbonpark.dispatch.scenario import (
     AbsorptionChillerAsset,
     BatteryAsset,
@@ -82,7 +82,8 @@ def define_conversion(
     ratio
         Output per input [kW/kW], one number or one per step.
     """
-    ctx.model.add_constraints(output - ctx.series(ratio) * source == 0, name=f"{asset}-{family}")
+    rows = ctx.constraint([(1.0, output), (-ctx.scenario.series(ratio), source)], "=", 0.0)  # type: ignore[arg-type]
+    ctx.model.add_constraints(rows, name=f"{asset}-{family}")
 
 
 def define_min_load(
@@ -96,8 +97,11 @@ def define_min_load(
     if min_load is None:
         return
     on = ctx.add_flow(asset, "on", binary=True)
-    ctx.model.add_constraints(output - capacity_kw * on <= 0, name=f"{asset}-max_output")
-    ctx.model.add_constraints(output - min_load * capacity_kw * on >= 0, name=f"{asset}-min_output")
+    ctx.model.add_constraints(
+        ctx.constraint([(1.0, output), (-capacity_kw, on)], "<=", 0.0), name=f"{asset}-max_output"
+    )
+    rows = ctx.constraint([(1.0, output), (-min_load * capacity_kw, on)], ">=", 0.0)
+    ctx.model.add_constraints(rows, name=f"{asset}-min_output")
 
 
 def define_storage_balance(ctx: DispatchContext, asset: StorageAsset) -> None:
@@ -113,13 +117,13 @@ def define_storage_balance(ctx: DispatchContext, asset: StorageAsset) -> None:
     discharge = ctx.variable(asset.name, "discharge_kw")
     initial = np.zeros(ctx.scenario.horizon.steps)
     initial[0] = keep * asset.soc_initial * asset.energy_kwh
-    lhs = (
-        soc
-        - keep * soc.shift(step=1).fillna(0)
-        - asset.charge_efficiency * hours * charge
-        + (hours / asset.discharge_efficiency) * discharge
-    )
-    ctx.model.add_constraints(lhs == ctx.series(initial), name=f"{asset.name}-soc_balance")
+    terms: list[StepTerm] = [
+        (1.0, soc),
+        (-keep, soc, 1),
+        (-asset.charge_efficiency * hours, charge),
+        (hours / asset.discharge_efficiency, discharge),
+    ]
+    ctx.model.add_constraints(ctx.constraint(terms, "=", initial), name=f"{asset.name}-soc_balance")
 
 
 def define_end_state(ctx: DispatchContext, asset: StorageAsset) -> None:
@@ -127,10 +131,11 @@ def define_end_state(ctx: DispatchContext, asset: StorageAsset) -> None:
 
     Named ``"{asset}-end_state"`` [kWh]; the relaxed model adds the slack ``"{asset}-end_shortfall_kwh"``.
     """
-    soc_end = ctx.variable(asset.name, "soc_kwh").isel(step=-1)
+    # one row: scalar linopy terms, no array broadcasting
+    soc_end = 1.0 * ctx.variable(asset.name, "soc_kwh").at[ctx.scenario.horizon.steps - 1]
     floor = asset.end_soc_fraction * asset.energy_kwh
     slack = ctx.slack(asset.name, "end_shortfall_kwh", per_step=False)
-    lhs = soc_end.to_linexpr() if slack is None else soc_end + slack
+    lhs = soc_end if slack is None else soc_end + slack.at[()]
     ctx.model.add_constraints(lhs >= floor, name=f"{asset.name}-end_state")
 
 
@@ -144,7 +149,9 @@ def define_demand_charge(ctx: DispatchContext, asset: GridAsset) -> None:
     name = f"{asset.name}-peak_import_kw"
     peak = ctx.model.add_variables(lower=asset.peak_import_floor_kw, name=name)
     imports = ctx.variable(asset.name, "import_kw")
-    ctx.model.add_constraints(imports - peak <= 0, name=f"{asset.name}-peak_import")
+    ctx.model.add_constraints(
+        ctx.constraint([(1.0, imports), (-1.0, peak)], "<=", 0.0), name=f"{asset.name}-peak_import"
+    )
     ctx.add_peak_cost(asset.name, "import_kw", asset.demand_charge_per_kw, name, asset.peak_import_floor_kw)
 
 
@@ -168,7 +175,7 @@ def define_renewable(ctx: DispatchContext, asset: PvAsset | WindAsset) -> None:
     available = asset.capacity_kw * ctx.scenario.series(asset.profile)
     output = ctx.add_flow(asset.name, "output_kw", upper=available)
     ctx.add_to_bus("electricity", asset.name, "output_kw", +1.0)
-    ctx.add_output(asset.name, "curtailed_kw", (-output) + ctx.series(available))
+    ctx.add_output(asset.name, "curtailed_kw", ctx.expression([(-1.0, output)], constant=available))
 
 
 def define_storage(ctx: DispatchContext, asset: StorageAsset, carrier: str) -> None:
@@ -266,7 +273,8 @@ def define_flexible_load(ctx: DispatchContext, asset: FlexibleLoadAsset) -> None
     ctx.add_to_bus(asset.carrier, asset.name, "consumption_kw", -1.0)
     if asset.curtail_cost_per_kwh:
         ctx.add_energy_cost(asset.name, "curtailed_kw", asset.curtail_cost_per_kwh)
-    served = consumption + curtailed
+    served_terms: list[StepTerm] = [(1.0, consumption), (1.0, curtailed)]
+    served = ctx.expression(served_terms)
     in_window = np.zeros(ctx.scenario.horizon.steps, dtype=bool)
     for index, window in enumerate(asset.windows):
         in_window[window.start : window.end] = True
@@ -275,7 +283,8 @@ def define_flexible_load(ctx: DispatchContext, asset: FlexibleLoadAsset) -> None
         ctx.model.add_constraints(served.isel(step=steps).sum() == energy, name=f"{asset.name}-window_{index}")
     if not in_window.all():
         fixed = xr.DataArray(~in_window, coords=[ctx.steps])
-        ctx.model.add_constraints(served == ctx.series(profile), name=f"{asset.name}-fixed", mask=fixed)
+        rows = ctx.constraint(served_terms, "=", profile)
+        ctx.model.add_constraints(rows, name=f"{asset.name}-fixed", mask=fixed)
 
 
 def define_gas_supply(ctx: DispatchContext, asset: GasAsset) -> None:

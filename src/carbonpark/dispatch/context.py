@@ -13,7 +13,7 @@ The guide §4.6; PyPSA's convention of naming linopy variables and constraints
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,16 +21,21 @@ import linopy
 import numpy as np
 import pandas as pd
 import xarray as xr
+from linopy.constants import TERM_DIM
 
 from carbonpark.dispatch.scenario import CARRIERS, Scenario
 
-__all__ = ["BusTerm", "DispatchContext", "LinearTerm", "Schedule"]
+__all__ = ["BusTerm", "DispatchContext", "LinearTerm", "Schedule", "StepTerm"]
 
 #: Per asset, per quantity, one value per step.
 Schedule = dict[str, dict[str, np.ndarray]]
 
 #: Penalty [CNY/kWh] on the slack variables of the diagnostic (relaxed) model.
 SLACK_PENALTY = 1.0e6
+
+#: ``(coefficient, variable)`` or ``(coefficient, variable, lag)`` in :meth:`DispatchContext.expression`:
+#: the coefficient is one number or one per step; ``lag = k`` takes the variable ``k`` steps earlier.
+StepTerm = tuple[object, linopy.Variable] | tuple[object, linopy.Variable, int]
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,130 @@ class DispatchContext:
             self.integer = True
             variable = self.model.add_variables(binary=True, coords=[self.steps], name=name)
         else:
-            up = np.inf if upper is None else self.series(upper)
-            variable = self.model.add_variables(lower=self.series(lower), upper=up, coords=[self.steps], name=name)
+            # bounds as DataArrays over ``step``: linopy takes the coordinates from them
+            # without broadcasting scalars (about 3 times faster for 8,760 steps)
+            up = self.series(np.inf if upper is None else upper)
+            variable = self.model.add_variables(lower=self.series(lower), upper=up, name=name)
         self.outputs.setdefault(asset, {})[quantity] = variable
         return variable
+
+    def expression(self, terms: Sequence[StepTerm], constant: object = None) -> linopy.LinearExpression:
+        """``Σ coefficient × variable + constant`` in every step, built in one pass over arrays.
+
+        Equivalent to adding ``coefficient * variable`` expressions with linopy, without the
+        alignment and copies of one xarray merge per addition: every per-step variable of
+        the context shares the same ``step`` index, so the terms are stacked as they are.
+
+        Parameters
+        ----------
+        terms
+            ``(coefficient, variable)`` or ``(coefficient, variable, lag)``. The coefficient is
+            one number or one per step; the variable is over ``step`` or a scalar (the same
+            variable in every step). ``lag = k > 0`` uses the variable's value ``k`` steps
+            earlier (no term in the first ``k`` steps), as ``variable.shift(step=k)``.
+        constant
+            One number or one per step (default 0).
+
+        Raises
+        ------
+        ValueError
+            If a variable is over other dimensions, or a coefficient or lag does not fit
+            the number of steps.
+        """
+        coeffs, labels = self._stack(terms)
+        const = self._per_step(0.0 if constant is None else constant, "constant")
+        data = xr.Dataset(
+            {"coeffs": (("step", TERM_DIM), coeffs), "vars": (("step", TERM_DIM), labels), "const": ("step", const)},
+            coords={"step": self.steps},
+        )
+        return linopy.LinearExpression(data, self.model)
+
+    def constraint(self, terms: Sequence[StepTerm], sign: str, rhs: object) -> linopy.Constraint:
+        """``Σ coefficient × variable  sign  rhs`` in every step, for ``model.add_constraints``.
+
+        The rows are built from arrays as in :meth:`expression` and handed to linopy as a
+        finished constraint (no subtraction of the right-hand side, no alignment).
+
+        Parameters
+        ----------
+        terms
+            As in :meth:`expression`.
+        sign
+            ``"="`` (or ``"=="``), ``"<="`` or ``">="``.
+        rhs
+            One number or one per step.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`expression`, or for another sign.
+        """
+        signs = {"=": "=", "==": "=", "<=": "<=", ">=": ">="}
+        if sign not in signs:
+            raise ValueError(f"expected a sign '=', '<=' or '>=', got {sign!r}")
+        coeffs, labels = self._stack(terms)
+        data = xr.Dataset(
+            {
+                "coeffs": (("step", TERM_DIM), coeffs),
+                "vars": (("step", TERM_DIM), labels),
+                "sign": ("step", np.full(len(coeffs), signs[sign])),
+                "rhs": ("step", self._per_step(rhs, "right-hand side")),
+            },
+            coords={"step": self.steps},
+        )
+        return linopy.Constraint(data, model=self.model)
+
+    def _stack(self, terms: Sequence[StepTerm]) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients and variable labels of ``terms`` as (steps × terms) arrays (label −1: no term)."""
+        n = self.scenario.horizon.steps
+        labels = np.full((n, len(terms)), -1, dtype=np.int64)
+        coeffs = np.zeros((n, len(terms)))
+        for j, term in enumerate(terms):
+            coefficient, variable = term[0], term[1]
+            lag = int(term[2]) if len(term) == 3 else 0
+            values = variable.labels.values
+            if variable.dims not in {(), ("step",)} or values.size not in {1, n}:
+                raise ValueError(
+                    f"expected a variable over the {n} steps or a scalar one, got {variable.name!r} "
+                    f"with dimensions {dict(variable.sizes)}"
+                )
+            if not 0 <= lag <= n:
+                raise ValueError(f"expected a lag between 0 and {n} steps, got {lag}")
+            coeffs[:, j] = self._per_step(coefficient, "coefficient")
+            labels[lag:, j] = np.broadcast_to(values, n)[: n - lag]
+        return coeffs, labels
+
+    def total(self, terms: Sequence[StepTerm]) -> linopy.LinearExpression:
+        """``Σ_t Σ_terms coefficient[t] × variable[t]`` as one scalar expression.
+
+        Terms as in :meth:`expression`; a scalar variable (a peak) enters once with the
+        coefficient's first value.
+        """
+        labels: list[np.ndarray] = []
+        coeffs: list[np.ndarray] = []
+        for coefficient, variable, *_ in terms:
+            values = variable.labels.values.ravel()
+            factor = self._per_step(coefficient, "coefficient")
+            labels.append(values)
+            coeffs.append(factor[: values.size] if values.size == 1 else factor)
+        data = xr.Dataset(
+            {
+                "coeffs": (TERM_DIM, np.concatenate(coeffs) if coeffs else np.zeros(0)),
+                "vars": (TERM_DIM, np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)),
+                "const": 0.0,
+            }
+        )
+        return linopy.LinearExpression(data, self.model)
+
+    def _per_step(self, value: object, what: str) -> np.ndarray:
+        """One number or one per step as an array of ``horizon.steps`` floats."""
+        n = self.scenario.horizon.steps
+        array = np.asarray(value.values if isinstance(value, xr.DataArray) else value, dtype=float)
+        if array.ndim == 0:
+            return np.full(n, float(array))
+        if array.shape != (n,):
+            raise ValueError(f"expected a {what} as one number or {n} numbers (one per step), got shape {array.shape}")
+        return array
 
     def add_output(self, asset: str, quantity: str, expression: linopy.LinearExpression) -> None:
         """Report ``expression`` in the schedule as ``quantity`` of ``asset`` (e.g. ``curtailed_kw``)."""

@@ -13,13 +13,10 @@ The guide §4.6; issue 10 (definitions of cost, emissions and the weighted objec
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import linopy
 import numpy as np
 
-from carbonpark.dispatch.context import SLACK_PENALTY, DispatchContext
+from carbonpark.dispatch.context import SLACK_PENALTY, DispatchContext, StepTerm
 from carbonpark.dispatch.registry import asset_types
 from carbonpark.dispatch.scenario import CARRIERS, Scenario, WeightedObjective
 from carbonpark.errors import InfeasibleError
@@ -79,62 +76,59 @@ def define_balance_constraints(ctx: DispatchContext) -> None:
                     f"supplies {carrier}"
                 )
             continue
-        flows = [term.sign * ctx.variable(term.asset, term.quantity) for term in terms]
+        flows: list[StepTerm] = [(term.sign, ctx.variable(term.asset, term.quantity)) for term in terms]
         shortage = ctx.slack(carrier, "shortage_kw")
         surplus = ctx.slack(carrier, "surplus_kw")
         if shortage is not None and surplus is not None:
-            flows += [1.0 * shortage, -1.0 * surplus]
-        lhs = functools.reduce(operator.add, flows)
-        ctx.model.add_constraints(lhs == ctx.series(load), name=f"{carrier}-balance")
+            flows += [(1.0, shortage), (-1.0, surplus)]
+        ctx.model.add_constraints(ctx.constraint(flows, "=", load), name=f"{carrier}-balance")
 
 
-def _terms_expression(ctx: DispatchContext, kind: str) -> linopy.LinearExpression:
+def _objective_terms(ctx: DispatchContext, kind: str, factor: float = 1.0, divisor: float = 1.0) -> list[StepTerm]:
+    """The terms of the total cost [CNY] or emissions [kgCO2], each coefficient × ``factor`` / ``divisor``."""
     terms = ctx.cost_terms if kind == "cost" else ctx.emission_terms
-    parts: list[linopy.LinearExpression] = []
+    parts: list[StepTerm] = []
     for term in terms:
         if term.kind == "peak":
-            parts.append(float(term.coefficient[0]) * ctx.model.variables[term.peak_variable])
+            coefficient = factor * float(term.coefficient[0]) / divisor
+            parts.append((coefficient, ctx.model.variables[term.peak_variable]))
         else:
-            coefficient = ctx.series(term.coefficient * ctx.step_hours)
-            parts.append((coefficient * ctx.variable(term.asset, term.quantity)).sum())
-    if not parts:
-        return linopy.LinearExpression(None, ctx.model)
-    return functools.reduce(operator.add, parts)
+            per_step = factor * (term.coefficient * ctx.step_hours) / divisor
+            parts.append((per_step, ctx.variable(term.asset, term.quantity)))
+    return parts
 
 
 def cost_expression(ctx: DispatchContext) -> linopy.LinearExpression:
     """Total cost over the horizon [CNY] as a linear expression."""
-    return _terms_expression(ctx, "cost")
+    return ctx.total(_objective_terms(ctx, "cost"))
 
 
 def emissions_expression(ctx: DispatchContext) -> linopy.LinearExpression:
     """Total emissions over the horizon [kgCO2] as a linear expression."""
-    return _terms_expression(ctx, "emissions")
+    return ctx.total(_objective_terms(ctx, "emissions"))
 
 
-def _slack_penalty(ctx: DispatchContext) -> linopy.LinearExpression | None:
-    if not ctx.slacks:
-        return None
-    parts = [(SLACK_PENALTY * variable).sum() for variable in ctx.slacks.values()]
-    return functools.reduce(operator.add, parts)
+def _slack_penalty(ctx: DispatchContext) -> list[StepTerm]:
+    return [(SLACK_PENALTY, variable) for variable in ctx.slacks.values()]
 
 
 def define_objective(ctx: DispatchContext, objective: str | WeightedObjective) -> None:
-    """Set the objective: ``cost`` [CNY], ``emissions`` [tCO2e] or the weighted sum [CNY]."""
+    """Set the objective: ``cost`` [CNY], ``emissions`` [tCO2e] or the weighted sum [CNY].
+
+    The objective is assembled as one expression from the cost and emission terms (and the
+    slack penalty of the relaxed model), without intermediate sums.
+    """
     if objective == "cost":
-        expression = cost_expression(ctx)
+        terms = _objective_terms(ctx, "cost")
     elif objective == "emissions":
-        expression = emissions_expression(ctx) / 1000.0
+        terms = _objective_terms(ctx, "emissions", divisor=1000.0)
     elif isinstance(objective, WeightedObjective):
-        expression = objective.cost_weight * cost_expression(ctx) + (
-            objective.carbon_price_per_t / 1000.0
-        ) * emissions_expression(ctx)
+        terms = _objective_terms(ctx, "cost", objective.cost_weight) + _objective_terms(
+            ctx, "emissions", objective.carbon_price_per_t / 1000.0
+        )
     else:  # pragma: no cover - the scenario model admits nothing else
         raise ValueError(f"unknown objective {objective!r}")
-    penalty = _slack_penalty(ctx)
-    if penalty is not None:
-        expression = expression + penalty
-    ctx.model.add_objective(expression, overwrite=True)
+    ctx.model.add_objective(ctx.total(terms + _slack_penalty(ctx)), overwrite=True)
 
 
 def build_model(scenario: Scenario, relaxed: bool = False) -> DispatchContext:

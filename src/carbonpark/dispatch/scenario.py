@@ -503,13 +503,30 @@ def _check_lengths(value: Any, field: str, steps: int) -> None:
         raise ValidationError(field, f"one number or {steps} numbers (horizon.steps)", f"{len(value)} numbers")
 
 
+def _check_finite(value: Any, field: str) -> None:
+    """Numbers enter the model as bounds, coefficients and right-hand sides: no NaN or infinity."""
+    if isinstance(value, bool) or not isinstance(value, float | int | list) or value == []:
+        return
+    if isinstance(value, list) and not all(isinstance(v, float | int) and not isinstance(v, bool) for v in value):
+        return
+    array = np.asarray(value, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(np.atleast_1d(array)))
+    if bad.size:
+        where = "" if array.ndim == 0 else f" at step {int(bad[0])}"
+        raise ValidationError(
+            field, "finite numbers (leave a limit out or null for no limit)", f"{array.flat[bad[0]]}{where}"
+        )
+
+
 def _check_series(scenario: Scenario) -> None:
     steps = scenario.horizon.steps
     for carrier in CARRIERS:
         _check_lengths(getattr(scenario.loads, carrier), f"loads.{carrier}", steps)
+        _check_finite(getattr(scenario.loads, carrier), f"loads.{carrier}")
     for index, asset in enumerate(scenario.assets):
         for key in type(asset).model_fields:
             _check_lengths(getattr(asset, key), f"assets.{index}.{key}", steps)
+            _check_finite(getattr(asset, key), f"assets.{index}.{key}")
         if isinstance(asset, FlexibleLoadAsset):
             for w, window in enumerate(asset.windows):
                 if window.end > steps:

@@ -12,11 +12,8 @@ The guide §4.6; issue 10; HiGHS (Huangfu and Hall, 2018) through linopy.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -26,6 +23,7 @@ import numpy as np
 
 from carbonpark.dispatch.baseline import baseline_schedule
 from carbonpark.dispatch.context import BusTerm, DispatchContext, Schedule
+from carbonpark.dispatch.highs import HighsSolution, solve_with_highs
 from carbonpark.dispatch.model import build_model, cost_expression, emissions_expression, step_ranges
 from carbonpark.dispatch.scenario import (
     CARRIERS,
@@ -154,40 +152,20 @@ def _money(value: float) -> Decimal:
     return Decimal(repr(value)).quantize(_CENT) + Decimal("0.00")
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what the solver library prints on file descriptor 1 to standard error."""
-    try:
-        stdout_fd = sys.__stdout__.fileno() if sys.__stdout__ else 1
-        stderr_fd = sys.__stderr__.fileno() if sys.__stderr__ else 2
-    except (OSError, ValueError):  # pragma: no cover - no real descriptors
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(stdout_fd)
-    try:
-        os.dup2(stderr_fd, stdout_fd)
-        yield
-    finally:
-        os.dup2(saved, stdout_fd)
-        os.close(saved)
-
-
-def _run_highs(model: linopy.Model, integer: bool) -> str:
+def _run_highs(model: linopy.Model, integer: bool) -> HighsSolution:
     options: dict[str, Any] = {"output_flag": False}
     if integer:
         options["mip_rel_gap"] = 1e-7
-    with _stdout_to_stderr():
-        _, condition = model.solve(solver_name="highs", io_api="direct", **options)
-    return str(condition)
+    return solve_with_highs(model, options)
 
 
-def _solution(ctx: DispatchContext) -> Schedule:
+def _solution(ctx: DispatchContext, solved: HighsSolution) -> Schedule:
+    """Every registered quantity of the solved model, read once from the solution array."""
     schedule: Schedule = {}
     for asset, quantities in ctx.outputs.items():
         schedule[asset] = {}
         for quantity, item in quantities.items():
-            values = np.asarray(item.solution.values, dtype=float)
+            values = solved.value(item)
             schedule[asset][quantity] = np.where(np.abs(values) < 1e-9, 0.0, values)
     return schedule
 
@@ -225,10 +203,10 @@ def _unbounded_message(scenario: Scenario) -> str:
 def _diagnose_infeasible(scenario: Scenario) -> str:
     """Re-solve with penalised slacks and say which carriers, steps and end states cannot be met."""
     ctx = build_model(scenario, relaxed=True)
-    condition = _run_highs(ctx.model, ctx.integer)
-    if condition in {"unbounded", "infeasible_or_unbounded"}:
+    solved = _run_highs(ctx.model, ctx.integer)
+    if solved.condition in {"unbounded", "infeasible_or_unbounded"}:
         return _unbounded_message(scenario)
-    if condition != "optimal":
+    if solved.condition != "optimal":
         return "no schedule satisfies the asset limits (the relaxed model is infeasible too)"
     causes: list[str] = []
     for carrier in CARRIERS:
@@ -236,7 +214,7 @@ def _diagnose_infeasible(scenario: Scenario) -> str:
             variable = ctx.slacks.get(f"{carrier}-{quantity}")
             if variable is None:
                 continue
-            values = np.asarray(variable.solution.values, dtype=float)
+            values = solved.value(variable)
             bad = np.flatnonzero(values > 1e-6)
             if bad.size:
                 causes.append(
@@ -245,7 +223,7 @@ def _diagnose_infeasible(scenario: Scenario) -> str:
     for asset in scenario.assets:
         variable = ctx.slacks.get(f"{asset.name}-end_shortfall_kwh")
         if variable is not None and isinstance(asset, StorageAsset):
-            shortfall = float(variable.solution.values)
+            shortfall = float(solved.value(variable))
             if shortfall > 1e-6:
                 floor = asset.end_soc_fraction * asset.energy_kwh
                 causes.append(
@@ -254,10 +232,11 @@ def _diagnose_infeasible(scenario: Scenario) -> str:
     return "; ".join(causes) if causes else "the constraints conflict (no single carrier or end state explains it)"
 
 
-def _solve_context(ctx: DispatchContext) -> None:
-    condition = _run_highs(ctx.model, ctx.integer)
+def _solve_context(ctx: DispatchContext) -> HighsSolution:
+    solved = _run_highs(ctx.model, ctx.integer)
+    condition = solved.condition
     if condition == "optimal":
-        return
+        return solved
     if condition == "unbounded":
         raise InfeasibleError(_unbounded_message(ctx.scenario))
     if condition in {"infeasible", "infeasible_or_unbounded"}:
@@ -268,12 +247,12 @@ def _solve_context(ctx: DispatchContext) -> None:
     raise InfeasibleError(f"HiGHS stopped without an optimum (termination: {condition})")
 
 
-def _lexicographic_cost(ctx: DispatchContext, emissions_kg: float) -> None:
+def _lexicographic_cost(ctx: DispatchContext, emissions_kg: float) -> HighsSolution:
     """Among the schedules with the least emissions, take the cheapest (the ``emissions`` objective)."""
     tolerance = 1e-7 * abs(emissions_kg) + 1e-6
     ctx.model.add_constraints(emissions_expression(ctx) <= emissions_kg + tolerance, name="objective-emissions_cap")
     ctx.model.add_objective(cost_expression(ctx), overwrite=True)
-    _solve_context(ctx)
+    return _solve_context(ctx)
 
 
 def _objective_kind(objective: str | WeightedObjective) -> str:
@@ -328,11 +307,11 @@ def solve_dispatch(scenario: Scenario) -> DispatchResult:
     """
     started = time.perf_counter()
     ctx = build_model(scenario)
-    _solve_context(ctx)
-    objective = float(ctx.model.objective.value or 0.0)
+    solved = _solve_context(ctx)
+    objective = solved.objective
     if scenario.objective == "emissions":
-        _lexicographic_cost(ctx, objective * 1000.0)
-    schedule = _solution(ctx)
+        solved = _lexicographic_cost(ctx, objective * 1000.0)
+    schedule = _solution(ctx, solved)
     return _result(ctx, schedule, objective, time.perf_counter() - started)
 
 
@@ -399,8 +378,7 @@ def pareto_front(scenario: Scenario, points: int = 5) -> list[ParetoPoint]:
         if name in ctx.model.constraints:
             ctx.model.remove_constraints(name)
         ctx.model.add_constraints(emissions <= epsilon_kg, name=name)
-        _solve_context(ctx)
-        schedule = _solution(ctx)
+        schedule = _solution(ctx, _solve_context(ctx))
         front.append(
             ParetoPoint(
                 _money(ctx.evaluate_terms(ctx.cost_terms, schedule)),

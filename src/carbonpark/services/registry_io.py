@@ -26,6 +26,7 @@ from carbonpark.model import (
     StatisticSpec,
     validate_spec,
 )
+from carbonpark.services.footprints import TransportLegSpec, add_transport_leg
 from carbonpark.store import registry as reg
 from carbonpark.store import session
 
@@ -51,6 +52,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel], Any], ...] = (
     ("sources", SourceSpec, reg.add_source),
     ("products", ProductSpec, reg.add_product),
     ("bom", BomLineSpec, reg.add_bom_line),
+    ("transport", TransportLegSpec, lambda s, _park, spec, actor: add_transport_leg(s, spec, actor)),
 )
 
 
@@ -59,7 +61,7 @@ def import_registry(db: str | None, path: Path, actor: str) -> dict[str, int]:
 
     The file may hold a ``park`` mapping (created when the database has none) and lists
     under ``carriers, materials, enterprises, sites, devices, meters, calibrations,
-    sources, products, bom``. Any invalid entry aborts the whole import with an error
+    sources, products, bom, transport``. Any invalid entry aborts the whole import with an error
     naming the section, the entry number and the field; nothing is stored.
     """
     try:

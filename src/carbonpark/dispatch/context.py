@@ -192,39 +192,44 @@ class DispatchContext:
         labels = np.full((n, len(terms)), -1, dtype=np.int64)
         coeffs = np.zeros((n, len(terms)))
         for j, term in enumerate(terms):
-            coefficient, variable = term[0], term[1]
             lag = int(term[2]) if len(term) == 3 else 0
-            values = variable.labels.values
-            if variable.dims not in {(), ("step",)} or values.size not in {1, n}:
-                raise ValueError(
-                    f"expected a variable over the {n} steps or a scalar one, got {variable.name!r} "
-                    f"with dimensions {dict(variable.sizes)}"
-                )
             if not 0 <= lag <= n:
                 raise ValueError(f"expected a lag between 0 and {n} steps, got {lag}")
-            coeffs[:, j] = self._per_step(coefficient, "coefficient")
-            labels[lag:, j] = np.broadcast_to(values, n)[: n - lag]
+            coeffs[:, j] = self._per_step(term[0], "coefficient")
+            labels[lag:, j] = np.broadcast_to(self._labels(term[1]), n)[: n - lag]
         return coeffs, labels
 
-    def total(self, terms: Sequence[StepTerm]) -> linopy.LinearExpression:
+    def _labels(self, variable: linopy.Variable) -> np.ndarray:
+        """The labels of a variable over ``step`` or of a scalar variable."""
+        n = self.scenario.horizon.steps
+        values = variable.labels.values
+        if variable.dims not in {(), ("step",)} or values.size not in {1, n}:
+            raise ValueError(
+                f"expected a variable over the {n} steps or a scalar one, got {variable.name!r} "
+                f"with dimensions {dict(variable.sizes)}"
+            )
+        return values
+
+    def total(self, terms: Sequence[tuple[object, linopy.Variable]]) -> linopy.LinearExpression:
         """``Σ_t Σ_terms coefficient[t] × variable[t]`` as one scalar expression.
 
-        Terms as in :meth:`expression`; a scalar variable (a peak) enters once with the
-        coefficient's first value.
+        Terms ``(coefficient, variable)`` as in :meth:`expression` (no lag); a scalar
+        variable (a peak) enters once, with the coefficient's first value.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`expression`.
         """
-        labels: list[np.ndarray] = []
-        coeffs: list[np.ndarray] = []
-        for coefficient, variable, *_ in terms:
-            values = variable.labels.values.ravel()
+        labels: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+        coeffs: list[np.ndarray] = [np.zeros(0)]
+        for coefficient, variable in terms:
+            values = self._labels(variable).ravel()
             factor = self._per_step(coefficient, "coefficient")
-            labels.append(values)
-            coeffs.append(factor[: values.size] if values.size == 1 else factor)
+            labels.append(values.astype(np.int64))
+            coeffs.append(factor[: values.size])
         data = xr.Dataset(
-            {
-                "coeffs": (TERM_DIM, np.concatenate(coeffs) if coeffs else np.zeros(0)),
-                "vars": (TERM_DIM, np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)),
-                "const": 0.0,
-            }
+            {"coeffs": (TERM_DIM, np.concatenate(coeffs)), "vars": (TERM_DIM, np.concatenate(labels)), "const": 0.0}
         )
         return linopy.LinearExpression(data, self.model)
 

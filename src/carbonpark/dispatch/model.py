@@ -84,10 +84,12 @@ def define_balance_constraints(ctx: DispatchContext) -> None:
         ctx.model.add_constraints(ctx.constraint(flows, "=", load), name=f"{carrier}-balance")
 
 
-def _objective_terms(ctx: DispatchContext, kind: str, factor: float = 1.0, divisor: float = 1.0) -> list[StepTerm]:
+def _objective_terms(
+    ctx: DispatchContext, kind: str, factor: float = 1.0, divisor: float = 1.0
+) -> list[tuple[object, linopy.Variable]]:
     """The terms of the total cost [CNY] or emissions [kgCO2], each coefficient × ``factor`` / ``divisor``."""
     terms = ctx.cost_terms if kind == "cost" else ctx.emission_terms
-    parts: list[StepTerm] = []
+    parts: list[tuple[object, linopy.Variable]] = []
     for term in terms:
         if term.kind == "peak":
             coefficient = factor * float(term.coefficient[0]) / divisor
@@ -108,7 +110,7 @@ def emissions_expression(ctx: DispatchContext) -> linopy.LinearExpression:
     return ctx.total(_objective_terms(ctx, "emissions"))
 
 
-def _slack_penalty(ctx: DispatchContext) -> list[StepTerm]:
+def _slack_penalty(ctx: DispatchContext) -> list[tuple[object, linopy.Variable]]:
     return [(SLACK_PENALTY, variable) for variable in ctx.slacks.values()]
 
 

@@ -121,7 +121,7 @@ def _login(page: Any, url: str, user: str) -> None:
     page.wait_for_url("**/web/overview")
 
 
-#: Pages that must draw at least one chart with the demo data.
+#: Pages that must draw at least one chart for the park admin with the demo data.
 CHART_PAGES = {
     "overview",
     "forecast",
@@ -132,7 +132,33 @@ CHART_PAGES = {
     "retrofit",  # the MACC
     "trading",
     "footprint",  # the Sankey
+    "targets",  # caps, path, actual, forecast; the months
+    "energy",  # position and quotas
+    "admission",  # before and after against each limit
 }
+
+
+def _charts_drawn(page: Any, key: str) -> int:
+    """Wait for plotly on a page with charts; every chart area must hold drawn traces. Returns the chart count."""
+    plots = page.locator(".plot").count()
+    if plots:
+        page.wait_for_selector(".plot .main-svg", timeout=15_000)
+        drawn = page.eval_on_selector_all(
+            ".plot", "ps => ps.filter(p => p.querySelector('svg.main-svg g.trace, svg.main-svg path')).length"
+        )
+        assert drawn == plots, f"{key}: {plots - drawn} of {plots} charts empty"
+    return plots
+
+
+def _sankey_links(db: str) -> int:
+    """Links of the footprint page's Sankey for the first product in the admin's scope."""
+    from carbonpark.web.pages import footprints_of
+
+    result = footprints_of(db, 2025)
+    fp = result.footprints[next(iter(result.footprints))]
+    stages = {k: float(v) for k, v in fp.by_stage.items() if float(v)}
+    inputs = [v for v in fp.by_input.values() if float(v)] if "raw_materials" in stages else []
+    return len(stages) + len(inputs)
 
 
 def test_every_menu_page_loads_for_each_role(server: dict[str, Any], browser: Any, tmp_path: Path) -> None:
@@ -148,17 +174,15 @@ def test_every_menu_page_loads_for_each_role(server: dict[str, Any], browser: An
             page.goto(f"{server['url']}/web/{key}")
             page.wait_for_load_state("load")
             assert page.locator("h1").first.inner_text().strip(), key
+            charts = _charts_drawn(page, key)  # every role: no empty chart area
             if user == "demo-admin" and key in CHART_PAGES:
-                page.wait_for_selector(".plot .main-svg", timeout=15_000)
-                drawn = page.eval_on_selector_all(
-                    ".plot svg.main-svg g.trace, .plot svg.main-svg path", "els => els.length"
-                )
-                assert drawn > 0, f"chart of {key} is empty"
+                assert charts > 0, f"{key} has no chart"
+                assert page.locator('.note[data-key="note.chart_empty"]').count() == 0, key
             if user == "demo-admin" and key == "footprint":
-                # product 1 (chem1-chem): stages raw_materials and manufacturing_energy, and its two inputs
-                # (methanol, caustic soda) into raw_materials: 4 links (demo BOM, services/demo.py)
+                # the first product (chem1-chem): one link per non-zero life-cycle stage into the product and one
+                # per non-zero input into the raw-material stage (demo BOM, services/demo.py; transport legs)
                 links = page.eval_on_selector_all(".plot g.sankey path.sankey-link", "els => els.length")
-                assert links == 4, links
+                assert links == _sankey_links(server["db"]) >= 4, links
             if user == "demo-admin" and key == "retrofit":
                 # one MACC bar per project of the portfolio table
                 bars = page.eval_on_selector_all(".plot g.trace.bars g.point", "els => els.length")
@@ -173,6 +197,16 @@ def test_every_menu_page_loads_for_each_role(server: dict[str, Any], browser: An
     assert "upload" not in seen["demo-regulator"]
     assert all("overview" in keys for keys in seen.values())
     page.close()
+
+
+def _rows(page: Any, title: str) -> list[list[str]]:
+    """The cells of a page's table (``section[data-title=title]``) as text."""
+    return list(
+        page.eval_on_selector_all(
+            f'section[data-title="{title}"] tbody tr',
+            "trs => trs.map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))",
+        )
+    )
 
 
 def _park_total(db: str, org: str) -> dict[str, Any]:
@@ -209,17 +243,14 @@ def test_login_upload_csv_updates_readings_and_emissions(server: dict[str, Any],
     page.goto(f"{server['url']}/web/upload")
     page.set_input_files("#file", str(path))
     page.click("#upload")
-    page.wait_for_selector("#upload-counts", timeout=30_000)
+    page.wait_for_selector('[data-key="upload.accepted"]', timeout=30_000)
     page.screenshot(path=str(tmp_path / "upload-result.png"))
-    assert page.inner_text("[data-key=accepted]").strip() == "3"
-    assert page.inner_text("[data-key=quarantined]").strip() == "2"
-    rows = page.eval_on_selector_all(
-        "#quarantined tbody tr", "trs => trs.map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))"
-    )
-    by_line = {r[0]: r for r in rows}
+    assert page.inner_text('[data-key="upload.accepted"]').split()[0] == "3"
+    assert page.inner_text('[data-key="upload.quarantined"]').split()[0] == "2"
+    by_line = {r[0]: r for r in _rows(page, "upload.quarantined_rows")}
     assert set(by_line) == {"5", "6"}  # lines 5 and 6 of the file (line 1 is the header)
     assert by_line["6"][1] == "metal1-E-main" and by_line["6"][4] == "out_of_scope"
-    assert page.locator("#reaccounted li").count() >= 1
+    assert _rows(page, "upload.reaccounted")
     with session(db) as s:
         who = Principal("admin", "park_admin")
         start, end = period_bounds_ms("2025-03", "Asia/Shanghai")
@@ -240,6 +271,112 @@ def test_login_upload_csv_updates_readings_and_emissions(server: dict[str, Any],
     page.close()
 
 
+#: tCO2 per t of diesel: NDRC 2015 guideline defaults (GB/T 32151 series) NCV 42.652 GJ/t, CC 20.2 tC/TJ, OF 0.98.
+DIESEL_T = 42.652 * 20.2e-3 * 0.98 * 44 / 12
+
+
+def test_login_upload_activity_data_quarantines_and_updates_emissions(
+    server: dict[str, Any], browser: Any, tmp_path: Path
+) -> None:
+    """Upload → result page lists the quarantined lines with reasons → the enterprise's emissions include the rest."""
+    from openpyxl import load_workbook
+
+    db = server["db"]
+    before = _park_total(db, "88.1234/ent.1")["total_tco2e"]
+    park_before = _park_total(db, "park")["total_tco2e"]
+    path = tmp_path / "activity.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["source", "activity", "amount", "unit", "enterprise", "period"])
+        w.writerow(["forklift fleet", "diesel", "2", "t", "", "2025-03"])  # 2: stored for the uploader's enterprise
+        w.writerow(["bad amount", "diesel", "abc", "t", "", "2025-03"])  # 3: malformed
+        w.writerow(["unknown fuel", "unobtainium", "1", "t", "", "2025-03"])  # 4: invalid
+        w.writerow(["metal shop", "diesel", "1", "t", "88.1234/ent.2", "2025-03"])  # 5: out_of_scope
+        w.writerow(["no period", "diesel", "1", "t", "", ""])  # 6: no_period
+        # 7: src.1 is chem1's grid electricity, metered by chem1-E-main: its data come from readings
+        w.writerow(["88.1234/src.1", "grid_electricity", "100", "kWh", "", "2025-03"])
+        w.writerow(["forklift fleet", "diesel", "3", "t", "", "2025-03"])  # 8: duplicate of line 2
+    page = browser.new_page()
+    watch = Watch(page)
+    browser.clear_cookies()
+    _login(page, server["url"], "demo-enterprise")
+    page.goto(f"{server['url']}/web/upload")
+    template = page.request.get(f"{server['url']}{page.get_attribute('#activity-template', 'href')}")
+    assert template.status == 200
+    assert template.text().lstrip("\ufeff").splitlines()[0] == "source,activity,amount,unit,enterprise,period"
+    page.set_input_files("#activity-file", str(path))
+    page.click("#upload-activity")
+    page.wait_for_selector('[data-key="upload.replaced"]', timeout=60_000)
+    page.screenshot(path=str(tmp_path / "activity-result.png"))
+    assert page.inner_text('[data-key="upload.rows"]').split()[0] == "7"
+    assert page.inner_text('[data-key="upload.accepted"]').split()[0] == "1"
+    assert page.inner_text('[data-key="upload.quarantined"]').split()[0] == "6"
+    stored = _rows(page, "upload.stored_activity")
+    assert stored == [["2", "88.1234/ent.1", "forklift fleet", "diesel", "2.0", "t", "2025-03"]]
+    reasons = {r[0]: r[7] for r in _rows(page, "upload.quarantined_rows")}
+    assert reasons == {
+        "3": "malformed",
+        "4": "invalid",
+        "5": "out_of_scope",
+        "6": "no_period",
+        "7": "metered_source",
+        "8": "duplicate",
+    }
+    runs = {tuple(r) for r in _rows(page, "upload.reaccounted")}
+    assert runs == {("88.1234/ent.1", "2025"), ("park", "2025")}
+    # the quarantined lines export to Excel like every other table
+    href = page.get_attribute('section[data-title="upload.quarantined_rows"] a.export', "href")
+    xlsx = page.request.get(f"{server['url']}{href}")
+    assert xlsx.status == 200
+    (tmp_path / "quarantined.xlsx").write_bytes(xlsx.body())
+    sheet = load_workbook(tmp_path / "quarantined.xlsx").active
+    assert sheet is not None and sheet.max_row == 1 + 6 and sheet.cell(1, 8).value == "原因"
+    # 2 t of diesel: 2 × 42.652 GJ/t × 20.2 tC/TJ × 0.98 × 44/12 = 6.191819 tCO2, in the enterprise's and the park's run
+    assert _park_total(db, "88.1234/ent.1")["total_tco2e"] - before == pytest.approx(2 * DIESEL_T, rel=1e-9)
+    assert _park_total(db, "park")["total_tco2e"] - park_before == pytest.approx(2 * DIESEL_T, rel=1e-9)
+    page.goto(f"{server['url']}/web/accounting")
+    records = _rows(page, "table.records")
+    assert ["2025-03", "forklift fleet", "diesel"] in [r[1:4] for r in records]
+    assert not watch.errors and not watch.failed, (watch.errors, watch.failed)
+    page.close()
+
+
+def test_every_table_exports_to_excel(server: dict[str, Any], browser: Any, tmp_path: Path) -> None:
+    """Each table of each menu page (park admin, enterprise user) exports with the page's rows and headers."""
+    from openpyxl import load_workbook
+
+    page = browser.new_page()
+    exported = 0
+    for user in ("demo-admin", "demo-enterprise"):
+        browser.clear_cookies()
+        _login(page, server["url"], user)
+        keys = page.eval_on_selector_all("nav.menu a", "els => els.map(e => e.dataset.page)")
+        for key in keys:
+            html = page.request.get(f"{server['url']}/web/{key}", timeout=60_000).text()
+            page.set_content(html)  # the page's DOM without running its scripts or loading its assets
+            sections = page.eval_on_selector_all(
+                "section.table",
+                """ss => ss.map(s => ({href: s.querySelector('a.export').getAttribute('href'),
+                    heads: Array.from(s.querySelectorAll('thead th')).map(th => th.innerText.trim()),
+                    rows: s.querySelectorAll('tbody tr').length}))""",
+            )
+            for i, sec in enumerate(sections):
+                assert sec["href"].startswith(f"/web/{key}/export.xlsx?table={i}"), (key, sec["href"])
+                response = page.request.get(f"{server['url']}{sec['href']}", timeout=60_000)
+                assert response.status == 200, (user, key, i, response.status)
+                out = tmp_path / f"{user}-{key}-{i}.xlsx"
+                out.write_bytes(response.body())
+                sheet = load_workbook(out).active
+                assert sheet is not None
+                rows = list(sheet.iter_rows(values_only=True))
+                assert sheet.max_row == 1 + sec["rows"], (user, key, i)
+                if sec["heads"]:
+                    assert [str(c) for c in rows[0]] == sec["heads"], (user, key, i)
+                exported += 1
+    assert exported > 60
+    page.close()
+
+
 def test_language_switch_changes_labels(server: dict[str, Any], browser: Any, tmp_path: Path) -> None:
     page = browser.new_page()
     browser.clear_cookies()
@@ -250,8 +387,23 @@ def test_language_switch_changes_labels(server: dict[str, Any], browser: Any, tm
     assert page.inner_text("[data-page=overview]") == "Park overview"
     assert page.inner_text("h1") == "Park overview"
     page.screenshot(path=str(tmp_path / "overview-en.png"))
+    # the new pages' labels: the targets chart and its legend, the activity upload
+    page.goto(f"{server['url']}/web/targets")
+    assert page.inner_text('figure[data-title="chart.path"] figcaption') == (
+        "Caps, planned path, actual and forecast [tCO2e/yr]"
+    )
+    page.wait_for_selector('figure[data-title="chart.path"] .legendtext', timeout=15_000)
+    assert page.locator('figure[data-title="chart.path"] .legendtext:text-is("planned path")').count() == 1
+    page.goto(f"{server['url']}/web/upload")
+    assert page.inner_text("#activity h2") == "Activity data"
     page.click("a[data-lang=zh-CN]")
     page.wait_for_load_state("load")
+    assert page.inner_text("#activity h2") == "活动数据"
+    page.goto(f"{server['url']}/web/targets")
+    assert page.inner_text('figure[data-title="chart.path"] figcaption') == "目标上限、规划路径、实际与预测 [tCO2e/年]"
+    page.wait_for_selector('figure[data-title="chart.path"] .legendtext', timeout=15_000)
+    assert page.locator('figure[data-title="chart.path"] .legendtext:text-is("规划路径")').count() == 1
+    page.goto(f"{server['url']}/web/overview")
     assert page.inner_text("h1") == "园区总览"
     page.close()
 
@@ -285,7 +437,28 @@ def test_targets_ledger_and_regulator_scope(server: dict[str, Any], browser: Any
     _login(page, server["url"], "demo-admin")
     # services/data/demo-targets.yaml: the park's caps and path
     page.goto(f"{server['url']}/web/targets")
-    assert page.locator('section[data-title="table.targets"] tbody tr').count() > 0
+    assert _charts_drawn(page, "targets") == 2  # the years and this year's months
+    figure = page.eval_on_selector('figure[data-title="chart.path"] script.figure', "n => JSON.parse(n.textContent)")
+    traces = {tr["name"]: tr for tr in figure["data"]}
+    # one drawn trace per series: forecast scenarios, planned path, caps, actual, projected, peak target
+    assert page.locator('figure[data-title="chart.path"] .plot g.trace').count() == len(figure["data"])
+    assert traces["上限"]["x"] == [2025, 2026, 2027, 2030]
+    assert traces["上限"]["y"] == [125000.0, 124000.0, 122000.0, 115000.0]
+    assert traces["达峰目标"]["x"] == [2028] and traces["达峰目标"]["y"] == [130000.0]
+    path = dict(zip(traces["规划路径"]["x"], traces["规划路径"]["y"], strict=True))
+    # the measures abate from their year on: 470 + 240 t from 2026 (PV, drives), 2,650 t more from 2027 (green power)
+    assert path[2026] == pytest.approx(path[2025] - 710, abs=0.1)
+    assert path[2027] == pytest.approx(path[2025] - 3360, abs=0.1)
+    assert path[2060] == path[2027]  # flat after the last measure
+    assert sum(1 for name in traces if name.startswith("预测")) >= 1  # forecast scenarios (services.forecasting)
+    years = _rows(page, "table.target_years")
+    assert [int(r[0]) for r in years] == [2025, 2026, 2027, 2028, 2029, 2030]  # caps and the path to the last cap
+    assert [r[1] for r in years] == ["125000.0", "124000.0", "122000.0", "—", "—", "115000.0"]
+    months = _rows(page, "table.months")
+    # the small demo holds January and February; March when an upload test of this module ran before
+    assert [int(r[0]) for r in months] == list(range(1, len(months) + 1)) and len(months) >= 2
+    checks = _rows(page, "table.target_checks")
+    assert {r[0] for r in checks} >= {"peak_year", "cap_tco2e", "neutrality"} and all(r[5] in "✓✗—" for r in checks)
     page.goto(f"{server['url']}/web/overview")
     assert page.locator('section[data-title="table.target_checks"] tbody tr').count() > 0
     page.goto(f"{server['url']}/web/ledger")

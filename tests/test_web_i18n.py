@@ -2,8 +2,10 @@
 
 No browser: the catalogues are compared key for key, and every message key the templates, the page
 builders and the PDF downloads name is looked up in both. Keys built at run time from a page key
-(``nav.<page>``, ``lede.<page>``, ``role.<role>``) or an upload count (``upload.<count>``) are checked for every page of
-:data:`carbonpark.web.pages.PAGES` and every count the result template lists.
+(``nav.<page>``, ``lede.<page>``, ``role.<role>``), an upload count (``upload.<count>``), a chart series
+(``series(ctx, "<name>")`` → ``series.<name>``) or a metered quantity (``quantity.<q>``) are checked for every
+page of :data:`carbonpark.web.pages.PAGES`, every count of :data:`carbonpark.web.uploads.READING_COUNTS` and
+every quantity of :data:`carbonpark.web.pages.QUANTITIES`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from carbonpark.web import pages
+from carbonpark.web import pages, uploads
 from carbonpark.web.i18n import LANGS, catalogue, translate
 
 WEB = Path(pages.__file__).parent
-PREFIXES = "col|table|chart|kpi|note|field|action|nav|lede|error|login|upload|lang|app|role"
+PREFIXES = "col|table|chart|kpi|note|field|action|nav|lede|error|login|upload|lang|app|role|series|quantity"
 #: A message key written as a string literal in Python or in a template call ``t('…')``.
 KEY_IN_PY = re.compile(rf"""["']((?:{PREFIXES})\.[a-z_0-9]+)["']""")
 KEY_IN_TEMPLATE = re.compile(r"""t\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""")
+#: A chart series named in a page builder: ``series(ctx, "path")`` is the message ``series.path``.
+SERIES_IN_PY = re.compile(r"""series\(ctx, ["']([a-z_0-9]+)["']\)""")
 #: Dotted names in Python that are not message keys (file names, template names).
 NOT_KEYS = {"error.html", "login.html", "upload.html", "upload.csv"}
 
@@ -42,7 +46,8 @@ def test_catalogues_have_the_same_keys_and_no_empty_text() -> None:
 def _keys_used() -> set[str]:
     used: set[str] = set()
     for path in WEB.glob("*.py"):
-        used |= set(KEY_IN_PY.findall(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        used |= set(KEY_IN_PY.findall(text)) | {f"series.{name}" for name in SERIES_IN_PY.findall(text)}
     for path in (WEB / "templates").glob("*.html"):
         used |= set(KEY_IN_TEMPLATE.findall(path.read_text(encoding="utf-8")))
     return used - NOT_KEYS
@@ -51,10 +56,8 @@ def _keys_used() -> set[str]:
 def _dynamic_keys() -> set[str]:
     keys = {f"nav.{k}" for k in pages.PAGES} | {f"lede.{k}" for k in pages.PAGES}
     keys |= {f"lang.{lang}" for lang in LANGS} | {f"role.{role}" for role in pages.ALL}
-    result = (WEB / "templates" / "upload_result.html").read_text(encoding="utf-8")
-    listed = re.search(r"\{% for key in \[([^\]]*)\] %\}", result)
-    assert listed is not None, "upload_result.html lists its counts in a for loop"
-    keys |= {f"upload.{k.strip().strip(chr(39))}" for k in listed.group(1).split(",")}
+    keys |= {f"upload.{count}" for count in uploads.READING_COUNTS}
+    keys |= {f"quantity.{q}" for q in pages.QUANTITIES}
     return keys
 
 

@@ -16,7 +16,7 @@ import asyncio
 import io
 import json
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,14 +31,16 @@ from fastapi.templating import Jinja2Templates
 from openpyxl import Workbook
 from sqlalchemy.orm import Session, sessionmaker
 
+from carbonpark.accounting.activity_file import COLUMNS as ACTIVITY_COLUMNS
 from carbonpark.errors import CarbonparkError
 from carbonpark.services import auth
 from carbonpark.services import monitoring as mon
 from carbonpark.services.access import Principal
+from carbonpark.services.web_activity import UPLOAD_EXTRA, import_activity_file
 from carbonpark.web import downloads, pages, uploads
 from carbonpark.web.i18n import DEFAULT_LANG, LANGS, translate
 
-__all__ = ["PLOTLY_JS", "mount", "router"]
+__all__ = ["PLOTLY_JS", "mount", "router", "sheet_title"]
 
 _HERE = Path(__file__).parent
 #: plotly.js as the ``plotly`` wheel ships it (served from site-packages, never copied into the repo).
@@ -172,36 +174,116 @@ def home() -> RedirectResponse:
     return RedirectResponse("/web/overview", status_code=303)
 
 
-@router.get("/upload", response_model=None)
-def upload_form(request: Request) -> Response:
-    """The readings upload form."""
+def _uploader(request: Request) -> Principal | Response:
+    """The logged-in user allowed to upload, or the response that sends anyone else away."""
     who = _principal(request)
     if who is None:
         return _to_login(request)
     if not pages.allowed("upload", who.role):
         return _render(request, "error.html", 403, who=who, error=translate(_lang(request), "error.forbidden"))
-    return _render(request, "upload.html", who=who, page_key="upload")
+    return who
+
+
+@router.get("/upload", response_model=None)
+def upload_form(request: Request) -> Response:
+    """The upload page: a readings form and an activity-data form, each with its progress bar."""
+    who = _uploader(request)
+    if not isinstance(who, Principal):
+        return who
+    return _render(
+        request,
+        "upload.html",
+        who=who,
+        page_key="upload",
+        activity_columns=", ".join((*ACTIVITY_COLUMNS, *UPLOAD_EXTRA)),
+    )
+
+
+async def _saved(file: UploadFile, tmp: str) -> tuple[str, Path]:
+    """The upload written to ``tmp`` under its own suffix: (name as sent, path)."""
+    name = Path(file.filename or "upload.csv").name
+    path = Path(tmp) / f"upload{Path(name).suffix.lower()}"
+    path.write_bytes(await file.read())
+    return name, path
+
+
+def _result(request: Request, who: Principal, heading: str, sections: list[pages.Section]) -> HTMLResponse:
+    token = uploads.keep(who, sections)
+    return _render(
+        request,
+        "page.html",
+        who=who,
+        page_key="upload",
+        heading=heading,
+        sections=sections,
+        export_base=f"/web/upload/result/{token}/export.xlsx",
+        result=True,
+    )
+
+
+async def _import(
+    request: Request,
+    file: UploadFile,
+    run: Callable[[str | None, Path, Principal, str], dict[str, Any]],
+    heading: str,
+    sections: Callable[[dict[str, Any]], list[pages.Section]],
+) -> Response:
+    """Save the upload, run the import in a worker thread as the uploader, show its result page."""
+    who = _uploader(request)
+    if not isinstance(who, Principal):
+        return who
+    with tempfile.TemporaryDirectory() as tmp:
+        name, path = await _saved(file, tmp)
+        try:
+            result = await run_in_threadpool(run, request.app.state.db, path, who, name)
+        except CarbonparkError as exc:
+            return _render(request, "error.html", 422, who=who, error=str(exc))
+    return _result(request, who, f"{translate(_lang(request), heading)}: {name}", sections(result))
 
 
 @router.post("/upload", response_model=None)
 async def upload(request: Request, file: Annotated[UploadFile, File()]) -> Response:
-    """Import an uploaded CSV/XLSX through the ingest pipeline; show the result and the quarantined rows."""
-    who = _principal(request)
-    if who is None:
-        return _to_login(request)
-    if not pages.allowed("upload", who.role):
-        return _render(request, "error.html", 403, who=who, error=translate(_lang(request), "error.forbidden"))
-    name = Path(file.filename or "upload.csv").name
-    suffix = Path(name).suffix.lower()
-    data = await file.read()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(data)
-        try:
-            result = uploads.import_file(request.app.state.db, path, who)
-        except CarbonparkError as exc:
-            return _render(request, "error.html", 422, who=who, error=str(exc))
-    return _render(request, "upload_result.html", who=who, page_key="upload", filename=name, result=result)
+    """Import an uploaded readings CSV/XLSX through the ingest pipeline; show the result and the quarantined rows."""
+
+    def run(db: str | None, path: Path, who: Principal, _name: str) -> dict[str, Any]:
+        return uploads.import_file(db, path, who)
+
+    return await _import(request, file, run, "upload.result", uploads.readings_sections)
+
+
+@router.post("/upload/activity", response_model=None)
+async def upload_activity(request: Request, file: Annotated[UploadFile, File()]) -> Response:
+    """Store an uploaded activity-data CSV/XLSX line by line; show what was stored and what was quarantined."""
+    return await _import(request, file, import_activity_file, "upload.activity_result", uploads.activity_sections)
+
+
+@router.get("/upload/activity-template.csv", response_model=None)
+def activity_template(request: Request) -> Response:
+    """A CSV to fill in for an activity-data upload (the uploader's enterprise and the latest accounted year)."""
+    who = _uploader(request)
+    if not isinstance(who, Principal):
+        return who
+    ctx = pages.Ctx(request.app.state.db, who, _lang(request), {})
+    own = pages.enterprises_in_scope(ctx.db, who) if who.role == "enterprise" else []
+    body = uploads.activity_template(str(own[0].handle) if own else "", pages.year_of(ctx))
+    return Response(
+        body.encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="carbonpark-activity-template.csv"'},
+    )
+
+
+@router.get("/upload/result/{token}/export.xlsx", response_model=None)
+def upload_export(request: Request, token: str, table: int = 0) -> Response:
+    """A table of an upload's result page as an Excel workbook (the uploader's own results, for an hour)."""
+    who = _uploader(request)
+    if not isinstance(who, Principal):
+        return who
+    sections = uploads.kept(who, token)
+    tables = [sec for sec in sections or [] if isinstance(sec, pages.Table)]
+    if not 0 <= table < len(tables):
+        return _render(request, "error.html", 404, who=who, error=translate(_lang(request), "error.not_found"))
+    return _xlsx(_lang(request), tables[table], f"carbonpark-upload-{table + 1}.xlsx")
 
 
 @router.get("/monitoring/stream", response_model=None)
@@ -249,17 +331,26 @@ def export(request: Request, key: str, table: int = 0) -> Response:
     tables = [sec for sec in sections if isinstance(sec, pages.Table)]
     if not 0 <= table < len(tables):
         return _render(request, "error.html", 404, who=who, error=translate(lang, "error.not_found"))
-    chosen = tables[table]
+    return _xlsx(lang, tables[table], f"carbonpark-{key}-{table + 1}.xlsx")
+
+
+def sheet_title(text: str) -> str:
+    """A worksheet name Excel accepts: none of ``[]:*?/\\``, at most 31 characters, not empty."""
+    cleaned = "".join("(" if ch == "[" else ")" if ch == "]" else "-" if ch in ":*?/\\" else ch for ch in text)
+    return cleaned.strip()[:31] or "table"
+
+
+def _xlsx(lang: str, chosen: pages.Table, filename: str) -> Response:
+    """One table as an Excel workbook (openpyxl): headers in ``lang``, cells as :func:`pages.plain` gives them."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = translate(lang, chosen.title)[:31]
+    sheet.title = sheet_title(translate(lang, chosen.title))
     sheet.append([translate(lang, c) for c in chosen.columns])
     for row in chosen.rows:
         sheet.append([pages.plain(cell) for cell in row])
     buf = io.BytesIO()
     book.save(buf)
-    filename = f"carbonpark-{key}-{table + 1}.xlsx"
     return Response(
         buf.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
@@ -29,9 +31,10 @@ from carbonpark.errors import CarbonparkError, NotFoundError, ValidationError
 from carbonpark.services import access
 from carbonpark.services.access import Principal
 from carbonpark.store import session
-from carbonpark.store.schema import Enterprise, Statistic
+from carbonpark.store.schema import Enterprise, Park, Statistic
 from carbonpark.store.schema_accounting import AccountingRun, EmissionRecord
 from carbonpark.times import local_iso
+from carbonpark.web.i18n import translate
 
 __all__ = [
     "PAGES",
@@ -48,16 +51,20 @@ __all__ = [
     "build",
     "enterprises_in_scope",
     "footprints_of",
+    "has_points",
     "menu",
     "org_of",
     "plain",
     "products_in_scope",
     "retrofit_bundle",
+    "series",
     "stored_evaluation",
     "year_of",
 ]
 
 ALL = ("park_admin", "enterprise", "verifier", "regulator")
+#: Metered quantities whose park-wide load the monitoring page shows (``services.monitoring.overview``).
+QUANTITIES = ("energy", "volume", "mass")
 
 
 # ------------------------------------------------------------------------------------ sections
@@ -191,6 +198,30 @@ def _gap(exc: Exception) -> Note:
     return Note("note.gap", str(exc), "gap")
 
 
+def series(ctx: Ctx, key: str) -> str:
+    """The legend name of a chart series (message ``series.<key>`` in the page's language)."""
+    return translate(ctx.lang, f"series.{key}")
+
+
+def _points(trace: Mapping[str, Any]) -> int:
+    """Number of drawable values of a plotly trace (y, r or a Sankey's link values; None does not count)."""
+    values = trace.get("y") or trace.get("r") or (trace.get("link") or {}).get("value") or []
+    return sum(1 for v in values if v is not None)
+
+
+def has_points(chart: Chart) -> bool:
+    """Whether at least one trace of the figure has a value to draw."""
+    return any(_points(trace) for trace in chart.figure.get("data") or [])
+
+
+def _no_empty_charts(sections: list[Section]) -> list[Section]:
+    """A chart without any value becomes a note saying so: no blank plot area on a page."""
+    return [
+        sec if not isinstance(sec, Chart) or has_points(sec) else Note("note.chart_empty", "", "gap")
+        for sec in sections
+    ]
+
+
 def _bar(x: list[Any], y: list[Any], name: str = "", **layout: Any) -> dict[str, Any]:
     return {"data": [{"type": "bar", "x": x, "y": y, "name": name}], "layout": layout}
 
@@ -263,16 +294,32 @@ def _value_added(db: str | None, year: int, enterprise_ids: frozenset[int] | Non
         return float(s.scalar(stmt) or 0.0)
 
 
-def _monthly_chart(rows: list[dict[str, Any]]) -> Chart:
+def _monthly(ctx: Ctx, rows: list[dict[str, Any]]) -> list[Section]:
+    """Emissions by month and scope [tCO2e]: a stacked bar chart and its table."""
     by: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in rows:
-        by[f"scope {r['scope']}"][str(r["period"])] += float(r["tco2e"] or 0.0)
+        by[str(r["scope"])][str(r["period"])] += float(r["tco2e"] or 0.0)
     months = sorted({str(r["period"]) for r in rows})
+    scopes = sorted(by)
     data = [
-        {"type": "bar", "name": name, "x": months, "y": [round(v.get(m, 0.0), 3) for m in months]}
-        for name, v in sorted(by.items())
+        {
+            "type": "bar",
+            "name": f"{series(ctx, 'scope')} {scope}",
+            "x": months,
+            "y": [round(by[scope].get(m, 0.0), 3) for m in months],
+        }
+        for scope in scopes
     ]
-    return Chart("chart.monthly_trend", {"data": data, "layout": {"barmode": "stack", "yaxis": {"title": "tCO2e"}}})
+    chart = Chart("chart.monthly_trend", {"data": data, "layout": {"barmode": "stack", "yaxis": {"title": "tCO2e"}}})
+    table = Table(
+        "table.monthly",
+        ["col.period", *[f"{series(ctx, 'scope')} {scope}" for scope in scopes], "col.tco2e"],
+        [
+            [m, *[num(by[scope].get(m, 0.0), 3) for scope in scopes], num(sum(by[sc].get(m, 0.0) for sc in scopes), 3)]
+            for m in months
+        ],
+    )
+    return [chart, table]
 
 
 def overview(ctx: Ctx) -> list[Section]:
@@ -317,6 +364,8 @@ def overview(ctx: Ctx) -> list[Section]:
         )
     scopes = doc.get("by_scope") or {}
     cats = doc.get("by_category") or {}
+    scope_names = {k: f"{series(ctx, 'scope')} {k}" for k in scopes}
+    cat_names = {k: f"{series(ctx, 'category')} {k}" for k in cats}
     out.append(
         Chart(
             "chart.by_scope_category",
@@ -324,14 +373,14 @@ def overview(ctx: Ctx) -> list[Section]:
                 "data": [
                     {
                         "type": "bar",
-                        "name": "scope",
-                        "x": [f"scope {k}" for k in scopes],
+                        "name": series(ctx, "scope"),
+                        "x": list(scope_names.values()),
                         "y": [num(v) for v in scopes.values()],
                     },
                     {
                         "type": "bar",
-                        "name": "category",
-                        "x": [f"cat. {k}" for k in cats],
+                        "name": series(ctx, "category"),
+                        "x": list(cat_names.values()),
                         "y": [num(v) for v in cats.values()],
                     },
                 ],
@@ -339,11 +388,43 @@ def overview(ctx: Ctx) -> list[Section]:
             },
         )
     )
-    out.append(_monthly_chart(doc["rows"]))
+    out.append(
+        Table(
+            "table.by_scope_category",
+            ["col.breakdown", "col.tco2e", "col.share"],
+            [
+                [name, num(value, 3), num(100 * float(value) / total, 1) if total else None]
+                for names, values in ((scope_names, scopes), (cat_names, cats))
+                for key, name in names.items()
+                for value in [values[key]]
+            ],
+        )
+    )
+    out.extend(_monthly(ctx, doc["rows"]))
     if ctx.who.role in ("park_admin", "regulator") and org == "park":
         out.extend(_targets_brief(ctx, year))
         out.extend(_peak_brief(ctx))
     return out
+
+
+def _checks_table(checks: list[dict[str, Any]]) -> Table:
+    """Every target against the path (``retrofit.targets.check_path``): figures, kept or missed, why."""
+    return Table(
+        "table.target_checks",
+        ["col.target", "col.year", "col.limit", "col.value", "col.unit", "col.met", "col.explanation"],
+        [
+            [
+                c.get("target"),
+                c.get("year"),
+                num(c.get("limit"), 4),
+                num(c.get("value"), 4),
+                c.get("unit"),
+                "—" if c.get("met") is None else ("✓" if c["met"] else "✗"),
+                c.get("explanation"),
+            ]
+            for c in checks
+        ],
+    )
 
 
 def _targets_brief(ctx: Ctx, year: int) -> list[Section]:
@@ -353,16 +434,7 @@ def _targets_brief(ctx: Ctx, year: int) -> list[Section]:
         st = target_status(ctx.db, "park", year)
     except CarbonparkError as exc:
         return [Note("note.targets_missing", str(exc), "gap")]
-    return [
-        Table(
-            "table.target_checks",
-            ["col.check", "col.detail"],
-            [
-                [c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items() if k != "name")]
-                for c in st["checks"]
-            ],
-        )
-    ]
+    return [_checks_table(st["checks"])]
 
 
 def _peak(db: str | None) -> dict[str, Any]:
@@ -495,9 +567,24 @@ def monitoring_page(ctx: Ctx) -> list[Section]:
             ]
         )
     ]
+    units = ov.get("units") or {}
     if ov.get("park"):
-        park = ov["park"]
-        out.append(Chart("chart.park_load", _bar(list(park), [num(v, 3) for v in park.values()])))
+        out.append(
+            Kpis([(f"quantity.{q}", num(v, 1), units.get(q, "")) for q, v in ov["park"].items() if q in QUANTITIES])
+        )
+    loads = {ent: v["energy"] for ent, v in (ov.get("enterprises") or {}).items() if v.get("energy") is not None}
+    if loads:
+        names = {str(e.handle): str(e.name) for e in enterprises_in_scope(ctx.db, ctx.who)}
+        out.append(
+            Chart(
+                "chart.energy_load",
+                _bar(
+                    [names.get(k, k) for k in loads],
+                    [num(v, 1) for v in loads.values()],
+                    yaxis={"title": units.get("energy", "kWh/h")},
+                ),
+            )
+        )
     rows = []
     for m in ov["meters"]:
         latency = None
@@ -989,10 +1076,15 @@ def trading_page(ctx: Ctx) -> list[Section]:
                 "chart.compliance",
                 {
                     "data": [
-                        {"type": "bar", "name": "obligation", "x": x, "y": [c.get("obligation_t") for c in comp]},
                         {
                             "type": "bar",
-                            "name": "allowances + CCER",
+                            "name": series(ctx, "obligation"),
+                            "x": x,
+                            "y": [c.get("obligation_t") for c in comp],
+                        },
+                        {
+                            "type": "bar",
+                            "name": series(ctx, "holdings"),
                             "x": x,
                             "y": [
                                 int(c.get("allowances_available_t") or 0) + int(c.get("ccer_available_t") or 0)
@@ -1114,6 +1206,56 @@ def _position_value(key: str, value: Any) -> Any:
     return value
 
 
+def _share_of(value: Any, limit: Any) -> float | None:
+    """``value`` as a percentage of ``limit`` (None without both, or for a zero limit)."""
+    if value is None or limit is None or not float(limit):
+        return None
+    return round(100 * float(value) / float(limit), 1)
+
+
+def _position_chart(ctx: Ctx, pos: Mapping[str, Any]) -> Chart:
+    """Energy used so far, the year projected from it and the cap [tce]; intensity against its cap beside."""
+    bars = [
+        ("used", pos.get("energy_tce")),
+        ("projected", pos.get("projected_energy_tce")),
+        ("cap", pos.get("total_cap_tce")),
+    ]
+    shown = [(k, v) for k, v in bars if v is not None]
+    return Chart(
+        "chart.energy_position",
+        _bar([series(ctx, k) for k, _ in shown], [num(float(v), 1) for _, v in shown], yaxis={"title": "tce"}),
+    )
+
+
+def _quota_chart(ctx: Ctx, quotas: list[dict[str, Any]]) -> Chart:
+    """Unit energy consumption of each product and the advanced value, as a share of its limit [%] (limit = 100)."""
+    x = [f"{q.get('enterprise')} · {q.get('product')}" for q in quotas]
+    data = [
+        {
+            "type": "bar",
+            "name": series(ctx, "unit_consumption"),
+            "x": x,
+            "y": [_share_of(q.get("unit_consumption_kgce"), q.get("limit_kgce_per_unit")) for q in quotas],
+        },
+        {
+            "type": "bar",
+            "name": series(ctx, "advanced"),
+            "x": x,
+            "y": [_share_of(q.get("advanced_kgce_per_unit"), q.get("limit_kgce_per_unit")) for q in quotas],
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"dash": "dash"},
+            "name": series(ctx, "limit"),
+            "x": x,
+            "y": [100.0 for _ in quotas],
+        },
+    ]
+    layout = {"barmode": "group", "yaxis": {"title": series(ctx, "share_of_limit")}}
+    return Chart("chart.quotas", {"data": data, "layout": layout})
+
+
 def energy_page(ctx: Ctx) -> list[Section]:
     """能耗双控 position of the park or an enterprise against its caps; product quotas; key energy units."""
     from carbonpark.services import trading
@@ -1139,6 +1281,7 @@ def energy_page(ctx: Ctx) -> list[Section]:
                     ]
                 )
             )
+            out.append(_position_chart(ctx, pos))
             out.append(
                 Table(
                     "table.energy_position",
@@ -1147,6 +1290,8 @@ def energy_page(ctx: Ctx) -> list[Section]:
                 )
             )
         quotas = trading.check_product_quotas(s, year, who)
+        if quotas:
+            out.append(_quota_chart(ctx, quotas))
         out.append(
             Table(
                 "table.quotas",
@@ -1192,8 +1337,117 @@ def energy_page(ctx: Ctx) -> list[Section]:
 # ------------------------------------------------------------------------- targets, retrofit, ratings, admission
 
 
+def _actual_by_year(ctx: Ctx, org: str) -> dict[int, float]:
+    """Total emissions of the organisation's stored yearly accounting runs [tCO2e] (the year so far)."""
+    with session(ctx.db) as s:
+        runs = s.execute(
+            select(AccountingRun.period, AccountingRun.total_tco2e).where(
+                AccountingRun.org == org, func.length(AccountingRun.period) == 4
+            )
+        ).all()
+    return {int(period): float(total) for period, total in runs if total is not None}
+
+
+def _point(name: str, x: Any, y: Any, symbol: str) -> dict[str, Any]:
+    """One marked point of a chart (a projection, a target)."""
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "marker": {"size": 13, "symbol": symbol},
+        "name": name,
+        "x": [x],
+        "y": [num(y, 1)],
+    }
+
+
+def _path_chart(ctx: Ctx, st: Mapping[str, Any], actual: Mapping[int, float], peak: Mapping[str, Any] | None) -> Chart:
+    """Caps, the planned path, stored and projected actuals and (for the park) the forecast scenarios [tCO2e/yr]."""
+    targets = st["targets"]
+    caps = {int(y): float(v) for y, v in targets["caps_tco2e"].items()}
+    traj = {int(y): float(v) for y, v in st["path"]["trajectory_tco2e"].items()}
+    data: list[dict[str, Any]] = []
+    if peak is not None:
+        for sc in peak["scenarios"]:
+            path = [p for p in sc.get("path") or [] if p.get("tco2") is not None]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"dash": "dot", "width": 1.5},
+                    "name": f"{series(ctx, 'forecast')}: {sc['name']}",
+                    "x": [p["year"] for p in path],
+                    "y": [num(p["tco2"], 1) for p in path],
+                }
+            )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "line": {"width": 3},
+            "name": series(ctx, "path"),
+            "x": list(traj),
+            "y": [num(v, 1) for v in traj.values()],
+        }
+    )
+    data.append(
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "line": {"shape": "hv"},
+            "name": series(ctx, "cap"),
+            "x": list(caps),
+            "y": [num(v, 1) for v in caps.values()],
+        }
+    )
+    data.append(
+        {"type": "bar", "name": series(ctx, "actual"), "x": list(actual), "y": [num(v, 1) for v in actual.values()]}
+    )
+    if st["months"]:
+        data.append(_point(series(ctx, "projected"), st["year"], st["months"][-1]["projected_year_tco2e"], "diamond"))
+    if targets.get("peak_year") and targets.get("peak_tco2e") is not None:
+        data.append(_point(series(ctx, "peak_target"), targets["peak_year"], targets["peak_tco2e"], "star"))
+    layout = {
+        "yaxis": {"title": "tCO2e/yr", "rangemode": "tozero"},
+        "xaxis": {"title": translate(ctx.lang, "col.year")},
+    }
+    return Chart("chart.path", {"data": data, "layout": layout})
+
+
+def _months_chart(ctx: Ctx, months: list[dict[str, Any]]) -> Chart:
+    """The year so far: monthly actuals, cumulative actuals and the cap to date [tCO2e]."""
+    x = [m["month"] for m in months]
+    data: list[dict[str, Any]] = [
+        {"type": "bar", "name": series(ctx, "actual"), "x": x, "y": [num(m["actual_tco2e"], 1) for m in months]},
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": series(ctx, "actual_to_date"),
+            "x": x,
+            "y": [num(m["actual_to_date_tco2e"], 1) for m in months],
+        },
+    ]
+    if any(m["cap_to_date_tco2e"] is not None for m in months):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "line": {"dash": "dash"},
+                "name": series(ctx, "cap_to_date"),
+                "x": x,
+                "y": [num(m["cap_to_date_tco2e"], 1) for m in months],
+            }
+        )
+    return Chart("chart.months", {"data": data, "layout": {"yaxis": {"title": "tCO2e"}, "xaxis": {"dtick": 1}}})
+
+
 def targets_page(ctx: Ctx) -> list[Section]:
-    """Targets, monthly gap and the path (``services.targets.target_status``)."""
+    """Targets against the path, the stored actuals and the forecast (``services.targets.target_status``).
+
+    One chart of the years (caps, planned path with its measures, stored yearly accounting, this
+    year's projection from its months and, for the park, the forecast scenarios of
+    ``services.forecasting.park_peak``), one of this year's months against the cap to date, and the
+    tables behind them: targets by year, months, measures and every target checked.
+    """
     from carbonpark.services.targets import target_status
 
     year = year_of(ctx)
@@ -1203,31 +1457,98 @@ def targets_page(ctx: Ctx) -> list[Section]:
         st = target_status(ctx.db, org, year)
     except CarbonparkError as exc:
         return [*out, Note("note.targets_missing", str(exc), "gap")]
-    out.append(Table("table.targets", ["col.field", "col.value"], [[k, str(v)] for k, v in st["targets"].items()]))
-    traj = st["path"]["trajectory_tco2e"]
-    caps = st["targets"]["caps_tco2e"]
-    data = [{"type": "scatter", "name": "path", "x": list(traj), "y": [num(v) for v in traj.values()]}]
-    if caps:
-        data.append({"type": "scatter", "mode": "markers", "name": "cap", "x": list(caps), "y": list(caps.values())})
-    out.append(Chart("chart.path", {"data": data, "layout": {"yaxis": {"title": "tCO2e"}}}))
-    out.append(Table("table.months", ["col.field", "col.value"], [[m.get("month"), str(m)] for m in st["months"]]))
+    targets = st["targets"]
+    months = st["months"]
+    traj = {int(y): float(v) for y, v in st["path"]["trajectory_tco2e"].items()}
+    caps = {int(y): float(v) for y, v in targets["caps_tco2e"].items()}
+    intensity = {int(y): float(v) for y, v in targets["intensity_caps"].items()}
+    clean = {int(y): float(v) for y, v in targets["clean_share_targets"].items()}
+    actual = _actual_by_year(ctx, org)
+    peak = None
+    if org == "park":
+        try:
+            peak = cached(("peak", ctx.db), lambda: _peak(ctx.db))
+        except CarbonparkError as exc:
+            out.append(_gap(exc))
+    last = months[-1] if months else None
+    out.append(
+        Kpis(
+            [
+                ("kpi.peak_target", f"{targets['peak_year'] or '—'} · {num(targets['peak_tco2e'], 0) or '—'}", "tCO2e"),
+                ("kpi.neutrality_year", targets["neutrality_year"] or "—", ""),
+                ("kpi.cap_year", num(caps.get(year), 0) if year in caps else "—", "tCO2e"),
+                ("kpi.projected_year", num(last["projected_year_tco2e"], 0) if last else "—", "tCO2e"),
+                ("kpi.gap_year", num(last["gap_tco2e"], 0) if last and last["gap_tco2e"] is not None else "—", "tCO2e"),
+            ]
+        )
+    )
+    out.append(_path_chart(ctx, st, actual, peak))
+    out.append(Note("note.path_basis", st["path"]["basis"]))
+    last_cap = max(caps or [year])
+    years = sorted(set(caps) | set(intensity) | set(clean) | set(actual) | {y for y in traj if y <= last_cap})
     out.append(
         Table(
-            "table.measures",
-            ["col.id", "col.name", "col.year", "col.tco2e", "col.state"],
+            "table.target_years",
+            ["col.year", "col.cap", "col.path", "col.actual", "col.intensity_cap", "col.clean_share_target"],
             [
-                [m.get("id"), m.get("name"), m.get("year"), num(m.get("annual_abatement_tco2e")), m.get("status")]
-                for m in st["path"]["measures"]
+                [
+                    y,
+                    num(caps.get(y), 1),
+                    num(traj.get(y), 1),
+                    num(actual.get(y), 1),
+                    num(intensity.get(y), 3),
+                    num(100 * clean[y], 1) if y in clean else None,
+                ]
+                for y in years
+            ],
+        )
+    )
+    if months:
+        out.append(_months_chart(ctx, months))
+    out.append(
+        Table(
+            "table.months",
+            [
+                "col.month",
+                "col.actual",
+                "col.actual_to_date",
+                "col.cap_to_date",
+                "col.projected",
+                "col.gap",
+                "col.basis",
+            ],
+            [
+                [
+                    m["month"],
+                    num(m["actual_tco2e"], 1),
+                    num(m["actual_to_date_tco2e"], 1),
+                    num(m["cap_to_date_tco2e"], 1),
+                    num(m["projected_year_tco2e"], 1),
+                    num(m["gap_tco2e"], 1),
+                    m["basis"],
+                ]
+                for m in months
             ],
         )
     )
     out.append(
         Table(
-            "table.target_checks",
-            ["col.check", "col.detail"],
-            [[c.get("name", c.get("kind", "")), "; ".join(f"{k}={v}" for k, v in c.items())] for c in st["checks"]],
+            "table.measures",
+            ["col.id", "col.name", "col.year", "col.owner", "col.tco2e", "col.state"],
+            [
+                [
+                    m.get("id"),
+                    m.get("name"),
+                    m.get("year"),
+                    m.get("owner"),
+                    num(m.get("annual_abatement_tco2e")),
+                    m.get("status"),
+                ]
+                for m in st["path"]["measures"]
+            ],
         )
     )
+    out.append(_checks_table(st["checks"]))
     return out
 
 
@@ -1497,6 +1818,34 @@ def admission_page(ctx: Ctx) -> list[Section]:
             ],
         )
     )
+    checked = [str(c["name"]) for c in result["checks"]]
+    out.append(
+        Chart(
+            "chart.admission",
+            {
+                "data": [
+                    {
+                        "type": "bar",
+                        "name": name,
+                        "x": checked,
+                        "y": [_share_of(c[key], c["limit"]) for c in result["checks"]],
+                    }
+                    for key, name in (("before", series(ctx, "before")), ("after", series(ctx, "after")))
+                ]
+                + [
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "line": {"dash": "dash"},
+                        "name": series(ctx, "limit"),
+                        "x": checked,
+                        "y": [100.0 for _ in checked],
+                    }
+                ],
+                "layout": {"barmode": "group", "yaxis": {"title": series(ctx, "share_of_limit")}},
+            },
+        )
+    )
     out.append(Note("note.conclusion", result["conclusion"]))
     return out
 
@@ -1621,29 +1970,71 @@ def _tz(db: str | None) -> str:
 
 
 def identifiers_page(ctx: Ctx) -> list[Section]:
-    """Resolve a Handle identifier (with the reader's rights)."""
+    """Resolve a Handle identifier with the reader's rights; the park's and its enterprises' handles as examples.
+
+    The answer is the Handle REST document of ``services.identifiers.resolve_once`` (status, response
+    code, values; an administrative value shows as its JSON).
+    """
     from carbonpark.services import identifiers as ids
 
     handle = ctx.q("handle")
     out: list[Section] = [Form([("handle", "field.handle", handle)], "action.resolve")]
-    if not handle:
-        return out
+    if handle:
+        with session(ctx.db) as s:
+            reader = ids.reader_for(s, ctx.who.name, ctx.who.role, ctx.who.enterprise_id)
+        try:
+            answer = ids.resolve_once(ctx.db, handle, reader)
+        except CarbonparkError as exc:
+            out.append(_gap(exc))
+        else:
+            body = answer.body if isinstance(answer.body, dict) else {}
+            values = body.get("values") or []
+            out.append(
+                Kpis(
+                    [
+                        ("kpi.http_status", answer.status, ""),
+                        ("kpi.response_code", body.get("responseCode", "—"), ""),
+                        ("kpi.values", len(values), ""),
+                    ]
+                )
+            )
+            if body.get("message"):
+                out.append(Note("note.gap", str(body["message"]), "gap"))
+            out.append(
+                Table(
+                    "table.identifier",
+                    ["col.index", "col.type", "col.value", "col.ttl", "col.time"],
+                    [
+                        [
+                            v.get("index"),
+                            v.get("type"),
+                            _value_text((v.get("data") or {}).get("value")),
+                            v.get("ttl"),
+                            v.get("timestamp"),
+                        ]
+                        for v in values
+                    ],
+                )
+            )
+    examples = [(str(e.handle), str(e.name)) for e in enterprises_in_scope(ctx.db, ctx.who)]
     with session(ctx.db) as s:
-        reader = ids.reader_for(s, ctx.who.name, ctx.who.role, ctx.who.enterprise_id)
-    try:
-        answer = ids.resolve_once(ctx.db, handle, reader)
-    except CarbonparkError as exc:
-        return [*out, _gap(exc)]
-    doc = answer.to_dict() if hasattr(answer, "to_dict") else vars(answer)
-    values = doc.get("values") or []
+        park = s.scalars(select(Park).order_by(Park.id)).first()
+    if park is not None and park.handle:
+        examples.insert(0, (str(park.handle), str(park.name)))
     out.append(
         Table(
-            "table.identifier",
-            ["col.index", "col.type", "col.value"],
-            [[v.get("index"), v.get("type"), str(v.get("data", v.get("value")))[:300]] for v in values],
+            "table.identifier_examples",
+            ["col.handle", "col.name"],
+            [[Link(h, "/web/identifiers?" + urlencode({"handle": h})), name] for h, name in examples],
         )
     )
     return out
+
+
+def _value_text(value: Any) -> str:
+    """A Handle value's data as text (JSON for an object), at most 300 characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text[:300]
 
 
 def footprints_of(db: str | None, year: int) -> Any:
@@ -1787,6 +2178,6 @@ def menu(role: str) -> list[str]:
 def build(key: str, ctx: Ctx) -> list[Section]:
     """The sections of page ``key``; a carbonpark error becomes a visible note, never a blank page."""
     try:
-        return PAGES[key].build(ctx)
+        return _no_empty_charts(PAGES[key].build(ctx))
     except CarbonparkError as exc:
         return [Note("note.error", str(exc), "error")]

@@ -23,21 +23,24 @@ function liveMonitoring() {
 }
 
 function uploadProgress() {
-  var form = document.getElementById("upload-form");
-  if (!form) { return; }
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var bar = document.getElementById("upload-progress");
-    bar.hidden = false;
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
-    xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) { bar.value = 100 * e.loaded / e.total; } });
-    xhr.addEventListener("load", function () {
-      document.open();
-      document.write(xhr.responseText);
-      document.close();
+  document.querySelectorAll("form.upload-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var bar = form.querySelector("progress.upload-progress");
+      bar.hidden = false;
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) { bar.value = 100 * e.loaded / e.total; } });
+      // sent: the server is importing; an indeterminate bar until its result page arrives
+      xhr.upload.addEventListener("load", function () { bar.removeAttribute("value"); });
+      xhr.addEventListener("load", function () {
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      });
+      xhr.send(new FormData(form));
     });
-    xhr.send(new FormData(form));
   });
 }
 

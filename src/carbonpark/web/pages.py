@@ -817,12 +817,12 @@ def dispatch_page(ctx: Ctx) -> list[Section]:
     ]
     x = list(res.timestamps)
     negative = ("charge_kw", "export_kw", "curtailed_kw")
-    data, soc, cols, series = [], [], [], []
+    data, soc, cols, values_of = [], [], [], []
     for asset, variables in res.schedule.items():
         for var, values in variables.items():
             name = f"{asset}.{var}"
             cols.append(name)
-            series.append([num(float(v), 2) for v in values])
+            values_of.append([num(float(v), 2) for v in values])
             if var.endswith("_kw") and var != "curtailed_kw":
                 sign = -1.0 if var in negative else 1.0
                 data.append({"type": "bar", "name": name, "x": x, "y": [round(sign * float(v), 2) for v in values]})
@@ -832,7 +832,7 @@ def dispatch_page(ctx: Ctx) -> list[Section]:
     if soc:
         out.append(Chart("chart.soc", {"data": soc, "layout": {"yaxis": {"title": "kWh"}}}))
     out.append(
-        Table("table.schedule", ["col.time", *cols], [[x[i], *[col[i] for col in series]] for i in range(len(x))])
+        Table("table.schedule", ["col.time", *cols], [[x[i], *[col[i] for col in values_of]] for i in range(len(x))])
     )
     return out
 

@@ -4,11 +4,12 @@ The ledger attests each ingest batch once; ``ledger verify`` must find the readi
 batch again, so the batch id is stored with them. Two ways, measured here in the same run
 against the plain insert (no batch at all), with the same bulk path the pipeline uses
 (binary ``COPY`` on PostgreSQL, ``executemany`` on SQLite), in transactions of ``--batch``
-readings, rounds interleaved (plain, column, table, plain, …) so that load on a shared
-machine hits all three alike:
+readings, rounds interleaved with the order rotated each round (plain, column, column4, table;
+column, column4, table, plain; …) so that load on a shared machine hits all variants alike:
 
 * ``plain``: ``readings (meter_id, ts_ms, value, quality)``, primary key (meter_id, ts_ms);
-* ``column``: the same with a nullable ``batch_id bigint`` column, written by the same COPY;
+* ``column``: the same with a nullable ``batch_id bigint`` column, written by the same COPY
+  (``column4``: an ``integer`` column, for comparison);
 * ``table``: the plain table plus ``reading_batches (batch_id, meter_id, ts_ms)`` with its
   primary key, written by a second COPY in the same transaction.
 
@@ -48,6 +49,10 @@ _DDL = {
         "CREATE TABLE r_column (meter_id integer, ts_ms bigint, value double precision, quality smallint, "
         "batch_id bigint, PRIMARY KEY (meter_id, ts_ms))"
     ],
+    "column4": [
+        "CREATE TABLE r_column4 (meter_id integer, ts_ms bigint, value double precision, quality smallint, "
+        "batch_id integer, PRIMARY KEY (meter_id, ts_ms))"
+    ],
     "table": [
         "CREATE TABLE r_table (meter_id integer, ts_ms bigint, value double precision, quality smallint, "
         "PRIMARY KEY (meter_id, ts_ms))",
@@ -70,9 +75,11 @@ def _columns(batch: int, size: int) -> dict[str, np.ndarray]:
 def _store_pg(conn: Any, kind: str, batch: int, cols: dict[str, np.ndarray]) -> None:
     cur = conn.cursor()
     names = "meter_id, ts_ms, value, quality"
-    if kind == "column":
+    if kind in ("column", "column4"):
         data = pg_binary_copy({**cols, "batch_id": np.full(len(cols["ts_ms"]), batch, dtype=np.int64)})
-        with cur.copy(f"COPY r_column ({names}, batch_id) FROM STDIN WITH (FORMAT binary)") as copy:
+        if kind == "column4":  # the same stream with a 4-byte batch id
+            data = pg_binary_copy({**cols, "idx": np.full(len(cols["ts_ms"]), batch, dtype=np.int64)})
+        with cur.copy(f"COPY r_{kind} ({names}, batch_id) FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(data)
     else:
         with cur.copy(f"COPY r_{kind} ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
@@ -90,10 +97,10 @@ def _store_pg(conn: Any, kind: str, batch: int, cols: dict[str, np.ndarray]) -> 
 
 def _store_sqlite(conn: Any, kind: str, batch: int, cols: dict[str, np.ndarray]) -> None:
     m, t, v, q = (cols[c].tolist() for c in ("meter_id", "ts_ms", "value", "quality"))
-    if kind == "column":
+    if kind in ("column", "column4"):  # as copy_readings does: the batch id written into the statement
         conn.executemany(
-            "INSERT INTO r_column (meter_id, ts_ms, value, quality, batch_id) VALUES (?, ?, ?, ?, ?)",
-            zip(m, t, v, q, [batch] * len(m), strict=True),
+            f"INSERT INTO r_{kind} (meter_id, ts_ms, value, quality, batch_id) VALUES (?, ?, ?, ?, {batch})",
+            zip(m, t, v, q, strict=True),
         )
         return
     conn.executemany(
@@ -121,8 +128,9 @@ def run(url: str, readings: int, size: int, rounds: int) -> dict[str, Any]:
     batch = 0
     raw = engine.raw_connection()
     try:
-        for _ in range(rounds):
-            for kind in _DDL:
+        kinds = list(_DDL)
+        for r in range(rounds):
+            for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:  # each variant takes each slot in turn
                 start = time.perf_counter()
                 for _b in range(per_round):
                     (_store_pg if pg else _store_sqlite)(
@@ -133,11 +141,17 @@ def run(url: str, readings: int, size: int, rounds: int) -> dict[str, Any]:
                 rates[kind].append(per_round * size / (time.perf_counter() - start))
         out: dict[str, Any] = {k: round(statistics.median(v)) for k, v in rates.items()}
         out["column_ratio"] = round(out["column"] / out["plain"], 3)
+        out["column4_ratio"] = round(out["column4"] / out["plain"], 3)
         out["table_ratio"] = round(out["table"] / out["plain"], 3)
         if pg:
             cur = raw.cursor()
             sizes = {}
-            for kind, tables in (("plain", ["r_plain"]), ("column", ["r_column"]), ("table", ["r_table", "r_members"])):
+            for kind, tables in (
+                ("plain", ["r_plain"]),
+                ("column", ["r_column"]),
+                ("column4", ["r_column4"]),
+                ("table", ["r_table", "r_members"]),
+            ):
                 total = 0
                 for name in tables:
                     cur.execute(f"SELECT pg_total_relation_size('{name}')")

@@ -17,7 +17,7 @@ compares the two measured in the same run) and per CPU second of the benchmark p
 shared with other work, the latter says what a free core would give.
 
 Prints ONE JSON line. Usage: ``python bench/ingest_mqtt.py [--db URL] [--readings N]
-[--attested N] [--cases single,batched_100,batched_100_attested]`` (default: a temporary
+[--attested N] [--cases single,single_attested,batched_100,batched_100_attested]`` (default: a temporary
 SQLite file and the machine's PostgreSQL at $CARBONPARK_TEST_PG; the attested case drains
 ``--attested`` readings, by default as many as the batched case).
 """
@@ -226,7 +226,11 @@ def main() -> None:
     ap.add_argument("--readings", type=int, default=200_000, help="readings per batched case")
     ap.add_argument("--single", type=int, default=20_000, help="readings (= messages) per single-reading case")
     ap.add_argument("--attested", type=int, default=None, help="readings of the attested case (default --readings)")
-    ap.add_argument("--cases", default="single,batched_100,batched_100_attested", help="comma-separated cases to run")
+    ap.add_argument(
+        "--cases",
+        default="single,single_attested,batched_100,batched_100_attested",
+        help="comma-separated cases to run",
+    )
     ap.add_argument("--db", action="append", help="database URL(s); default SQLite and PostgreSQL")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
@@ -251,6 +255,7 @@ def main() -> None:
                 offset = 0
                 for case, per, n, attest in (
                     ("single", 1, args.single, False),
+                    ("single_attested", 1, args.single, True),
                     ("batched_100", 100, args.readings, False),
                     ("batched_100_attested", 100, attested, True),
                 ):

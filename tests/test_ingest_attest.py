@@ -24,7 +24,7 @@ from carbonpark.ingest.model import RawReading
 from carbonpark.ledger import signing
 from carbonpark.quality.flags import QualityFlag
 from carbonpark.services import ledger as service
-from carbonpark.services.ingest import _LISTENERS, add_batch_listener, forget_meters, ingest_readings, lock_period
+from carbonpark.services.ingest import forget_meters, ingest_in_session, ingest_readings, lock_period
 from carbonpark.services.quality import CHECK_BITS
 from carbonpark.services.registry_io import import_registry
 from carbonpark.store import connect, insert_readings, session, upgrade
@@ -286,20 +286,14 @@ def test_corrections_are_attested_apart_and_verify_stays_green(park: dict[str, A
 
 
 def test_a_failed_batch_attests_nothing(park: dict[str, Any]) -> None:
-    """All or nothing: a batch whose transaction fails leaves neither readings nor an entry."""
+    """All or nothing: a transaction that fails after the batch was attested leaves neither readings nor entry."""
     db = park["db"]
     service.sign(db, signing.generate_key())
     size = service.log_size(db)
-
-    def fail(_s: Any, _r: Any) -> None:
-        raise RuntimeError("a listener failed after the batch was attested")
-
-    add_batch_listener(fail)
-    try:
-        with pytest.raises(RuntimeError):
-            ingest_readings(db, [RawReading("m-main", T0, 1.0)], channel="test")
-    finally:
-        _LISTENERS.remove(fail)
+    with pytest.raises(RuntimeError), session(db) as s:
+        result = ingest_in_session(s, [RawReading("m-main", T0, 1.0)], channel="test")
+        assert result.accepted == 1 and service.log_size(s) == size + 1  # attested inside the transaction
+        raise RuntimeError("the caller failed before its commit")
     assert service.log_size(db) == size
     with session(db) as s:
         assert s.scalar(text("SELECT count(*) FROM readings")) == 0

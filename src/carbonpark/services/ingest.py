@@ -1058,11 +1058,15 @@ def ingest_in_session(
     batch.pending = result.pending
     batch.first_ts_ms, batch.last_ts_ms = result.first_ts_ms, result.last_ts_ms
     s.flush()
+    if _LISTENERS:
+        report = BatchReport(batch.id, channel, now, result, touched)
+        for listener in list(_LISTENERS):
+            listener(s, report)
     if attest and (len(done) or items):
         # last, so that the ledger's append lock is held for the shortest time before the commit
         meters = {
             m: (book.by_id[m].handle, book.by_id[m].org)
-            for m in {*cols.meter[done].tolist(), *(c.meter_id for c in items)}
+            for m in {*np.unique(cols.meter[done]).tolist(), *(c.meter_id for c in items)}
         }
         attest_ingest_batch(
             s,
@@ -1078,10 +1082,6 @@ def ingest_in_session(
             corrections=items,
             timestamp_ms=now,
         )
-    if _LISTENERS:
-        report = BatchReport(batch.id, channel, now, result, touched)
-        for listener in list(_LISTENERS):
-            listener(s, report)
     return result
 
 

@@ -21,7 +21,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice, repeat
+from itertools import islice
 from typing import Any, Literal
 
 import numpy as np
@@ -149,15 +149,11 @@ def copy_readings(
         with cur, cur.copy(f"COPY readings ({names}) FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(data)
         return n
+    rows = zip(meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), strict=True)
+    # the batch id is one integer for every row: written into the statement, not bound per row
+    values = "?, ?, ?, ?" if batch_id is None else f"?, ?, ?, ?, {int(batch_id)}"
     raw = conn.connection.driver_connection
-    if batch_id is None:
-        rows: Iterable[tuple[Any, ...]] = zip(
-            meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), strict=True
-        )
-        raw.executemany(f"INSERT INTO readings ({names}) VALUES (?, ?, ?, ?)", rows)  # type: ignore[union-attr]
-    else:
-        rows = zip(meter_id.tolist(), ts_ms.tolist(), value.tolist(), quality.tolist(), repeat(batch_id), strict=False)
-        raw.executemany(f"INSERT INTO readings ({names}) VALUES (?, ?, ?, ?, ?)", rows)  # type: ignore[union-attr]
+    raw.executemany(f"INSERT INTO readings ({names}) VALUES ({values})", rows)  # type: ignore[union-attr]
     return n
 
 

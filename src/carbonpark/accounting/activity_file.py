@@ -27,7 +27,7 @@ from typing import Any
 from carbonpark.accounting.model import ActivityRecord
 from carbonpark.errors import ValidationError
 
-__all__ = ["COLUMNS", "REQUIRED", "check_header", "parse_row", "read_activity_csv"]
+__all__ = ["COLUMNS", "REQUIRED", "check_header", "parse_number", "parse_row", "read_activity_csv"]
 
 #: The columns every activity file has.
 REQUIRED: tuple[str, ...] = ("source", "activity", "amount", "unit")
@@ -68,7 +68,8 @@ _TRUE = ("1", "true", "yes", "y", "是")
 _FALSE = ("", "0", "false", "no", "n", "否")
 
 
-def _number(text: str, where: str, *, required: bool = False) -> float | None:
+def parse_number(text: str, where: str, *, required: bool = False) -> float | None:
+    """A finite number from a cell; ``None`` for an empty optional cell (``where`` names it in errors)."""
     text = text.strip()
     if not text:
         if required:
@@ -84,7 +85,7 @@ def _number(text: str, where: str, *, required: bool = False) -> float | None:
 
 
 def _amount(text: str, where: str) -> float:
-    value = _number(text, where, required=True) or 0.0
+    value = parse_number(text, where, required=True) or 0.0
     if value < 0:
         raise ValidationError(where, "an amount >= 0 (exports: flow=output; removals: method=removal)", text)
     return value
@@ -147,8 +148,8 @@ def parse_row(header: Sequence[str], cells: Sequence[str], line: int) -> Activit
         if not row[column].strip():
             raise ValidationError(f"{where} {column}", "a value", row[column])
     values: dict[str, Any] = {c: row.get(c, "").strip() for c in _TEXTS}
-    values.update({c: _number(row.get(c, ""), f"{where} {c}") for c in _FLOATS})
-    year = _number(row.get("year", ""), f"{where} year")
+    values.update({c: parse_number(row.get(c, ""), f"{where} {c}") for c in _FLOATS})
+    year = parse_number(row.get("year", ""), f"{where} year")
     if year is not None and year != int(year):
         raise ValidationError(f"{where} year", "a year like 2023", row["year"])
     biogenic = row.get("biogenic", "").strip().lower()

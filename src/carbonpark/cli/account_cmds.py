@@ -2,14 +2,11 @@
 
 ``carbonpark account ACTIVITY.csv [--factor-set NAME] [--gwp SAR|AR4|AR5|AR6] [--json]
 [--explain ROW] [--factors USER.csv …]`` accounts an activity file (columns in
-:data:`COLUMNS`); ``carbonpark factors list`` shows the factor sets and GWP sets.
+:data:`carbonpark.accounting.activity_file.COLUMNS`); ``carbonpark factors list`` shows the factor sets and GWP sets.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,125 +22,12 @@ from carbonpark.errors import ValidationError
 from carbonpark.factors import DEFAULT_FACTOR_SET, DEFAULT_GWP_SET, FactorLibrary, default_library, load_user_set
 
 if TYPE_CHECKING:
-    from carbonpark.accounting import ActivityRecord, Inventory
+    from carbonpark.accounting import Inventory
 
 # The accounting engine (pint) and the services are imported inside the functions that use
 # them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
-__all__ = ["COLUMNS", "read_activity_csv", "register"]
-
-_REQUIRED = ("source", "activity", "amount", "unit")
-_FLOATS = (
-    "ncv",
-    "carbon_content",
-    "oxidation_rate",
-    "emission_factor",
-    "density",
-    "carbon_fraction",
-    "carbonate_fraction",
-    "green_amount",
-    "market_emission_factor",
-    "steam_enthalpy_kj_per_kg",
-)
-_TEXTS = (
-    "method",
-    "gas",
-    "scope",
-    "category",
-    "scope3_category",
-    "ncv_unit",
-    "carbon_content_unit",
-    "emission_factor_unit",
-    "density_unit",
-    "flow",
-    "grid_region",
-    "sector",
-    "market_emission_factor_unit",
-    "enterprise",
-    "site",
-    "workshop",
-    "device",
-)
-#: Every column the activity file may have (the first four are required).
-COLUMNS: tuple[str, ...] = (*_REQUIRED, *_TEXTS, *_FLOATS, "year", "biogenic")
-_TRUE = ("1", "true", "yes", "y", "是")
-_FALSE = ("", "0", "false", "no", "n", "否")
-
-
-def _number(text: str, where: str, *, required: bool = False) -> float | None:
-    text = text.strip()
-    if not text:
-        if required:
-            raise ValidationError(where, "a number", text)
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ValidationError(where, "a number", text) from exc
-    if math.isnan(value) or math.isinf(value):
-        raise ValidationError(where, "a finite number", text)
-    return value
-
-
-def _amount(text: str, where: str) -> float:
-    value = _number(text, where, required=True) or 0.0
-    if value < 0:
-        raise ValidationError(where, "an amount >= 0 (exports: flow=output; removals: method=removal)", text)
-    return value
-
-
-def read_activity_csv(text: str) -> list[ActivityRecord]:
-    """Parse an activity CSV into records; line numbers are 1-based data lines (header not counted).
-
-    Raises
-    ------
-    ValidationError
-        Naming the line and column of the first bad value, or the unknown/missing columns.
-    """
-    from carbonpark.accounting import ActivityRecord
-
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
-    missing = [c for c in _REQUIRED if c not in header]
-    if missing:
-        raise ValidationError("header", f"columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})", header)
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        raise ValidationError("header", f"known columns only: {', '.join(COLUMNS)}", unknown)
-    records = []
-    for line, cells in enumerate(reader, start=1):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            raise ValidationError(f"line {line}", f"{len(header)} fields as in the header", len(cells))
-        row = dict(zip(header, cells, strict=True))
-        where = f"line {line}, column"
-        for column in ("source", "activity", "unit"):
-            if not row[column].strip():
-                raise ValidationError(f"{where} {column}", "a value", row[column])
-        values: dict[str, Any] = {c: row.get(c, "").strip() for c in _TEXTS}
-        values.update({c: _number(row.get(c, ""), f"{where} {c}") for c in _FLOATS})
-        year = _number(row.get("year", ""), f"{where} year")
-        if year is not None and year != int(year):
-            raise ValidationError(f"{where} year", "a year like 2023", row["year"])
-        biogenic = row.get("biogenic", "").strip().lower()
-        if biogenic not in (*_TRUE, *_FALSE):
-            raise ValidationError(f"{where} biogenic", "true or false", row["biogenic"])
-        records.append(
-            ActivityRecord(
-                line=line,
-                source=row["source"].strip(),
-                activity=row["activity"].strip(),
-                amount=_amount(row["amount"], f"{where} amount"),
-                unit=row["unit"].strip(),
-                year=None if year is None else int(year),
-                biogenic=biogenic in _TRUE,
-                **values,
-            )
-        )
-    if not records:
-        raise ValidationError("file", "at least one data line", "none")
-    return records
+__all__ = ["register"]
 
 
 def _library(user_factors: list[Path]) -> FactorLibrary:
@@ -396,12 +280,14 @@ def register(app: typer.Typer) -> None:
             return
         if org is not None or year is not None or period is not None:
             raise ValidationError("account", "either an activity FILE or --org with --year/--period", "both")
+        from carbonpark.accounting.activity_file import parse_number, read_activity_csv
+
         records = read_activity_csv(file.read_text(encoding="utf-8-sig"))
         inventory = account(
             records, factor_set=factor_set, gwp_set=gwp, library=library, equal_value_kgce_per_kwh=equal_value
         )
         if explain_line is not None:
-            wanted = _number(explain_line, "--explain")
+            wanted = parse_number(explain_line, "--explain")
             chosen = [r for r in inventory.rows if wanted in (r.amount.line, *r.amount.lines)]
             if not chosen:
                 raise ValidationError(

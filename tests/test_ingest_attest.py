@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
 
 from carbonpark.ingest.model import RawReading
 from carbonpark.ledger import signing
@@ -312,3 +313,35 @@ def test_live_batches_count_as_on_time_for_the_enterprise(park: dict[str, Any]) 
     assert orgs == [park["enterprise"], park_handle]
     record = service.trust_record(db, park["enterprise"], from_ms(ts, "Asia/Shanghai").year)
     assert record.on_time_share == 1.0 and record.tamper_events == 0
+
+
+def test_readings_stored_before_the_migration_stay_attested_by_day(db_url: str, tmp_path: Path) -> None:
+    """ingest_0002 on a populated table: older readings keep NULL and their day entries; downgrade works."""
+    from alembic import command
+
+    from carbonpark.store.db import _alembic_config
+
+    upgrade(db_url)
+    engine = connect(db_url)
+    with engine.begin() as conn:
+        cfg = _alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "ingest_0001")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa_inspect(conn).get_columns("readings")}
+    assert "batch_id" not in columns
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    with engine.begin() as conn:  # the old schema: readings without a batch (registry rows come later)
+        conn.execute(text("INSERT INTO readings (meter_id, ts_ms, value, quality) VALUES (1, :t, 3.5, 0)"), {"t": T0})
+    upgrade(db_url)
+    import_registry(db_url, path, "tester")
+    forget_meters()
+    with session(db_url) as s:
+        assert s.execute(text("SELECT batch_id FROM readings")).scalars().all() == [None]
+        service.attest_readings(s, [(1, T0)])
+    ingest_readings(db_url, [RawReading("m-main", T0 + H, 4.0)], channel="test")
+    service.sign(db_url, signing.generate_key())
+    report = service.verify(db_url)
+    assert report.ok, [f.to_json() for f in report.findings]
+    assert (report.checked["reading_batch"], report.checked["ingest_batch"]) == (1, 1)

@@ -9,8 +9,9 @@ interpreter as the baseline, so no launcher (pyenv shim, virtualenv wrapper) is 
 ``--src DIR`` puts another source tree first on the path, to measure an older commit in the same run
 (``git archive <commit> src | tar -x -C DIR``).
 
-Prints one JSON line: medians and minima in seconds of wall time. Target (issue 2): ``carbonpark
---help`` under about 0.8 s on a quiet machine.
+Prints one JSON line: medians and minima of the wall time, and medians of the CPU time (user +
+system) of each run's process, which a loaded machine disturbs less, all in seconds. Target
+(issue 2): ``carbonpark --help`` under about 0.8 s of wall time on a quiet machine.
 
 Usage: ``python bench/cli_startup.py [--runs 15] [--db PATH] [--src DIR]``
 """
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,18 +41,25 @@ def _small_park(folder: Path, env: dict[str, str]) -> str:
         "import sys; from pathlib import Path; from carbonpark.services.demo import build_demo; "
         "build_demo(sys.argv[1], size='small', seed=42, out_dir=Path(sys.argv[2]))"
     )
-    _wall([sys.executable, "-c", build, str(path), str(folder / "out")], env)
+    _run([sys.executable, "-c", build, str(path), str(folder / "out")], env)
     return str(path)
 
 
-def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """Wall time [s] of one run and its standard output; a failing run stops the benchmark."""
+def _cpu_of_children() -> float:
+    """CPU time [s] (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU time [s] of one run and its standard output; a failing run stops the benchmark."""
+    cpu = _cpu_of_children()
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-400:]}")
-    return elapsed, done.stdout
+    return elapsed, _cpu_of_children() - cpu, done.stdout
 
 
 def main() -> None:
@@ -75,12 +84,15 @@ def main() -> None:
             "help": [sys.executable, "-c", LAUNCH, "--help"],
             "status_json": [sys.executable, "-c", LAUNCH, "status", "--db", db, "--json"],
         }
-        _, out = _wall(commands["status_json"], env)  # warm the file cache; check the output once
+        *_, out = _run(commands["status_json"], env)  # warm the file cache; check the output once
         readings = json.loads(out)["readings"]
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
             for name, argv in commands.items():
-                times[name].append(_wall(argv, env)[0])
+                wall, used, _ = _run(argv, env)
+                times[name].append(wall)
+                cpu[name].append(used)
 
     median = {name: statistics.median(values) for name, values in times.items()}
     base = median["baseline_python_pass"]
@@ -92,6 +104,7 @@ def main() -> None:
                 "src": str(args.src) if args.src else "installed",
                 "median_s": {k: round(v, 3) for k, v in median.items()},
                 "min_s": {k: round(min(v), 3) for k, v in times.items()},
+                "cpu_median_s": {k: round(statistics.median(v), 3) for k, v in cpu.items()},
                 "over_baseline_s": {k: round(v - base, 3) for k, v in median.items() if k != "baseline_python_pass"},
                 "status_readings": readings,
                 "target_help_s": TARGET_HELP_S,

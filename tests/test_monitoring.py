@@ -7,6 +7,8 @@ both as packaged in carbonpark.factors.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import socket
 import threading
@@ -190,3 +192,59 @@ def test_cli_monitor_and_alarms(db: str) -> None:
         app, ["alarms", "rules", "add", "x", "--kind", "silence", "--meter", "E1", "--param", "m", "--db", db]
     )
     assert res.exit_code == 1 and "NAME=NUMBER" in res.stderr
+
+
+def test_alarm_email_reaches_a_real_smtp_server_with_login(db: str) -> None:
+    """The e-mail hook logs in and delivers to an SMTP server (aiosmtpd, RFC 5321 / RFC 4954 AUTH PLAIN)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    received: list[tuple[str, list[str], str]] = []
+    logins: list[tuple[bytes, bytes]] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
+            return "250 OK"
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"s3cret")
+
+    controller = Controller(
+        Inbox(), hostname="127.0.0.1", port=_closed_port(), authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        mon.add_rule(db, "G1 silent", "silence", "G1", {"minutes": 90}, emails=("ops@example.org", "cfo@example.org"))
+        settings = mon.NotifySettings(
+            host="127.0.0.1",
+            port=controller.port,
+            CARBONPARK_SMTP_FROM="alarms@park.example",
+            user="ops",
+            password="s3cret",
+        )
+        (alarm,) = mon.evaluate_rules(db, now_ms=T0 + 3 * H, settings=settings)["raised"]
+        assert "notification_failures" not in (alarm.get("detail") or {})
+        assert logins == [(b"ops", b"s3cret")]
+        ((sender, recipients, content),) = received
+        assert sender == "alarms@park.example"
+        assert recipients == ["ops@example.org", "cfo@example.org"]
+        message = email.message_from_string(content, policy=email.policy.default)
+        assert (
+            message["Subject"].strip() == "[carbonpark warning] G1 silent: G1: silent for 120 min, longer than 90 min"
+        )
+        assert message["To"] == "ops@example.org, cfo@example.org"
+        # cleared by hand while G1 is still silent, the rule raises again; a wrong password is then
+        # recorded with the alarm (an SMTP error), never raised
+        mon.clear_alarm(db, alarm["id"], "test")
+        wrong = settings.model_copy(update={"password": "wrong"})
+        (again,) = mon.evaluate_rules(db, now_ms=T0 + 3 * H, settings=wrong)["raised"]
+        (failure,) = again["detail"]["notification_failures"]
+        # smtplib tries its AUTH mechanisms in turn; aiosmtpd may refuse (535) or drop the session
+        assert failure.startswith(f"e-mail via 127.0.0.1:{controller.port}: SMTP")
+        assert failure.endswith(("SMTPAuthenticationError", "SMTPServerDisconnected"))
+        assert len(received) == 1
+    finally:
+        controller.stop()

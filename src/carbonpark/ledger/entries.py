@@ -63,6 +63,8 @@ KEY_REVOKED = "key_revoked"
 
 KNOWN_KINDS = (
     "reading_batch",
+    "ingest_batch",
+    "reading_correction",
     "activity_datum",
     "emission_record",
     "factor_set_version",

@@ -23,14 +23,20 @@ from carbonpark.reports.pdf import html_to_pdf
 
 
 class StoredEvaluation(Protocol):
-    """What the report needs of ``carbonpark.services.evaluation.StoredEvaluation``."""
+    """What the report reads of ``carbonpark.services.evaluation.StoredEvaluation`` (a frozen dataclass)."""
 
-    year: int
-    evaluation: evaluate.Evaluation
-    figures: dict[str, Any]
-    notes: dict[str, str]
-    skipped: dict[int, str]
-    platform_ids: tuple[int, ...]
+    @property
+    def year(self) -> int: ...
+    @property
+    def evaluation(self) -> evaluate.Evaluation: ...
+    @property
+    def figures(self) -> dict[str, Any]: ...
+    @property
+    def notes(self) -> dict[str, str]: ...
+    @property
+    def skipped(self) -> dict[int, str]: ...
+    @property
+    def platform_ids(self) -> tuple[int, ...]: ...
 
 
 __all__ = ["comparison_html", "render_evaluation_html", "write_evaluation_report"]

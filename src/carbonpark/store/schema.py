@@ -209,6 +209,9 @@ class Reading(Base):
     ts_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     quality: Mapped[int] = mapped_column(SmallInteger, default=0)
+    #: the ingest batch that stored it (attested as ``ingest_batch:<id>``); NULL for bulk loads.
+    #: Added by migration ``ingest_0002``.
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Quarantined(Base):

@@ -26,6 +26,7 @@ accuracy", Int. J. Forecasting 16(4) (rolling origin); Gneiting & Raftery (2007)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +38,22 @@ from carbonpark.forecast.baselines import SeasonalNaive
 from carbonpark.forecast.contract import (
     INTERVAL_LEVELS,
     Forecaster,
+    conformal_half_widths,
     feature_columns,
     normalise_freq,
     season_length,
     validate_history,
 )
 
-__all__ = ["BacktestResult", "interval_metrics", "mase_scale", "point_metrics", "rolling_origin"]
+__all__ = [
+    "BacktestResult",
+    "combine_backtests",
+    "interval_metrics",
+    "mase_scale",
+    "point_metrics",
+    "rolling_origin",
+    "window_scores",
+]
 
 
 def mase_scale(train: np.ndarray, period: int) -> float:
@@ -136,8 +146,9 @@ class BacktestResult:
     windows, horizon, step
         Origins used, steps forecast from each, steps between origins.
     forecasts
-        One row per series, window and step: ``series_id``, ``cutoff`` (last training
-        timestamp), ``ts``, ``actual``, ``mean``, interval bounds and ``baseline``.
+        One row per series, window and step: ``series_id``, ``window`` (0 for the
+        earliest origin), ``cutoff`` (last training timestamp), ``ts``, ``actual``,
+        ``mean``, interval bounds, ``baseline`` and ``scale`` (the MASE denominator).
     """
 
     model: str
@@ -228,7 +239,7 @@ def rolling_origin(
         )
     baseline = SeasonalNaive()
     rows = []
-    for offset in offsets:
+    for window, offset in enumerate(offsets):
         train_parts, test_parts = [], []
         for _, group in hist.groupby("series_id", sort=False):
             cut = len(group) - offset
@@ -247,6 +258,7 @@ def rolling_origin(
         scales = {sid: mase_scale(g["value"].to_numpy(), m) for sid, g in train.groupby("series_id")}
         merged["scale"] = merged["series_id"].map(scales)
         merged["cutoff"] = merged["series_id"].map(train.groupby("series_id")["ts"].max())
+        merged["window"] = window
         rows.append(merged)
     frame = pd.concat(rows, ignore_index=True)
     if frame[["mean", "baseline"]].isna().any().any():
@@ -263,4 +275,105 @@ def rolling_origin(
         horizon=horizon,
         step=step,
         forecasts=frame,
+    )
+
+
+def window_scores(result: BacktestResult, use_mase: bool = True) -> np.ndarray:
+    """Score of each backtest window, earliest first, pooled over the series.
+
+    Parameters
+    ----------
+    result
+        A rolling-origin backtest.
+    use_mase
+        Score by MASE [–] (mean of |e|/s); otherwise by MAE [unit of the series].
+
+    Returns
+    -------
+    numpy.ndarray
+        One score per window (``result.windows`` values).
+    """
+    frame = result.forecasts
+    err = (frame["actual"] - frame["mean"]).abs()
+    if use_mase:
+        err = err / frame["scale"]
+    return err.groupby(frame["window"], sort=True).mean().to_numpy(dtype=float)
+
+
+def combine_backtests(results: Mapping[str, BacktestResult], weights: Mapping[str, float], name: str) -> BacktestResult:
+    """The backtest of a weighted combination, built from its members' backtests.
+
+    The combination's forecast at every window and step is Σ wₖ ŷₖ over the members'
+    forecasts on those same windows (no model is refitted), so its metrics compare with
+    the members' and the baseline's like for like. Its intervals are **cross-conformal**:
+    the half width of the L % interval in window i is the ⌈(n + 1)·L/100⌉-th smallest
+    absolute error of the combination in the *other* windows of that series (n errors),
+    so no window's bounds have seen its own errors; coverage and pinball loss are then
+    honest out-of-sample figures.
+
+    Parameters
+    ----------
+    results
+        Backtests of at least the members, on the same windows (one ``rolling_origin``
+        call per member with the same history, horizon and windows).
+    weights
+        Member name → weight; weights are non-negative and add up to 1.
+    name
+        Name of the combination in the result.
+
+    Raises
+    ------
+    ValidationError
+        If the weights are not a convex combination of known backtests, or there are
+        fewer than two windows (no other window to calibrate the intervals on).
+
+    References
+    ----------
+    Bates & Granger (1969), "The combination of forecasts", Oper. Res. Q. 20(4); Vovk
+    (2015), "Cross-conformal predictors", Ann. Math. Artif. Intell. 74; Barber, Candès,
+    Ramdas & Tibshirani (2021), "Predictive inference with the jackknife+", Ann. Stat.
+    49(1).
+    """
+    names = list(weights)
+    w = np.asarray([weights[n] for n in names], dtype=float)
+    if not names or any(n not in results for n in names) or (w < 0).any() or not np.isclose(w.sum(), 1.0):
+        raise ValidationError(
+            "combination weights", f"non-negative weights adding up to 1 over {sorted(results)}", dict(weights)
+        )
+    first = results[names[0]]
+    if first.windows < 2:
+        raise ValidationError("combination backtest", "at least 2 windows (to calibrate on)", first.windows)
+    keys = ["series_id", "window", "ts"]
+    frame = first.forecasts[[*keys, "cutoff", "actual", "baseline", "scale"]].reset_index(drop=True)
+    mean = np.zeros(len(frame))
+    for member, weight in zip(names, w, strict=True):
+        other = results[member]
+        aligned = frame[keys].merge(other.forecasts[[*keys, "mean"]], on=keys, how="left")["mean"].to_numpy()
+        if other.horizon != first.horizon or np.isnan(aligned).any():
+            raise ValidationError(f"backtest of {member!r}", f"the same windows as {names[0]!r}", other.windows)
+        mean += weight * aligned
+    actual = frame["actual"].to_numpy(dtype=float)
+    residuals = actual - mean
+    bounds = {f"{side}-{level}": np.empty(len(frame)) for level in INTERVAL_LEVELS for side in ("lo", "hi")}
+    window_of = frame["window"].to_numpy()
+    for rows in frame.groupby("series_id", sort=False).indices.values():
+        for window in np.unique(window_of[rows]):
+            here, others = rows[window_of[rows] == window], rows[window_of[rows] != window]
+            half = conformal_half_widths(residuals[others])
+            for level in INTERVAL_LEVELS:
+                bounds[f"lo-{level}"][here] = mean[here] - half[level]
+                bounds[f"hi-{level}"][here] = mean[here] + half[level]
+    out = frame[["series_id", "ts", "actual"]].assign(mean=mean, **bounds)
+    out = out.assign(baseline=frame["baseline"], scale=frame["scale"], cutoff=frame["cutoff"], window=window_of)
+    scale = frame["scale"].to_numpy(dtype=float)
+    metrics = point_metrics(actual, mean, scale)
+    metrics.update(interval_metrics(actual, bounds))
+    return BacktestResult(
+        model=name,
+        metrics=metrics,
+        baseline=point_metrics(actual, frame["baseline"].to_numpy(dtype=float), scale),
+        windows=first.windows,
+        horizon=first.horizon,
+        step=first.step,
+        forecasts=out,
     )

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from carbonpark.cli.common import new_app
 from carbonpark.cli.forecast_cmds import register
+from carbonpark.forecast.selection import combination_name
 
 app = new_app("t")
 register(app)
@@ -51,6 +52,31 @@ def test_day_ahead_of_a_pure_daily_cycle(tmp_path: Path) -> None:
     assert {"mase", "mape", "baseline_mase", "mae", "coverage_80", "skill_mae"} <= set(doc["backtest"])
     assert doc["backtest"]["windows"] == 3
     assert [c["model"] for c in doc["candidates"]] == ["seasonal_naive", "ridge", "lightgbm", "mstl", "mstl_combo"]
+
+
+def test_auto_reports_what_it_chose_and_the_members_of_a_combination(tmp_path: Path) -> None:
+    # 28 days of a daily cycle with noise (seed 3): whatever auto chooses, the JSON names it,
+    # gives its members and weights (one member with weight 1 for a single model) and the
+    # rule, and the candidates table carries the combination the tie rule formed.
+    rng = np.random.default_rng(3)
+    hours = 24 * 28
+    values = [100 + 30 * math.sin(2 * math.pi * h / 24) + rng.normal(0, 4) for h in range(hours)]
+    rows = ["ts,value"] + [
+        f"2025-03-{1 + h // 24:02d}T{h % 24:02d}:00:00,{v:.4f}" for h, v in zip(range(hours), values, strict=True)
+    ]
+    path = tmp_path / "noisy.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["forecast", str(path), "--horizon", "24", "--freq", "h", "--windows", "3", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    members = doc["backtest"]["members"]
+    assert sum(members.values()) == pytest.approx(1.0)
+    assert doc["model"] == (next(iter(members)) if len(members) == 1 else combination_name(members))
+    assert doc["backtest"]["selected_by"] and doc["backtest"]["baseline_model"] == "seasonal_naive"
+    formed = [c for c in doc["candidates"] if "members" in c]
+    assert len(formed) == 1 and len(formed[0]["members"]) == 2
+    assert [c["model"] for c in doc["candidates"] if c["chosen"]] == [doc["model"]]
+    assert all(r["lo-95"] <= r["lo"] <= r["mean"] <= r["hi"] <= r["hi-95"] for r in doc["forecast"])
 
 
 def test_named_model_and_readable_table(tmp_path: Path) -> None:

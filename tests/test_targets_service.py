@@ -50,10 +50,14 @@ def test_monthly_gap_rests_on_the_stored_records(demo_db: tuple[str, dict[str, f
     assert m1["actual_tco2e"] == pytest.approx(jan) and m2["actual_tco2e"] == pytest.approx(feb)
     # cap to date pro rata by days: 50000 × 59/365 after February (2025 is not a leap year)
     assert m2["cap_to_date_tco2e"] == pytest.approx(50000 * 59 / 365)
-    # projected: two actual months + ten months at the run rate (jan + feb) / 2
-    projected = (jan + feb) + 10 * (jan + feb) / 2
+    # projected: two actual months + the forecast of March–December (stored emissions, not the run rate)
+    forecast = {int(m): v for m, v in status["forecast"]["forecast_tco2e"].items()}
+    assert sorted(forecast) == list(range(3, 13)) and m2["basis"] == "actual 1–2, forecast 3–12"
+    projected = (jan + feb) + sum(forecast.values())
     assert m2["projected_year_tco2e"] == pytest.approx(projected)
     assert m2["gap_tco2e"] == pytest.approx(projected - 50000)
+    # after January, February is actual and not forecast: it is filled by January's run rate
+    assert m1["projected_year_tco2e"] == pytest.approx(jan + jan + sum(forecast.values()))
     trajectory = status["path"]["trajectory_tco2e"]
     assert trajectory["2025"] == pytest.approx(projected)
     assert trajectory["2026"] == pytest.approx(projected - 500)  # PV from 2026; the cancelled CCUS counts nothing
@@ -62,6 +66,44 @@ def test_monthly_gap_rests_on_the_stored_records(demo_db: tuple[str, dict[str, f
     assert checks["cap_tco2e", 2025]["met"] is (projected <= 50000)
     assert checks["neutrality", 2055]["value"] == pytest.approx(projected - 500)
     assert checks["neutrality", 2055]["met"] is False
+
+
+def test_rest_of_year_forecast_by_hand_with_seasonal_naive(demo_db: tuple[str, dict[str, float]]) -> None:
+    """forecast(i) = Σ_c k_c · F_c(i) + run rate of the other activities, worked with seasonal naive.
+
+    Seasonal naive (period 7 days) repeats the last week, 22–28 February 2025 (Saturday to
+    Friday); 1 March 2025 is a Saturday, so day d of the rest of the year takes the value of
+    22 February + (d − 1 March) mod 7. k_c is the park's stored tCO2e of the carrier's activities
+    over January–February divided by its intake over the same 59 days.
+    """
+    import datetime as dt
+
+    from carbonpark.services.forecasting import series_frame
+    from carbonpark.services.targets import FORECAST_CARRIERS, forecast_rest_of_year
+
+    db, _ = demo_db
+    doc = account_stored(db, "park", "2025")
+    by_activity: dict[int, dict[str, float]] = {1: {}, 2: {}}
+    for row in doc["rows"]:
+        if row["kind"] == "emission":
+            month = by_activity[int(row["period"][5:7])]
+            month[row["activity"]] = month.get(row["activity"], 0.0) + row["tco2e"]
+    got, info = forecast_rest_of_year(db, "park", 2025, by_activity, model="seasonal_naive")
+    assert info["run_rate_activities"] == ["purchased_heat"]  # the park has no steam intake meter
+    expected = {i: sum(by_activity[m].get("purchased_heat", 0.0) for m in (1, 2)) / 2 for i in range(3, 13)}
+    for carrier in ("electricity", "natural_gas"):
+        frame = series_frame(db, org="park", carrier=carrier, freq="D").frame
+        daily = {ts.date(): float(v) for ts, v in zip(frame["ts"], frame["value"], strict=True)}
+        assert len(daily) == 59 and max(daily) == dt.date(2025, 2, 28)
+        emitted = sum(by_activity[m].get(a, 0.0) for m in (1, 2) for a in FORECAST_CARRIERS[carrier])
+        k = emitted / sum(daily.values())
+        assert info["tco2e_per_unit"][carrier] == pytest.approx(k)
+        day = dt.date(2025, 3, 1)
+        while day.year == 2025:
+            same_weekday = dt.date(2025, 2, 22) + dt.timedelta(days=(day - dt.date(2025, 3, 1)).days % 7)
+            expected[day.month] += k * daily[same_weekday]
+            day += dt.timedelta(days=1)
+    assert got == pytest.approx(expected)
 
 
 def test_reimport_changes_nothing_and_bad_files_name_the_field(

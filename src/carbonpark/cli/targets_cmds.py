@@ -46,7 +46,16 @@ def _print_status(doc: dict[str, Any]) -> None:
             _number(m["projected_year_tco2e"]),
             _number(m["gap_tco2e"]),
         )
+    forecast = doc.get("forecast") or {}
+    for month, value in (forecast.get("forecast_tco2e") or {}).items():
+        months.add_row(f"{month}*", _number(value), "", "", "", "")
+        months.caption = "* forecast, not actual 预测值"
     console.print(months)
+    if forecast:
+        err_console.print(
+            f"forecast 预测: model {forecast['model']}, tCO2e per unit {forecast['tco2e_per_unit']}, "
+            f"at the run rate 按月均: {forecast['run_rate_activities']}"
+        )
     checks = Table(
         "target 目标", "year 年", "limit 限值", "value 路径值", "met 达成", "why 说明", title="path 实施路径"
     )

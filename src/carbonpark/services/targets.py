@@ -40,7 +40,7 @@ from carbonpark.store.schema_accounting import AccountingRun, ActivityDatum, Emi
 from carbonpark.store.schema_targets import CarbonTarget, PathMeasureRow
 from carbonpark.times import from_ms
 
-__all__ = ["import_targets", "org_handle", "target_status"]
+__all__ = ["FORECAST_CARRIERS", "forecast_rest_of_year", "import_targets", "org_handle", "target_status"]
 
 _TARGET_KEYS = {
     "organisation",
@@ -205,8 +205,8 @@ def _stored_targets(row: CarbonTarget) -> DualCarbonTargets:
     )
 
 
-def _emissions_by_month(s: Session, run_org: str, timezone: str) -> dict[tuple[int, int], float]:
-    """Stored emissions [tCO2e] of the organisation's yearly accounting runs by local (year, month).
+def _emissions_by_month(s: Session, run_org: str, timezone: str) -> dict[tuple[int, int, str], float]:
+    """Stored emissions [tCO2e] of the organisation's yearly accounting runs by local (year, month, activity).
 
     Only yearly runs count (a monthly run repeats what the yearly run of its year holds) and
     only ``emission`` records (removals and biogenic CO2 are kept apart, as in the accounting
@@ -216,19 +216,120 @@ def _emissions_by_month(s: Session, run_org: str, timezone: str) -> dict[tuple[i
     """
     has_data = or_(ActivityDatum.origin == "manual", ActivityDatum.n_readings > 0, ActivityDatum.id.is_(None))
     stmt = (
-        select(EmissionRecord.start_ms, func.sum(EmissionRecord.tco2e))
+        select(EmissionRecord.start_ms, EmissionRecord.activity, func.sum(EmissionRecord.tco2e))
         .join(AccountingRun, EmissionRecord.run_id == AccountingRun.id)
         .outerjoin(ActivityDatum, EmissionRecord.activity_datum_id == ActivityDatum.id)
         .where(AccountingRun.org == run_org, func.length(AccountingRun.period) == 4)
         .where(EmissionRecord.kind == "emission", has_data)
-        .group_by(EmissionRecord.start_ms)
+        .group_by(EmissionRecord.start_ms, EmissionRecord.activity)
     )
-    out: dict[tuple[int, int], float] = {}
-    for start_ms, tco2e in s.execute(stmt):
+    out: dict[tuple[int, int, str], float] = {}
+    for start_ms, activity, tco2e in s.execute(stmt):
         local = from_ms(int(start_ms), timezone)
-        key = (local.year, local.month)
+        key = (local.year, local.month, str(activity))
         out[key] = out.get(key, 0.0) + float(tco2e or 0.0)
     return out
+
+
+#: Metered carrier → the accounting activities whose emissions follow its intake.
+FORECAST_CARRIERS: dict[str, tuple[str, ...]] = {
+    "electricity": ("grid_electricity",),
+    "natural_gas": ("natural_gas",),
+    "steam": ("steam", "purchased_heat"),
+}
+#: Daily model of the rest-of-year forecast: exponential smoothing fits a short history in
+#: milliseconds (the ``auto`` selection needs a backtest the horizon of a year does not allow).
+FORECAST_MODEL = "ets"
+
+
+def forecast_rest_of_year(
+    db: str | None,
+    org_ref: str,
+    year: int,
+    actual_by_activity: Mapping[int, Mapping[str, float]],
+    model: str = FORECAST_MODEL,
+) -> tuple[dict[int, float], dict[str, Any]]:
+    """Emissions forecast [tCO2e] for the months of ``year`` after the last month with actuals.
+
+    Parameters
+    ----------
+    db
+        Database URL.
+    org_ref
+        ``park`` or an enterprise handle (the intake of :func:`carbonpark.services.forecasting.series_frame`).
+    year
+        Calendar year [local].
+    actual_by_activity
+        Stored emissions by month 1..m (consecutive) and accounting activity [tCO2e].
+    model
+        Daily forecaster name (:func:`carbonpark.forecast.run_forecast`).
+
+    Returns
+    -------
+    tuple[dict[int, float], dict]
+        The forecast by month number, and how it was made (``model``, the emissions per unit
+        of each carrier, the carriers and activities left at the run rate, the months forecast).
+
+    Notes
+    -----
+    For each carrier of :data:`FORECAST_CARRIERS` with an intake series, the daily intake is
+    forecast to 31 December and summed by month: ``F_c(i)`` [meter unit]. The organisation's own
+    emissions per unit ``k_c = Σ_{months ≤ m} tCO2e(activities of c) / Σ_{days ≤ m} intake_c``
+    [tCO2e/unit] turn it into emissions (so the stored accounting, with its factors, sets the
+    level and the forecast sets the shape). Emissions of activities without a forecast carrier
+    continue at their run rate ``r = Σ_{months ≤ m} tCO2e / m``:
+    ``forecast(i) = Σ_c k_c · F_c(i) + r``. A month is forecast only when every carrier's
+    forecast covers all its days; other months are left to :func:`monthly_gap`'s run rate.
+    """
+    import pandas as pd
+
+    from carbonpark import forecast
+    from carbonpark.services.forecasting import series_frame
+
+    last = max(actual_by_activity)
+    info: dict[str, Any] = {"model": model, "tco2e_per_unit": {}, "run_rate_activities": [], "months": []}
+    if last >= 12:
+        return {}, info
+    observed_end = pd.Timestamp(year, last, 1) + pd.offsets.MonthBegin(1)
+    year_end = pd.Timestamp(year + 1, 1, 1)
+    covered: set[str] = set()
+    per_carrier: list[dict[int, float]] = []
+    for carrier, activities in FORECAST_CARRIERS.items():
+        emitted = sum(v for month in actual_by_activity.values() for a, v in month.items() if a in activities)
+        if emitted <= 0:
+            continue
+        try:
+            frame = series_frame(db, org=org_ref, carrier=carrier, freq="D").frame
+        except ValidationError:
+            continue  # no intake meter of this carrier: its emissions stay at the run rate
+        ts = pd.DatetimeIndex(frame["ts"])
+        seen = frame[(ts.year == year) & (ts < observed_end)]
+        if len(seen) < (observed_end - pd.Timestamp(year, 1, 1)).days:
+            continue  # the meters do not cover the accounted months: no basis for k_c
+        energy = float(seen["value"].sum())
+        horizon = int((year_end - ts.max()).days) - 1
+        if energy <= 0 or horizon <= 0:
+            continue
+        run = forecast.run_forecast(frame, horizon, "D", model=model, windows=1)
+        days = run.forecast.assign(month=pd.DatetimeIndex(run.forecast["ts"]).month)
+        days = days[pd.DatetimeIndex(days["ts"]).year == year]
+        k = emitted / energy
+        monthly: dict[int, float] = {}
+        for month, part in days.groupby("month"):
+            full = pd.Timestamp(year, int(month), 1).days_in_month
+            if int(month) > last and len(part) == full:
+                monthly[int(month)] = k * float(part["mean"].sum())
+        per_carrier.append(monthly)
+        covered.update(activities)
+        info["tco2e_per_unit"][carrier] = k
+    if not per_carrier:
+        return {}, info
+    rest = sum(v for month in actual_by_activity.values() for a, v in month.items() if a not in covered)
+    info["run_rate_activities"] = sorted({a for m in actual_by_activity.values() for a in m} - covered)
+    months = set.intersection(*(set(m) for m in per_carrier))
+    out = {i: sum(m[i] for m in per_carrier) + rest / last for i in sorted(months)}
+    info["months"] = sorted(out)
+    return out, info
 
 
 def target_status(db: str | None, org: str, year: int) -> dict[str, Any]:
@@ -254,10 +355,23 @@ def target_status(db: str | None, org: str, year: int) -> dict[str, Any]:
             PathMeasure(m.code, m.name, m.year, m.owner, m.annual_abatement_tco2e, m.status)
             for m in s.scalars(select(PathMeasureRow).where(PathMeasureRow.org_handle == handle))
         ]
-        monthly = _emissions_by_month(s, "park" if handle == park.handle else handle, tz)
+        is_park = handle == park.handle
+        by_activity = _emissions_by_month(s, "park" if is_park else handle, tz)
+    monthly: dict[tuple[int, int], float] = {}
+    for (y, m, _), v in by_activity.items():
+        monthly[y, m] = monthly.get((y, m), 0.0) + v
     this_year = {m: v for (y, m), v in monthly.items() if y == year}
     consecutive = {m: this_year[m] for m in range(1, 13) if all(k in this_year for k in range(1, m + 1))}
-    months = monthly_gap(year, consecutive, {}, targets.caps_tco2e.get(year)) if consecutive else []
+    forecast_tco2e: dict[int, float] = {}
+    forecast_info: dict[str, Any] | None = None
+    if consecutive and len(consecutive) < 12:
+        activities: dict[int, dict[str, float]] = {m: {} for m in consecutive}
+        for (y, m, a), v in by_activity.items():
+            if y == year and m in activities:
+                activities[m][a] = v
+        forecast_tco2e, forecast_info = forecast_rest_of_year(db, "park" if is_park else handle, year, activities)
+        forecast_info["forecast_tco2e"] = {str(m): v for m, v in forecast_tco2e.items()}
+    months = monthly_gap(year, consecutive, forecast_tco2e, targets.caps_tco2e.get(year)) if consecutive else []
     annual: dict[int, float] = {}
     for (y, _), v in monthly.items():
         annual[y] = annual.get(y, 0.0) + v
@@ -286,6 +400,7 @@ def target_status(db: str | None, org: str, year: int) -> dict[str, Any]:
             "clean_share_targets": _as_json(targets.clean_share_targets),
         },
         "months": [vars(m) for m in months],
+        "forecast": forecast_info,
         "path": {
             "basis": basis,
             "measures": [vars(m) for m in sorted(measures, key=lambda m: (m.year, m.id))],

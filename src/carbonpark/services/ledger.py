@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
@@ -58,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from carbonpark.errors import ConflictError, NotFoundError, ValidationError
@@ -103,7 +104,9 @@ from carbonpark.store.schema import (
     Site,
     Statistic,
 )
+from carbonpark.store.schema_accounting import ActivityDatum
 from carbonpark.store.schema_ingest import IngestBatch, ReadingCorrection
+from carbonpark.store.schema_inventory import InventoryVersion, VerificationAssignment, VerificationStatement
 from carbonpark.store.schema_ledger import (
     LedgerEntry,
     SqlEntryStore,
@@ -112,6 +115,7 @@ from carbonpark.store.schema_ledger import (
     load_heads,
     save_head,
 )
+from carbonpark.store.schema_trading import TradingAccount
 from carbonpark.times import local_iso, zone
 
 __all__ = [
@@ -473,6 +477,243 @@ def attest_audit_backlog(target: Target) -> int:
         ]
         attest_many(conn, items)
         return len(items)
+
+
+# ---------------------------------------------------------------------------- activity data
+
+
+KIND_ACTIVITY = "activity_datum"
+_PENDING_ACTIVITY = "carbonpark.ledger.pending_activity"
+_DELETED_ACTIVITY = "carbonpark.ledger.deleted_activity"
+
+
+def activity_record(datum_id: int) -> str:
+    """Handle of an activity datum in the log: ``activity_datum:<id>``."""
+    return f"activity_datum:{datum_id}"
+
+
+def activity_payload(row: ActivityDatum) -> dict[str, Any]:
+    """The payload attesting one ``activity_data`` row: every column, amounts as ``repr`` of the float.
+
+    The amounts [in ``unit``] keep their exact binary value as shortest round-trip text, as the
+    emission-record payload does (``services/accounting.py`` ``emission_payload``).
+    """
+    return {
+        "id": row.id,
+        "series": row.series,
+        "enterprise_id": row.enterprise_id,
+        "source_id": row.source_id,
+        "meter_id": row.meter_id,
+        "resolution": row.resolution,
+        "period": row.period,
+        "start_ms": int(row.start_ms),
+        "end_ms": int(row.end_ms),
+        "source_label": row.source_label,
+        "activity": row.activity,
+        "amount": repr(float(row.amount)),
+        "unit": row.unit,
+        "params": dict(row.params or {}),
+        "origin": row.origin,
+        "n_readings": int(row.n_readings or 0),
+        "expected_readings": None if row.expected_readings is None else int(row.expected_readings),
+        "estimated_amount": repr(float(row.estimated_amount or 0.0)),
+        "flagged_amount": repr(float(row.flagged_amount or 0.0)),
+        "computed_ms": int(row.computed_ms),
+        "note": row.note or "",
+    }
+
+
+def _organisations(conn: Connection) -> dict[int, str]:
+    """enterprise id → handle (or ``enterprise:<credit code>`` before it has one)."""
+    return {
+        int(i): str(h or f"enterprise:{c}")
+        for i, h, c in conn.execute(select(Enterprise.id, Enterprise.handle, Enterprise.credit_code))
+    }
+
+
+def _activity_org(row: ActivityDatum, orgs: Mapping[int, str], park: str) -> str:
+    return orgs.get(row.enterprise_id, park) if row.enterprise_id is not None else park
+
+
+def _activity_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    conn = s.connection()
+    orgs, park = _organisations(conn), park_handle(conn)
+    stmt = select(ActivityDatum).order_by(ActivityDatum.id).execution_options(yield_per=5000)
+    for row in s.scalars(stmt):
+        yield activity_record(row.id), _activity_org(row, orgs, park), activity_payload(row)
+
+
+def _explain_fields(
+    _s: Session, record: str, attested: Mapping[str, Any] | None, stored: Mapping[str, Any] | None
+) -> list[Explained]:
+    """Which fields of the payload differ from the attested ones, each as a finding of its own."""
+    if attested is None or stored is None:
+        return []
+    got = jsonable(stored)
+    names = sorted(k for k in set(attested) | set(got) if attested.get(k) != got.get(k))
+    return [(f"{k}: attested {attested.get(k)!r}, stored {got.get(k)!r}", None, None) for k in names]
+
+
+register_source(
+    Source(KIND_ACTIVITY, _activity_rows, "activity data (activity_data), attested when written", True, _explain_fields)
+)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_activity(s: Session, _ctx: Any) -> None:
+    """Remember the activity data this flush added, changed or deleted (attested at commit)."""
+    pending: dict[int, ActivityDatum] = s.info.setdefault(_PENDING_ACTIVITY, {})
+    for obj in s.new:
+        if isinstance(obj, ActivityDatum):
+            pending[id(obj)] = obj
+    for obj in s.dirty:
+        if isinstance(obj, ActivityDatum) and s.is_modified(obj, include_collections=False):
+            pending[id(obj)] = obj
+    gone = [obj for obj in s.deleted if isinstance(obj, ActivityDatum)]
+    if gone:
+        deleted: dict[int, int | None] = s.info.setdefault(_DELETED_ACTIVITY, {})
+        for obj in gone:
+            pending.pop(id(obj), None)
+            deleted[obj.id] = obj.enterprise_id
+
+
+@event.listens_for(Session, "before_commit")
+def _attest_activity(s: Session) -> None:
+    """Attest, in the committing transaction, every activity datum written or deleted through the ORM.
+
+    Whatever path writes ``activity_data`` (aggregation of metered sources, manual entry, the web
+    upload, energy transfers) writes ORM rows in a session that commits, so one hook attests them
+    all: one ``activity_datum`` entry per datum and commit, a tombstone for a deleted one.
+    """
+    if not s.info.get(_PENDING_ACTIVITY) and not s.info.get(_DELETED_ACTIVITY):
+        return
+    s.flush()
+    pending: dict[int, ActivityDatum] = s.info.pop(_PENDING_ACTIVITY, {})
+    deleted: dict[int, int | None] = s.info.pop(_DELETED_ACTIVITY, {})
+    if not pending and not deleted:
+        return
+    conn = s.connection()
+    orgs, park = _organisations(conn), park_handle(conn)
+    rows = sorted(pending.values(), key=lambda r: r.id)
+    items = [
+        Attestation(KIND_ACTIVITY, _activity_org(row, orgs, park), activity_record(row.id), activity_payload(row))
+        for row in rows
+    ]
+    items += [
+        Attestation(
+            KIND_ACTIVITY,
+            orgs.get(ent, park) if ent is not None else park,
+            activity_record(datum_id),
+            dict(DELETED) | {"reason": "deleted through the platform"},
+        )
+        for datum_id, ent in sorted(deleted.items())
+    ]
+    attest_many(conn, items)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_activity(s: Session) -> None:
+    s.info.pop(_PENDING_ACTIVITY, None)
+    s.info.pop(_DELETED_ACTIVITY, None)
+
+
+def attest_activity_backlog(target: Target) -> int:
+    """Attest activity data that have no entry yet (stored before activity data were attested); return how many.
+
+    Only for a database that predates the attestation of activity data: what it attests is
+    taken as stored now, so run it once, before the data could have been touched.
+    """
+    with _connection(target) as conn, Session(bind=conn) as s:
+        attested = {r for (r,) in conn.execute(select(LedgerEntry.record).where(LedgerEntry.kind == KIND_ACTIVITY))}
+        items = [
+            Attestation(KIND_ACTIVITY, org, record, payload)
+            for record, org, payload in _activity_rows(s)
+            if record not in attested
+        ]
+        attest_many(conn, items)
+        return len(items)
+
+
+# ---------------------------------------------------------------------------- inventories and statements
+
+
+KIND_INVENTORY_VERSION = "inventory_version"
+KIND_STATEMENT = "verification_statement"
+
+
+def _document_sha(doc: Any) -> str:
+    """The SHA-256 [hex] the inventory service gives a document (``services/inventory.py`` ``_sha``)."""
+    from carbonpark.services.inventory import _sha  # the one rule, where inventories are made
+
+    return str(_sha(doc))
+
+
+def _checked_sha(stored: str, doc: Any) -> str:
+    """``stored`` when the document still hashes to it; otherwise text that can never equal an attested hash."""
+    actual = _document_sha(doc)
+    return stored if actual == stored else f"{stored} (stored document hashes to {actual})"
+
+
+def _has_table(conn: Connection, name: str) -> bool:
+    return bool(inspect(conn).has_table(name))
+
+
+def _inventory_version_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Every submitted (later verified or superseded) inventory version, as attested at submission.
+
+    ``services/inventory.py`` attests ``inventory/<org>/<year>/v<version>`` with status
+    ``submitted`` when the version is frozen; a draft is not attested. The sha256 must still be
+    the hash of the stored ``detail`` (what it was computed from).
+    """
+    if not _has_table(s.connection(), InventoryVersion.__tablename__):
+        return
+    stmt = select(InventoryVersion).where(InventoryVersion.status != "draft").order_by(InventoryVersion.id)
+    for v in s.scalars(stmt):
+        sha = _checked_sha(v.sha256, v.detail)
+        in_document = (v.document or {}).get("total_tco2e")
+        if in_document is None or float(in_document) != float(v.total_tco2e):
+            sha += f" (total_tco2e {v.total_tco2e!r} is not the document's {in_document!r})"
+        payload = {"year": v.year, "version": v.version, "status": "submitted", "sha256": sha}
+        yield f"inventory/{v.org}/{v.year}/v{v.version}", v.org, payload
+
+
+def _statement_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Every verification statement, as ``services/inventory.py`` attests it when it is issued.
+
+    The opinion is the column (what the platform shows and the rating counts); ``sha256`` must
+    still be the hash of the stored document, and ``material_findings`` is the document's.
+    """
+    if not _has_table(s.connection(), VerificationStatement.__tablename__):
+        return
+    stmt = (
+        select(VerificationStatement, VerificationAssignment.org, VerificationAssignment.year, InventoryVersion.version)
+        .join(VerificationAssignment, VerificationStatement.assignment_id == VerificationAssignment.id)
+        .join(InventoryVersion, VerificationStatement.version_id == InventoryVersion.id)
+        .order_by(VerificationStatement.id)
+    )
+    for row, org, year, version in s.execute(stmt):
+        payload = {
+            "year": year,
+            "version": version,
+            "opinion": row.opinion,
+            "sha256": _checked_sha(row.sha256, row.document),
+            "material_findings": (row.document or {}).get("material_findings"),
+        }
+        yield f"statement/{org}/{year}/{row.id}", org, payload
+
+
+register_source(
+    Source(
+        KIND_INVENTORY_VERSION,
+        _inventory_version_rows,
+        "submitted inventory versions (inventory_versions)",
+        True,
+        _explain_fields,
+    )
+)
+register_source(
+    Source(KIND_STATEMENT, _statement_rows, "verification statements (verification_statements)", True, _explain_fields)
+)
 
 
 REGISTRY_MODELS: tuple[type[Base], ...] = (
@@ -1586,6 +1827,68 @@ def _check_registry_state(s: Session, report: VerifyReport) -> None:
     report.checked["registry_rows"] = n
 
 
+KIND_MOVEMENT = "allowance_movement"
+
+
+def _attested_balances(conn: Connection) -> tuple[dict[str, Decimal], list[str]]:
+    """Each account's balance [asset unit] replayed from the latest attested movements; unreadable records.
+
+    A movement's ``debit`` account receives ``amount`` and its ``credit`` account gives it
+    (``services/trading.py`` ``movement_payload``); account codes are ``holder/asset/pocket``.
+    """
+    balances: dict[str, Decimal] = {}
+    unreadable: list[str] = []
+    for record, data in _latest_payloads(conn, KIND_MOVEMENT).items():
+        if _is_tombstone(data):
+            continue
+        try:
+            doc = json.loads(data)
+            amount = Decimal(str(doc["amount"]))
+            debit, credit = str(doc["debit"]), str(doc["credit"])
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            unreadable.append(record)
+            continue
+        balances[debit] = balances.get(debit, Decimal(0)) + amount
+        balances[credit] = balances.get(credit, Decimal(0)) - amount
+    return balances, unreadable
+
+
+def _check_balances(s: Session, report: VerifyReport) -> None:
+    """Every ``trading_accounts`` balance must equal the sum of its attested movements.
+
+    Movements are attested one by one; a balance changed with an SQL client (or a movement row
+    deleted with its balance left) shows here, named by the account code ``holder/asset/pocket``.
+    """
+    conn = s.connection()
+    if not _has_table(conn, TradingAccount.__tablename__):
+        return
+    expected, unreadable = _attested_balances(conn)
+    for record in unreadable:
+        report.findings.append(Finding(KIND_MOVEMENT, record, "attested movement without a readable amount/accounts"))
+    stored: dict[str, Decimal] = {}
+    for holder, asset, pocket, balance in conn.execute(
+        select(TradingAccount.holder, TradingAccount.asset, TradingAccount.pocket, TradingAccount.balance)
+    ):
+        code = f"{holder}/{asset}/{pocket}"
+        stored[code] = stored.get(code, Decimal(0)) + Decimal(str(balance))
+    for code in sorted(set(stored) | set(expected)):
+        want, got = expected.get(code, Decimal(0)), stored.get(code)
+        if got is None:
+            if want != 0:
+                report.findings.append(
+                    Finding("trading_account", code, f"account missing; its attested movements sum to {want}")
+                )
+        elif got != want:
+            report.findings.append(
+                Finding(
+                    "trading_account",
+                    code,
+                    f"balance {got} differs from the sum of its attested movements {want} (by {got - want})",
+                )
+            )
+    report.checked["trading_accounts"] = len(stored)
+
+
 def verify(db: str | None, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
     """Recompute every entry from the stored rows and check the log against its signed heads.
 
@@ -1600,7 +1903,8 @@ def verify(db: str | None, public_key: Ed25519PublicKey | None = None) -> Verify
     4. for each registered :class:`Source`, the payload recomputed from the stored rows
        equals the latest attested one: a row changed, deleted or inserted behind the
        platform is reported by record;
-    5. every registry row equals the state its latest audit-log entry recorded.
+    5. every trading account's balance equals the sum of its attested movements;
+    6. every registry row equals the state its latest audit-log entry recorded.
 
     Returns
     -------
@@ -1614,6 +1918,7 @@ def verify(db: str | None, public_key: Ed25519PublicKey | None = None) -> Verify
             public_key = load_park_key().public_key()
         _check_log(conn, report, public_key)
         _check_sources(s, report)
+        _check_balances(s, report)
         _check_registry_state(s, report)
     report.ok = not report.findings
     return report
@@ -1941,8 +2246,9 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
       (key register replayed from the log);
     - ``quality_flag_share``, ``quarantine_share``: readings flagged (quality ≠ 0) and readings
       quarantined (by meter handle or code) / all its readings of the year;
-    - ``verification_findings``: the sum of ``material_findings`` of its ``verification_statement``
-      entries for the year;
+    - ``verification_findings``: ``material_findings`` of its newest ``verification_statement``
+      entry for the year (open major findings, or open findings whose misstatement reaches
+      materiality, when the statement was issued; a re-issue supersedes the earlier statements);
     - ``corrections``: entries of the year that re-attest a record attested before (new versions),
       and its ``reading_correction`` entries (one per ingest batch that sent corrections);
     - ``tamper_events``: records of ``ledger verify`` findings on its records or meters (a
@@ -2056,7 +2362,9 @@ def trust_record(db: str | None, enterprise: str, year: int) -> TrustRecord:
             if entry.kind == KIND_CORRECTION and in_year:
                 corrections += 1  # one batch of corrections (or late data in a closed year) is one correction
             if entry.kind == "verification_statement" and str(entry.payload.get("year")) == str(year):
-                findings += int(entry.payload.get("material_findings", 0) or 0)
+                # the newest statement of the year counts: a re-issue supersedes the earlier ones;
+                # statements attested before the field was written count 0
+                findings = int(entry.payload.get("material_findings", 0) or 0)
     report = verify(db)
     mine = {f"{m.handle}" for m in meters if m.handle} | {r for _, r in seen}
     tamper = len(

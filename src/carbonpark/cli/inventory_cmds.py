@@ -436,7 +436,7 @@ def statement_cmd(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Issue (or re-issue) the verification statement; the inventory version becomes verified."""
+    """Issue (or re-issue) the verification statement; the version becomes verified unless the opinion is adverse."""
     from carbonpark.services import inventory as svc
 
     _print(

@@ -57,7 +57,11 @@ class DatumQuality:
 
 @dataclass(frozen=True, slots=True)
 class SourceLine:
-    """One source's consolidated figures (one row of the report's source table)."""
+    """One source's consolidated figures (one row of the report's source table).
+
+    ``line`` is the id of the activity datum it comes from (one datum gives a line per gas and
+    period), so that activity amounts are summed once per datum; None when not known.
+    """
 
     source: str
     entity: str
@@ -72,6 +76,7 @@ class SourceLine:
     tco2e: float
     factors: tuple[str, ...]
     included: bool
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,7 @@ class Compilation:
                     "tco2e": s.tco2e,
                     "factors": list(s.factors),
                     "included": s.included,
+                    "line": s.line,
                 }
                 for s in self.sources
             ],
@@ -238,6 +244,7 @@ def compile_inventory(
                 tco2e=tco2e,
                 factors=tuple(f.id for f in row.factor_rows),
                 included=included,
+                line=a.line,
             )
         )
         if a.kind == "removal":

@@ -2,6 +2,7 @@
 
 Each check returns :class:`CheckResult` rows; a failed row becomes a finding. The checks:
 
+* :func:`reported_activity` — the activity data an inventory reports per source, every datum once;
 * :func:`activity_vs_meter` — reported activity data against the meters' aggregates;
 * :func:`activity_vs_documents` — reported activity data against invoices and weighing records;
 * :func:`ncv_batches` — every weighed fuel batch has a lab NCV of the same batch, and no lab batch is
@@ -19,7 +20,9 @@ The guide §7.2 (测量数据对应不一: 低位发热量的测量与燃料的�
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,7 @@ __all__ = [
     "energy_balance",
     "industry_outliers",
     "ncv_batches",
+    "reported_activity",
     "year_on_year",
 ]
 
@@ -77,6 +81,52 @@ def _relative_check(
     severity = "major" if reference and diff > 4 * limit else "minor"
     detail = f"{what}: reported {reported:.6g}, reference {reference:.6g} (tolerance {tolerance_pct:g} %)"
     return CheckResult(check, ref, ok, detail, reported, reference, severity)
+
+
+def reported_activity(sources: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Activity data an inventory reports per source [the data's unit]: every period summed, every datum once.
+
+    ``sources`` are the source lines of an inventory's detail, one per datum, gas and period: a
+    datum of natural gas gives a CO2, a CH4 and an N2O line carrying the same ``amount``. Lines
+    with the datum's ``line`` id count once per datum. Lines without it (versions stored before
+    the id was kept) are summed per (source, activity, gas), and the gases of one activity, which
+    all carry the datum's amount, counted once (the largest sum). Lines without a finite amount
+    are left out.
+
+    Examples
+    --------
+    Two months of natural gas (two gases each) and one of electricity:
+
+    >>> lines = [
+    ...     {"source": "boiler", "activity": "natural_gas", "gas": g, "amount": a, "line": n}
+    ...     for n, a in ((1, 10.0), (2, 12.0))
+    ...     for g in ("CO2", "CH4")
+    ... ] + [{"source": "grid", "activity": "grid_electricity", "gas": "CO2", "amount": 500.0, "line": 3}]
+    >>> reported_activity(lines)
+    {'boiler': 22.0, 'grid': 500.0}
+    >>> reported_activity([{k: v for k, v in x.items() if k != "line"} for x in lines])
+    {'boiler': 22.0, 'grid': 500.0}
+    """
+    per_datum: dict[tuple[str, str, Any], float] = {}
+    per_gas: dict[tuple[str, str, str], float] = defaultdict(float)
+    for src in sources:
+        amount = float(src["amount"])
+        if not math.isfinite(amount):
+            continue
+        line = src.get("line")
+        if line is not None:
+            per_datum.setdefault((str(src["source"]), str(src["activity"]), line), amount)
+        else:
+            per_gas[(str(src["source"]), str(src["activity"]), str(src.get("gas", "")))] += amount
+    out: dict[str, float] = defaultdict(float)
+    for (source, _activity, _line), amount in per_datum.items():
+        out[source] += amount
+    legacy: dict[tuple[str, str], float] = {}
+    for (source, activity, _gas), amount in per_gas.items():
+        legacy[(source, activity)] = max(legacy.get((source, activity), amount), amount)
+    for (source, _activity), amount in legacy.items():
+        out[source] += amount
+    return dict(out)
 
 
 def activity_vs_meter(

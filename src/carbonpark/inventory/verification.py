@@ -81,6 +81,12 @@ class Opinion:
     uncorrected_misstatement_tco2e: float
     open_major: int
     reported_tco2e: float
+    material_findings: int = 0
+
+    @property
+    def verifies(self) -> bool:
+        """Whether the statement verifies the inventory (an adverse opinion does not)."""
+        return self.opinion != "adverse"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -92,6 +98,7 @@ class Opinion:
             "uncorrected_misstatement_tco2e": self.uncorrected_misstatement_tco2e,
             "open_major": self.open_major,
             "reported_tco2e": self.reported_tco2e,
+            "material_findings": self.material_findings,
         }
 
 
@@ -108,12 +115,18 @@ def opinion(
     * ``qualified``: below materiality, but a major non-conformity is still open.
     * ``unmodified``: below materiality and no open major non-conformity.
 
+    ``material_findings`` counts the findings left open that are major non-conformities or whose
+    own misstatement reaches materiality (what the data-credit rating counts, docs/ledger.md §9).
+    An adverse opinion does not verify the inventory (:attr:`Opinion.verifies`): under ISO 14064-3:2019 an
+    adverse opinion says the GHG statement is materially misstated, so it returns for correction.
+
     Examples
     --------
     >>> opinion(10_000.0, [Finding("minor", "rounding", 120.0)]).opinion  # 120 < 500 = 5 % of 10,000
     'unmodified'
-    >>> opinion(10_000.0, [Finding("minor", "meter", 500.0)]).opinion
-    'adverse'
+    >>> op = opinion(10_000.0, [Finding("minor", "meter", 500.0), Finding("major", "plan", 0.0)])
+    >>> op.opinion, op.material_findings, op.verifies
+    ('adverse', 2, False)
     """
     if level_of_assurance not in ASSURANCE_LEVELS:
         raise ValidationError("level_of_assurance", f"one of {', '.join(ASSURANCE_LEVELS)}", level_of_assurance)
@@ -123,13 +136,20 @@ def opinion(
     misstatement = sum(abs(f.misstatement_tco2e) for f in open_findings)
     threshold = abs(reported_tco2e) * materiality_pct / 100.0
     majors = sum(1 for f in open_findings if f.severity == "major")
+    material = sum(
+        1
+        for f in open_findings
+        if f.severity == "major" or (f.misstatement_tco2e and abs(f.misstatement_tco2e) >= threshold)
+    )
     if misstatement >= threshold and misstatement > 0:
         verdict = "adverse"
     elif majors:
         verdict = "qualified"
     else:
         verdict = "unmodified"
-    return Opinion(verdict, level_of_assurance, materiality_pct, threshold, misstatement, majors, reported_tco2e)
+    return Opinion(
+        verdict, level_of_assurance, materiality_pct, threshold, misstatement, majors, reported_tco2e, material
+    )
 
 
 def is_key_emitter(total_tco2e: float, threshold: float = KEY_EMITTER_THRESHOLD_TCO2E) -> bool:

@@ -4,8 +4,11 @@ An organisation is an enterprise (id, handle, credit code or name) or ``park``. 
 compiles the inventory of an organisation and year from the stored activity data (refreshed from
 the readings unless the year is locked) through the accounting engine, under the organisation's
 boundaries, with IPCC Approach 1 (or 2) uncertainty. :func:`save_version` stores it as a version;
-:func:`submit` freezes it; a verification statement (:func:`issue_statement`) marks it verified.
-A frozen version is never changed: :func:`reopen` starts a new draft version that supersedes it.
+:func:`submit` freezes it; a verification statement (:func:`issue_statement`) marks it verified
+unless its opinion is adverse (the version then stays submitted, for correction).
+A frozen version is never changed: :func:`reopen` starts a new draft version that supersedes it,
+and takes up the corrections and late readings that waited while the year was frozen
+(``carbonpark.services.ingest.take_up_corrections``).
 
 :func:`is_period_locked` is the lock the accounting and ingest capabilities consult: an
 organisation-year is locked while its newest inventory version is submitted or verified.
@@ -500,9 +503,24 @@ def submit(db: Db, org: str | int, year: int, *, actor: str) -> dict[str, Any]:
 
 
 def reopen(db: Db, org: str | int, year: int, *, actor: str, reason: str) -> dict[str, Any]:
-    """Start a new draft version that supersedes the frozen one (corrections after findings)."""
+    """Start a new draft version that supersedes the frozen one (corrections after findings).
+
+    The readings that came late or corrected while the year was frozen wait as pending
+    corrections; the new version takes them up (:func:`carbonpark.services.ingest.take_up_corrections`:
+    applied to the readings, marked ``taken_up`` by ``inventory_version:<id>`` of the new version,
+    attested, the touched periods re-aggregated and the accounting runs over them re-run) and is
+    then compiled from the corrected data. Without pending corrections it starts as a copy of the
+    frozen version. The frozen version itself is never changed.
+
+    Returns
+    -------
+    dict
+        The new version (as :func:`versions` lists it) with ``taken_up``: what was taken up.
+    """
     if not reason.strip():
         raise ValidationError("reason", "why the frozen inventory is reopened", reason)
+    from carbonpark.services.ingest import take_up_corrections
+
     with _open(db) as s:
         key, ent = org_key(s, org)
         latest = _latest(s, key, year)
@@ -527,7 +545,14 @@ def reopen(db: Db, org: str | int, year: int, *, actor: str, reason: str) -> dic
         )
         s.add(new)
         s.flush()
-        return _version_dict(new)
+        taken = take_up_corrections(s, ent.id if ent else None, year, by=f"inventory_version:{new.id}")
+        if taken.taken_up:
+            result = build(s, org, year)  # the year is open again: compiled from the corrected readings
+            new.total_tco2e = float(result.document["total_tco2e"])
+            new.document, new.detail, new.sha256 = result.document, result.detail, _sha(result.detail)
+            new.note = f"{new.note}; took up {taken.taken_up} pending correction(s)"
+            s.flush()
+        return {**_version_dict(new), "taken_up": taken.to_dict()}
 
 
 def versions(db: Db, org: str | int, year: int) -> list[dict[str, Any]]:
@@ -612,7 +637,8 @@ def step(
 ) -> list[dict[str, Any]]:
     """Move one inventory step.
 
-    Finishing ``compilation`` saves a version; ``external_verification`` is done only on a verified version.
+    Finishing ``compilation`` saves a version; ``external_verification`` is done only on a verified
+    version whose newest statement is not adverse.
     """
     if state == "done" and name == "compilation":
         save_version(db, org, year, actor=actor, note="compilation step done")
@@ -624,6 +650,16 @@ def step(
             latest = _latest(s, key, year)
             if latest is None or latest.status != "verified":
                 raise ConflictError(f"{key} {year}: external verification is done when a statement has verified it")
+            last = s.scalars(
+                select(VerificationStatement)
+                .where(VerificationStatement.version_id == latest.id)
+                .order_by(VerificationStatement.id.desc())
+            ).first()
+            if last is not None and last.opinion == "adverse":  # versions marked verified before adverse stopped it
+                raise ConflictError(
+                    f"{key} {year}: the newest statement on version {latest.version} is adverse "
+                    "(material misstatement): correct the inventory (reopen) and have the statement re-issued"
+                )
         s.add(
             StepEventRow(
                 workflow="inventory",
@@ -950,19 +986,13 @@ def run_checks(db: Db, assignment: int, *, actor: str, record: bool = True) -> d
         meters = list(s.scalars(meter_stmt))
         codes: dict[int, str] = {int(i): str(c) for i, c in s.execute(select(Meter.id, Meter.code)).all()}
         peers = _industry_peers(s, a.enterprise_id, a.year)
-    reported: dict[str, float] = defaultdict(float)
     per_unit: dict[str, float] = {}
     tco2e_of: dict[str, float] = defaultdict(float)
     for src in detail["sources"]:
         if src["kind"] == "emission":
             tco2e_of[src["source"]] += src["tco2e"]
-    seen: set[tuple[str, str]] = set()
-    for src in detail["sources"]:
-        k = (src["source"], src["activity"])
-        if k in seen:
-            continue
-        seen.add(k)
-        reported[src["source"]] += src["amount"]
+    # every period's datum summed, each datum once (not once per gas)
+    reported = inventory.crosschecks.reported_activity(detail["sources"])
     for ref, amount in reported.items():
         per_unit[ref] = tco2e_of[ref] / amount if amount else 0.0
     results: list[inventory.crosschecks.CheckResult] = []
@@ -1080,10 +1110,15 @@ def issue_statement(
     level_of_assurance: str = "reasonable",
     materiality_pct: float = inventory.MATERIALITY_PCT,
 ) -> dict[str, Any]:
-    """Issue (or re-issue) the verification statement on the newest version, which becomes verified.
+    """Issue (or re-issue) the verification statement on the newest version.
 
     Needs the verification step ``technical_review`` done and the newest version submitted (or
-    verified, for a re-issue). The opinion follows from the findings left open.
+    verified, for a re-issue). The opinion follows from the findings left open. An ``unmodified``
+    or ``qualified`` opinion marks the version verified; an ``adverse`` one (material misstatement)
+    does not: the version stays submitted, the inventory step ``external_verification`` cannot be
+    finished, and the enterprise corrects (:func:`reopen`, a new version) for a re-issue. The
+    statement's ``material_findings`` (open major findings, or open findings whose misstatement
+    reaches materiality) is attested in the ledger, where the data-credit rating counts it.
     """
     with _open(db) as s:
         a = _assignment(s, assignment)
@@ -1111,6 +1146,7 @@ def issue_statement(
             "inventory_sha256": latest.sha256,
             "verifier": body.name if body else "",
             **op.to_dict(),
+            "version_status": "verified" if op.verifies else latest.status,
             "findings": [_finding_dict(f) for f in rows],
             "standard": "ISO 14064-3:2019; MEE 企业温室气体排放报告核查指南（试行）",
         }
@@ -1129,14 +1165,21 @@ def issue_statement(
             issued_by=actor,
         )
         s.add(row)
-        latest.status, latest.status_ms = "verified", _now_ms()
+        if op.verifies:
+            latest.status, latest.status_ms = "verified", _now_ms()
         s.flush()
         _attest(
             s,
             "verification_statement",
             a.org,
             f"statement/{a.org}/{a.year}/{row.id}",
-            {"year": a.year, "version": latest.version, "opinion": op.opinion, "sha256": sha},
+            {
+                "year": a.year,
+                "version": latest.version,
+                "opinion": op.opinion,
+                "sha256": sha,
+                "material_findings": op.material_findings,
+            },
         )
         return {"id": row.id, "sha256": sha, "supersedes_id": row.supersedes_id, **doc}
 

@@ -1970,7 +1970,8 @@ def attest_unattested_readings(
 def demo_attestation(db: str | None, out: Path) -> dict[str, Any]:
     """What ``carbonpark demo`` does for the ledger (``services/demo_run.py``): a log that ``ledger verify`` passes.
 
-    1. attests audit-log rows written before the ledger hook existed (none on a new demo);
+    1. attests audit-log rows and activity data written before their hooks existed (none on
+       a new demo);
     2. gives each key-emitting enterprise an Ed25519 key (written to ``OUT/ledger-keys/``,
        mode 0600, as the enterprise would keep it) and registers it in the log;
     3. attests every reading batch (meter × park-local day), signed by the enterprises that
@@ -1994,6 +1995,7 @@ def demo_attestation(db: str | None, out: Path) -> dict[str, Any]:
     with session(db) as s:
         conn = s.connection()
         backlog = attest_audit_backlog(conn)
+        activity_backlog = attest_activity_backlog(conn)
         keys = key_register(conn)
         signers: dict[str, Ed25519PrivateKey] = {}
         for handle, credit in conn.execute(
@@ -2030,6 +2032,7 @@ def demo_attestation(db: str | None, out: Path) -> dict[str, Any]:
         "reading_batches": batches,
         "factor_sets": factor_sets,
         "audit_backlog": backlog,
+        "activity_backlog": activity_backlog,
         "signing_enterprises": len(signers),
         "root": sth.head.root.hex(),
         "output": str(out / "ledger-head.json"),

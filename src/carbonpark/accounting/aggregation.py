@@ -15,6 +15,11 @@ Conventions
   register advance is flagged when either end is); ``estimated`` the amount resting on readings
   with an *estimate* bit, plus gap-bridged advances (bits: :mod:`carbonpark.quality.flags`).
 * Periods are local calendar periods (hour, day, calendar month, year) of the park's zone.
+* Organisational levels (:func:`level_labels`): a meter hangs at a site of the registry; the
+  outermost site of its parent chain is its *site*, the nearest site of kind ``workshop`` on
+  the chain its *workshop*, and the meter's device its *device*. A level the registry does not
+  place the meter at is labelled :data:`UNPLACED`, so that at every level the totals add up to
+  the enterprise total (nothing falls out of a level).
 
 References
 ----------
@@ -36,11 +41,14 @@ import pandas as pd
 from carbonpark.errors import ValidationError
 
 __all__ = [
+    "LEVELS",
     "RESOLUTIONS",
+    "UNPLACED",
     "Buckets",
     "PeriodAmounts",
     "VirtualFormula",
     "bucket_amounts",
+    "level_labels",
     "period_buckets",
     "period_label",
     "share",
@@ -50,6 +58,10 @@ __all__ = [
 RESOLUTIONS: tuple[str, ...] = ("hour", "day", "month", "year")
 _FREQ = {"hour": "h", "day": "D", "month": "MS", "year": "YS"}
 _LABEL = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+#: Organisational levels below the enterprise that activity data are placed at.
+LEVELS: tuple[str, ...] = ("site", "workshop", "device")
+#: Label of a level the registry does not place a meter (or a hand-entered datum) at.
+UNPLACED = "(unplaced)"
 
 
 def _check_resolution(resolution: str) -> str:
@@ -328,6 +340,52 @@ def _eval(node: ast.AST, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return _ALLOWED_CALLS[node.func.id](*(_eval(a, env) for a in node.args))
     raise ValidationError("virtual meter formula", "an allowed construct", type(node).__name__)
+
+
+def level_labels(
+    site_id: int | None,
+    sites: Mapping[int, tuple[str, str, int | None]],
+    device: str | None = None,
+) -> dict[str, str]:
+    """Site, workshop and device labels of a meter hanging at ``site_id``.
+
+    Parameters
+    ----------
+    site_id
+        The site (or building, or workshop) the meter hangs at; None when the registry does not say.
+    sites
+        Every site of the park: id → (label, kind, parent id), kinds as in the registry
+        (``site``, ``building``, ``workshop``, ``public_facility``).
+    device
+        The label of the meter's device, if any.
+
+    Returns
+    -------
+    dict
+        ``{"site", "workshop", "device"}``: the outermost site of the parent chain, the nearest
+        ``workshop`` on the chain (the meter's own site first), the device; :data:`UNPLACED` for
+        a level the registry does not give.
+
+    Raises
+    ------
+    ValidationError
+        If ``site_id`` or a parent is not in ``sites``, or the parent links form a loop.
+    """
+    site = workshop = ""
+    seen: set[int] = set()
+    current = site_id
+    while current is not None:
+        if current in seen:
+            raise ValidationError("site parents", "a tree of sites (no loop)", sorted(seen))
+        if current not in sites:
+            raise ValidationError("site", f"one of the park's site ids {sorted(sites)}", current)
+        seen.add(current)
+        label, kind, parent = sites[current]
+        if kind == "workshop" and not workshop:
+            workshop = label
+        site = label
+        current = parent
+    return {"site": site or UNPLACED, "workshop": workshop or UNPLACED, "device": device or UNPLACED}
 
 
 def share(part: float, whole: float) -> float:

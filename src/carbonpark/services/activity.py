@@ -9,6 +9,7 @@
 * :func:`reaggregate_late` — late or corrected readings: recomputes only the periods they touch
   (and re-runs the accounting runs over them that are not locked).
 * :func:`add_virtual_meter`, :func:`add_manual_activity` — definitions and hand-entered data.
+* :func:`meter_levels` — the site, workshop and device a meter's data are stored with (roll-ups).
 * :func:`activity_records` — activity records of a period straight from the readings (no store).
 
 References
@@ -31,10 +32,13 @@ from sqlalchemy.orm import Session
 
 from carbonpark import accounting, quality
 from carbonpark.accounting.aggregation import (
+    LEVELS,
+    UNPLACED,
     Buckets,
     PeriodAmounts,
     VirtualFormula,
     bucket_amounts,
+    level_labels,
     period_buckets,
 )
 from carbonpark.errors import NotFoundError, ValidationError
@@ -42,7 +46,7 @@ from carbonpark.factors import default_library
 from carbonpark.model import is_handle
 from carbonpark.store import session
 from carbonpark.store.registry import resolve
-from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Reading
+from carbonpark.store.schema import Device, EmissionSource, Enterprise, Meter, Park, Reading, Site
 from carbonpark.store.schema_accounting import ActivityDatum, VirtualMeter
 from carbonpark.times import period_bounds_ms
 from carbonpark.units import convert
@@ -56,9 +60,11 @@ __all__ = [
     "add_virtual_meter",
     "aggregate_sources",
     "meter_amounts",
+    "meter_levels",
     "park_timezone",
     "quality_masks",
     "reaggregate_late",
+    "site_tree",
     "source_activity",
     "virtual_meter_ids",
 ]
@@ -241,6 +247,46 @@ def source_activity(source: EmissionSource, meter: Meter | None) -> tuple[str | 
     return activity_id, params, ""
 
 
+def site_tree(s: Session) -> dict[int, tuple[str, str, int | None]]:
+    """Every site of the registry: id → (handle, kind, parent id), as :func:`level_labels` takes it."""
+    rows = s.execute(select(Site.id, Site.handle, Site.kind, Site.parent_id)).all()
+    return {i: (h or f"site:{i}", k, p) for i, h, k, p in rows}
+
+
+def meter_levels(
+    s: Session,
+    meter: Meter,
+    enterprise_id: int | None,
+    sites: Mapping[int, tuple[str, str, int | None]] | None = None,
+) -> dict[str, str]:
+    """Site, workshop and device (registry handles) of the activity data ``meter`` measures.
+
+    The site is the meter's own site; else its device's site; else, for a meter of an
+    enterprise with exactly one top-level site, that site (an enterprise's meters stand on its
+    premises). The workshop is the nearest site of kind ``workshop`` on the way up, the device the
+    meter's device. A level the registry does not give is :data:`UNPLACED` (see
+    :func:`carbonpark.accounting.aggregation.level_labels`).
+
+    Parameters
+    ----------
+    enterprise_id
+        The enterprise of the emission source (the meter's own when None).
+    sites
+        :func:`site_tree` of the session, when the caller has it already.
+    """
+    sites = site_tree(s) if sites is None else sites
+    device = s.get(Device, meter.device_id) if meter.device_id is not None else None
+    site_id = meter.site_id
+    if site_id is None and device is not None:
+        site_id = device.site_id
+    owner = enterprise_id if enterprise_id is not None else meter.enterprise_id
+    if site_id is None and owner is not None:
+        roots = list(s.scalars(select(Site.id).where(Site.enterprise_id == owner, Site.parent_id.is_(None))))
+        site_id = roots[0] if len(roots) == 1 else None
+    device_label = None if device is None else device.handle or f"device:{device.id}"
+    return level_labels(site_id, sites, device_label)
+
+
 @dataclass
 class AggregationResult:
     """What :func:`aggregate_sources` did: data rows written, periods left alone, sources without data."""
@@ -316,6 +362,7 @@ def aggregate_in_session(
     result = AggregationResult()
     masks = quality_masks()
     now = _now_ms()
+    sites = site_tree(s)
     locked: dict[tuple[int | None, int], bool] = {}
     for source, meter, _ent in _sources(s, source_ids):
         if meter is None:
@@ -325,6 +372,7 @@ def aggregate_in_session(
         if activity_id is None:
             result.gaps.append({"source": source.handle, "activity": source.activity, "reason": reason})
             continue
+        params.update(meter_levels(s, meter, source.enterprise_id, sites))
         amounts = meter_amounts(s, meter, buckets, masks=masks)
         result.notes.extend(f"{meter.code}: {n}" for n in amounts.notes)
         series = f"source:{source.id}"
@@ -612,10 +660,17 @@ def stored_activity(
 
 
 def datum_record(row: ActivityDatum, enterprise: str, year: int | None) -> accounting.ActivityRecord:
-    """The engine's activity record of a stored datum (``line`` is the datum's id)."""
+    """The engine's activity record of a stored datum (``line`` is the datum's id).
+
+    The site, workshop and device stored with the datum (:func:`meter_levels`) carry over; a
+    datum without them (entered by hand, or stored before they were kept) is :data:`UNPLACED`
+    at those levels, so the totals of every level add up to the enterprise total.
+    """
     params = {k: v for k, v in (row.params or {}).items() if k in accounting.ActivityRecord.__dataclass_fields__}
     for key in ("line", "source", "activity", "amount", "unit", "enterprise", "year"):
         params.pop(key, None)
+    for level in LEVELS:
+        params[level] = str(params.get(level) or UNPLACED)
     return accounting.ActivityRecord(
         line=row.id,
         source=row.source_label,
@@ -641,6 +696,7 @@ def activity_records(db: str | None, period: str) -> tuple[list[accounting.Activ
         start, end = period_bounds_ms(period, tz)
         whole = period_buckets(start, end, "year", tz) if len(period.strip()) == 4 else None
         masks = quality_masks()
+        sites = site_tree(s)
         for source, meter, ent_handle in _sources(s, None):
             if meter is None:
                 gaps.append({"source": source.handle, "activity": source.activity, "reason": "no meter"})
@@ -653,6 +709,7 @@ def activity_records(db: str | None, period: str) -> tuple[list[accounting.Activ
             amount = float(meter_amounts(s, meter, buckets, masks=masks).amount.sum())
             params.pop("scope", None)
             params.pop("category", None)
+            params.update(meter_levels(s, meter, source.enterprise_id, sites))
             records.append(
                 accounting.ActivityRecord(
                     line=source.id,

@@ -30,8 +30,10 @@ import yaml
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from carbonpark.errors import ValidationError
+from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.retrofit.targets import DualCarbonTargets, PathMeasure, check_path, monthly_gap, path_trajectory
+from carbonpark.services.access import Page as AccessPage
+from carbonpark.services.access import Principal, columns_of, page_of, require_role, visible_enterprise_ids
 from carbonpark.settings import get_settings
 from carbonpark.store import session
 from carbonpark.store.registry import as_dict, audit, now_ms, resolve, the_park
@@ -40,7 +42,18 @@ from carbonpark.store.schema_accounting import AccountingRun, ActivityDatum, Emi
 from carbonpark.store.schema_targets import CarbonTarget, PathMeasureRow
 from carbonpark.times import from_ms
 
-__all__ = ["FORECAST_CARRIERS", "forecast_rest_of_year", "import_targets", "org_handle", "target_status"]
+__all__ = [
+    "FORECAST_CARRIERS",
+    "TARGET_READERS",
+    "forecast_rest_of_year",
+    "get_target",
+    "import_targets",
+    "import_targets_doc",
+    "list_targets",
+    "org_handle",
+    "target_status",
+    "visible_target_handle",
+]
 
 _TARGET_KEYS = {
     "organisation",
@@ -172,25 +185,119 @@ def import_targets(db: str | None, file: Path, actor: str) -> dict[str, int]:
     Returns counts ``{"created", "updated", "unchanged"}`` over targets and measures.
     """
     doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    if not isinstance(doc, Mapping) or not set(doc) <= {"targets", "path"}:
-        raise ValidationError(str(file), "a mapping with 'targets' and/or 'path' lists", type(doc).__name__)
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
     with session(db) as s:
-        park = the_park(s)
-        for i, item in enumerate(doc.get("targets") or [], start=1):
-            where = f"targets[{i}]"
-            if not isinstance(item, Mapping) or "organisation" not in item:
-                raise ValidationError(where, "a mapping with 'organisation'", item)
-            handle = org_handle(s, park, str(item["organisation"]))
-            counts[_upsert_targets(s, park, _targets_from(where, item, handle), actor)] += 1
-        for i, item in enumerate(doc.get("path") or [], start=1):
-            where = f"path[{i}]"
-            if not isinstance(item, Mapping):
-                raise ValidationError(where, "a mapping", item)
-            measure = _measure_from(where, item)
-            handle = org_handle(s, park, str(item["organisation"]))
-            counts[_upsert_measure(s, park, handle, measure, actor)] += 1
+        return import_targets_doc(s, doc, actor, str(file))
+
+
+def import_targets_doc(s: Session, doc: Any, actor: str, where: str = "document") -> dict[str, int]:
+    """Upsert the targets and path measures of a parsed document (the file layout) in session ``s``.
+
+    The caller's transaction makes it all or nothing; ``where`` names the document in messages.
+    Returns counts ``{"created", "updated", "unchanged"}`` over targets and measures.
+    """
+    if not isinstance(doc, Mapping) or not set(doc) <= {"targets", "path"}:
+        raise ValidationError(where, "a mapping with 'targets' and/or 'path' lists", type(doc).__name__)
+    for key in ("targets", "path"):
+        if doc.get(key) is not None and not isinstance(doc[key], list):
+            raise ValidationError(f"{where}: {key}", "a list", type(doc[key]).__name__)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    park = the_park(s)
+    for i, item in enumerate(doc.get("targets") or [], start=1):
+        here = f"targets[{i}]"
+        if not isinstance(item, Mapping) or "organisation" not in item:
+            raise ValidationError(here, "a mapping with 'organisation'", item)
+        handle = org_handle(s, park, str(item["organisation"]))
+        counts[_upsert_targets(s, park, _targets_from(here, item, handle), actor)] += 1
+    for i, item in enumerate(doc.get("path") or [], start=1):
+        here = f"path[{i}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError(here, "a mapping", item)
+        measure = _measure_from(here, item)
+        handle = org_handle(s, park, str(item["organisation"]))
+        counts[_upsert_measure(s, park, handle, measure, actor)] += 1
     return counts
+
+
+#: Roles that may read targets: an enterprise user its own, a verifier its assigned enterprises',
+#: the park administrator and the regulator every one.
+TARGET_READERS = ("park_admin", "enterprise", "verifier", "regulator")
+
+
+def _visible_handles(s: Session, principal: Principal) -> set[str] | None:
+    """Organisation handles whose targets ``principal`` may read; None means all of them."""
+    require_role(principal, *TARGET_READERS)
+    if principal.role in ("park_admin", "regulator"):
+        return None
+    ids = visible_enterprise_ids(principal) or frozenset()
+    return {str(h) for h in s.scalars(select(Enterprise.handle).where(Enterprise.id.in_(sorted(ids))))}
+
+
+def _target_doc(row: CarbonTarget, measures: list[PathMeasureRow]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "org": row.org_handle,
+        "peak_year": row.peak_year,
+        "peak_tco2e": row.peak_tco2e,
+        "neutrality_year": row.neutrality_year,
+        "caps_tco2e": row.caps_tco2e,
+        "intensity_caps": row.intensity_caps,
+        "clean_share_targets": row.clean_share_targets,
+        "updated_ms": row.updated_ms,
+        "path": [
+            {
+                "id": m.code,
+                "name": m.name,
+                "year": m.year,
+                "owner": m.owner,
+                "annual_abatement_tco2e": m.annual_abatement_tco2e,
+                "status": m.status,
+            }
+            for m in sorted(measures, key=lambda m: (m.year, m.code))
+        ],
+    }
+
+
+def _measures_of(s: Session, handles: list[str]) -> dict[str, list[PathMeasureRow]]:
+    out: dict[str, list[PathMeasureRow]] = {h: [] for h in handles}
+    for m in s.scalars(select(PathMeasureRow).where(PathMeasureRow.org_handle.in_(handles))):
+        out[m.org_handle].append(m)
+    return out
+
+
+def list_targets(s: Session, principal: Principal, *, sort: str = "id", limit: int = 50, offset: int = 0) -> AccessPage:
+    """One page of the targets ``principal`` may read, each with its path measures."""
+    visible = _visible_handles(s, principal)
+    stmt = select(CarbonTarget)
+    if visible is not None:
+        stmt = stmt.where(CarbonTarget.org_handle.in_(sorted(visible)))
+    rows, total = page_of(
+        s, stmt, columns=columns_of(CarbonTarget, ("id", "org_handle")), sort=sort, limit=limit, offset=offset
+    )
+    measures = _measures_of(s, [r.org_handle for r in rows])
+    return AccessPage([_target_doc(r, measures[r.org_handle]) for r in rows], total, limit, offset)
+
+
+def visible_target_handle(s: Session, principal: Principal, org: str) -> str:
+    """The handle of ``org`` (``park`` or an enterprise reference) when ``principal`` may read its targets.
+
+    Raises
+    ------
+    NotFoundError
+        If the organisation has no targets or they are outside the principal's scope (not revealed).
+    """
+    visible = _visible_handles(s, principal)
+    handle = org_handle(s, the_park(s), org)
+    exists = s.scalars(select(CarbonTarget.id).where(CarbonTarget.org_handle == handle)).first()
+    if exists is None or (visible is not None and handle not in visible):
+        raise NotFoundError("targets", org)
+    return handle
+
+
+def get_target(s: Session, principal: Principal, org: str) -> dict[str, Any]:
+    """The targets and path of ``org`` (see :func:`visible_target_handle` for the scope)."""
+    handle = visible_target_handle(s, principal, org)
+    row = s.scalars(select(CarbonTarget).where(CarbonTarget.org_handle == handle)).one()
+    return _target_doc(row, _measures_of(s, [handle])[handle])
 
 
 def _stored_targets(row: CarbonTarget) -> DualCarbonTargets:

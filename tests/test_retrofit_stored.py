@@ -330,3 +330,46 @@ def test_achievability_falls_back_to_the_plan_rates_without_intakes(park: str) -
     assert paths["basis"].startswith("plan growth rates") and "no forecast from the store" in paths["basis"]
     assert paths["emissions"][2027] == pytest.approx((1.02**2,) * 3)
     assert paths["value_added"][2027] == pytest.approx(1.06**2)
+
+
+def _pdf_text(path: Path) -> str:
+    """The text of a PDF (poppler's pdftotext) without whitespace, so that text wrapped in table cells compares."""
+    import subprocess
+
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True)
+    return "".join(out.stdout.split())
+
+
+def test_cli_reports_carry_admission_and_ratings(demo: str, tmp_path: Path) -> None:
+    """``retrofit stored --report`` and ``retrofit admit --report``: the dashboard's full report from the CLI."""
+    plan = svc.load_plan()
+    admission = svc.admission_stored(demo, 2025, plan["candidate"], plan)
+    ratings = svc.rate_stored(demo, 2025, plan)["ratings"]
+    first = next(r for r in ratings if r["rank_in_park"] == 1)
+    report = tmp_path / "stored.pdf"
+    res = CliRunner().invoke(
+        app, ["retrofit", "stored", "--year", "2025", "--db", demo, "--report", str(report), "--lang", "en"]
+    )
+    assert res.exit_code == 0, res.output
+    text = _pdf_text(report)
+    squeeze = lambda t: "".join(str(t).split())  # noqa: E731
+    assert "Admissioncheck" in text and squeeze(admission["conclusion"])[:40] in text
+    assert squeeze(first["name"]) in text and squeeze(first["reason"])[:30] in text
+
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(
+        "name: 新材料项目\nindustry: C26\nemissions_tco2e: 3000\nenergy_tce: 1200\nvalue_added_10k_cny: 900\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "admit.html"
+    args = ["retrofit", "admit", "--year", "2025", "--candidate", str(candidate), "--db", demo, "--json"]
+    res = CliRunner().invoke(app, [*args, "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)  # stdout stays one JSON document; the report goes to the file
+    assert doc["candidate"] == "新材料项目" and doc["candidate_intensity"] == pytest.approx(3000 / 900)
+    from html import escape
+
+    html = report.read_text(encoding="utf-8")
+    assert escape(doc["conclusion"]) in html and "准入" in html and first["name"] in html
+    res = CliRunner().invoke(app, [*args, "--report", str(tmp_path / "admit.docx")])
+    assert res.exit_code == 1 and ".pdf or .html" in res.stderr

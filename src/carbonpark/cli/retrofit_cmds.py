@@ -109,6 +109,60 @@ def _print_plan(doc: dict[str, Any]) -> None:
     )
 
 
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--report", help="Write the full report (.html or .pdf): MACC, evaluation, admission, ratings."),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="Report language: zh or en.")]
+
+
+def _write_report(
+    db: str | None,
+    year: int,
+    plan: dict[str, Any],
+    report: Path,
+    lang: str,
+    *,
+    planned: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    admission: dict[str, Any] | None = None,
+) -> None:
+    """The dashboard's retrofit report (``reports.retrofit.write_retrofit_report``) of the same bundle.
+
+    The bundle is ``{plan, evaluation, admission, ratings}`` as the dashboard's download builds it;
+    figures already computed by the command are passed in. The admission check is that of the
+    plan's ``candidate`` unless ``admission`` is given, and is left out (said on stderr) when the
+    plan has no candidate; the ratings are left out when the stored year cannot be rated.
+    """
+    from carbonpark.cli.common import err_console
+    from carbonpark.errors import CarbonparkError
+    from carbonpark.reports.retrofit import write_retrofit_report
+    from carbonpark.services import retrofit as svc
+
+    if lang not in ("zh", "en"):
+        raise ValidationError("--lang", "zh or en", lang)
+    fmt = {".pdf": "pdf", ".html": "html", ".htm": "html"}.get(report.suffix.lower())
+    if fmt is None:
+        raise ValidationError("--report", "a file name ending in .pdf or .html", report.name)
+    planned = planned if planned is not None else svc.plan_stored(db, year, plan)
+    bundle: dict[str, Any] = {
+        "plan": planned,
+        "evaluation": evaluation if evaluation is not None else svc.carbon_evaluation(db, year, plan, planned),
+    }
+    if admission is None and plan.get("candidate"):
+        admission = svc.admission_stored(db, year, plan["candidate"], plan)
+    if admission is not None:
+        bundle["admission"] = admission
+    else:
+        err_console.print("report: no candidate in the plan, so no admission check")
+    try:
+        bundle["ratings"] = svc.rate_stored(db, year, plan)
+    except CarbonparkError as exc:
+        err_console.print(f"report: no ratings ({exc})")
+    write_retrofit_report(bundle, report, lang=lang, fmt=fmt)
+    err_console.print(f"report: {report}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the retrofit commands to ``app``."""
     retrofit = new_app("Carbon retrofit planning (碳改造): MACC and project portfolios.")
@@ -147,12 +201,11 @@ def register(app: typer.Typer) -> None:
         plan_file: PlanOpt = None,
         budget: Annotated[str | None, typer.Option("--budget", help="Capex budget [CNY].")] = None,
         target: Annotated[str | None, typer.Option("--target-tco2e", help="Abatement target [tCO2e/yr].")] = None,
-        report: Annotated[Path | None, typer.Option("--report", help="Write a report (.html or .pdf).")] = None,
-        lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
+        report: ReportOpt = None,
+        lang: LangOpt = "zh",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Catalogue measures applied to stored sources: MACC, portfolio and the §7.5 carbon evaluation."""
-        from carbonpark.reports.retrofit import write_retrofit_report
         from carbonpark.retrofit.projects import to_decimal
         from carbonpark.services import retrofit as svc
 
@@ -166,8 +219,7 @@ def register(app: typer.Typer) -> None:
         )
         evaluation = svc.carbon_evaluation(db, year, plan, planned)
         if report is not None:
-            fmt = "pdf" if report.suffix.lower() == ".pdf" else "html"
-            write_retrofit_report({"plan": planned, "evaluation": evaluation}, report, lang=lang, fmt=fmt)
+            _write_report(db, year, plan, report, lang, planned=planned, evaluation=evaluation)
         if not as_json:
             _print_plan(planned)
         _emit({**planned, "evaluation": evaluation}, as_json, evaluation["conclusion"]["zh" if lang == "zh" else "en"])
@@ -178,12 +230,17 @@ def register(app: typer.Typer) -> None:
         candidate: CandidateOpt,
         db: DbOpt = None,
         plan_file: PlanOpt = None,
+        report: ReportOpt = None,
+        lang: LangOpt = "zh",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Admission check (招商引资模拟核算) of a candidate enterprise against the park's stored targets."""
         from carbonpark.services import retrofit as svc
 
-        doc = svc.admission_stored(db, year, _read_yaml(candidate) or {}, svc.load_plan(plan_file))
+        plan = svc.load_plan(plan_file)
+        doc = svc.admission_stored(db, year, _read_yaml(candidate) or {}, plan)
+        if report is not None:
+            _write_report(db, year, plan, report, lang, admission=doc)
         _emit(doc, as_json, doc["conclusion"])
 
     @retrofit.command("rate")

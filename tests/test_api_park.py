@@ -88,7 +88,17 @@ class TestClient(httpx.Client):
         self.app = app
 
 
-__all__ = ["PASSWORD", "SECRET", "build_park", "client_for", "fast_hashing", "login", "module_park"]
+__all__ = [
+    "PASSWORD",
+    "SECRET",
+    "build_market",
+    "build_park",
+    "client_for",
+    "fast_hashing",
+    "login",
+    "module_market",
+    "module_park",
+]
 
 PASSWORD = "correct-horse-battery-staple"
 SECRET = "test-secret-key-with-more-than-32-characters"
@@ -192,15 +202,42 @@ def build_park(db: str) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def module_park(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, dict[str, Any]]]:
-    """``(client, park)``: the park built once for the module on SQLite and on PostgreSQL (a fresh schema).
+def build_market(db: str, park: dict[str, Any]) -> dict[str, Any]:
+    """Trading, orders, trades and alarms of both enterprises on the park of :func:`build_park`.
 
-    For tests that only read it, or add rows nobody else reads (their own users, keys, tokens);
-    ``park["db"]`` is the database URL.
+    A gets 100 allowance:2025, B 5000.00 CNY; A offers 30 at 60 (``a-1``) and 20 at 70 (``a-2``);
+    B buys 30 at market (``b-1``: trade 1, 30 @ 60.00), 10 at 70 (``b-2``: trade 2, 10 @ 70.00)
+    and bids 5 at 50 (``b-3``, left open). Alarm rules ``A high`` and ``B high`` (threshold 0 on
+    each enterprise's meter) raise one alarm each. Returns order refs and alarm ids by enterprise tag.
     """
+    from carbonpark.services import monitoring, trading
+
+    a, b = park["A"]["enterprise_id"], park["B"]["enterprise_id"]
+    with session(db) as s:
+        trading.issue(s, a, "allowance:2025", "100", actor="test")
+        trading.issue(s, b, "cash", "5000.00", actor="test")
+        for ent, side, qty, price, ref in (
+            (a, "sell", 30, "60", "a-1"),
+            (a, "sell", 20, "70", "a-2"),
+            (b, "buy", 30, None, "b-1"),
+            (b, "buy", 10, "70", "b-2"),
+            (b, "buy", 5, "50", "b-3"),
+        ):
+            kind = "market" if price is None else "limit"
+            trading.place_order(
+                s, ent, side, "allowance:2025", qty, price, actor="test", order_type=kind, order_ref=ref
+            )
+    for tag in ("A", "B"):
+        monitoring.add_rule(db, f"{tag} high", "threshold", park[tag]["meter_handle"], {"high": 0})
+    raised = monitoring.evaluate_rules(db)["raised"]
+    alarms = {a["subject"][0]: a["id"] for a in raised}
+    return {"orders": {"A": ["a-1", "a-2"], "B": ["b-1", "b-2", "b-3"]}, "alarms": alarms}
+
+
+def _module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, build: Any
+) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    """``(client, park)`` on a fresh SQLite file or PostgreSQL schema (``request.param``), built by ``build(url)``."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'park.db'}"
         schema = None
@@ -215,7 +252,7 @@ def module_park(
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(auth, "_hasher", _cheap_hasher())
-            park = build_park(url)
+            park = build(url)
         yield client_for(url), {**park, "db": url}
     finally:
         connect(url).dispose()
@@ -223,6 +260,31 @@ def module_park(
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def module_park(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    """``(client, park)``: the park built once for the module on SQLite and on PostgreSQL (a fresh schema).
+
+    For tests that only read it, or add rows nobody else reads (their own users, keys, tokens);
+    ``park["db"]`` is the database URL.
+    """
+    yield from _module_database(request, tmp_path_factory, build_park)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def module_market(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    """Like :func:`module_park`, with the orders, trades and alarms of :func:`build_market` (``park["market"]``)."""
+
+    def build(url: str) -> dict[str, Any]:
+        park = build_park(url)
+        return {**park, "market": build_market(url, park)}
+
+    yield from _module_database(request, tmp_path_factory, build)
 
 
 def client_for(db: str, **overrides: Any) -> TestClient:

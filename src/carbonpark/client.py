@@ -3,8 +3,14 @@
 >>> from carbonpark.client import Client                      # doctest: +SKIP
 >>> with Client("http://127.0.0.1:8000") as api:                # doctest: +SKIP
 ...     api.login("demo-admin", password)
-...     page = api.list("meters", limit=10, enterprise="1")
+...     page = api.list("meters", limit=10, enterprise="1", sort="-id")
 ...     meter = api.get("meters", "88.1234/meter.17")
+...     trades = list(api.iterate("trading/trades", sort="-price"))
+
+Every list route answers one page ``{items, total, limit, offset, next_offset}`` and takes
+``limit``, ``offset`` and ``sort`` (docs/api.md, "Lists"): :meth:`Client.list` reads one page of
+any of them (``resource`` may name a sub-path such as ``trading/trades`` or ``alarms/rules``),
+:meth:`Client.iterate` follows ``next_offset`` to the end.
 
 Problem details answers (RFC 9457) become :class:`ApiError` carrying ``status`` and the
 problem document; 401/403/404/409/422 map to the matching :mod:`carbonpark.errors` classes
@@ -133,13 +139,17 @@ class Client:
         return doc
 
     def list(self, resource: str, **params: Any) -> dict[str, Any]:
-        """One page of ``/api/<resource>`` (``limit``, ``offset``, ``sort`` and filters as keywords)."""
+        """One page of ``/api/<resource>`` (``limit``, ``offset``, ``sort`` and filters as keywords).
+
+        ``resource`` is the path after ``/api/``, e.g. ``meters``, ``trading/trades`` or ``alarms/rules``;
+        ``None`` values are left out. Answers ``{items, total, limit, offset, next_offset}``.
+        """
         clean = {k: v for k, v in params.items() if v is not None}
         doc: dict[str, Any] = self.request("GET", f"/api/{quote(resource)}", params=clean)
         return doc
 
     def iterate(self, resource: str, page_size: int = 500, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every row of ``/api/<resource>``, page after page."""
+        """Every row of ``/api/<resource>``, page after page (following ``next_offset``)."""
         offset: int | None = 0
         while offset is not None:
             page = self.list(resource, limit=page_size, offset=offset, **params)
@@ -154,9 +164,33 @@ class Client:
     def readings(
         self, meter: str | int, start: str | None = None, end: str | None = None, **params: Any
     ) -> Iterator[dict[str, Any]]:
-        """Every reading of ``meter`` in ``[start, end)``, page after page."""
+        """Every reading of ``meter`` in ``[start, end)``, page after page (``sort="-ts"``: newest first)."""
         return self.iterate("readings", meter=str(meter), start=start, end=end, **params)
 
     def audit(self, **params: Any) -> dict[str, Any]:
         """One page of the audit log (park administrators)."""
         return self.list("audit", **params)
+
+    def users(self, **params: Any) -> dict[str, Any]:
+        """One page of users (park administrators; ``sort`` by id, name or role)."""
+        return self.list("users", **params)
+
+    def keys(self, **params: Any) -> dict[str, Any]:
+        """One page of device API keys, never the keys themselves (park administrators)."""
+        return self.list("keys", **params)
+
+    def alarms(self, **params: Any) -> dict[str, Any]:
+        """One page of the alarms you may see (``state``; ``sort`` by id or raised)."""
+        return self.list("alarms", **params)
+
+    def trades(self, **params: Any) -> dict[str, Any]:
+        """One page of the park market's trades you are a party to (``asset``, ``market``; ``sort``)."""
+        return self.list("trading/trades", **params)
+
+    def orders(self, **params: Any) -> dict[str, Any]:
+        """One page of the park market's orders you may see (``market``, ``status``; ``sort``)."""
+        return self.list("trading/orders", **params)
+
+    def movements(self, **params: Any) -> dict[str, Any]:
+        """One page of the trading registry's movements you take part in (``enterprise``; ``sort``)."""
+        return self.list("trading/movements", **params)

@@ -186,14 +186,29 @@ class Paging:
     sort: str
 
 
-def paging_for(sort_fields: tuple[str, ...], default_limit: int = 50) -> Any:
+def paging_for(sort_fields: tuple[str, ...], default_limit: int = 50, default_sort: str | None = None) -> Any:
     """A paging dependency whose ``sort`` accepts exactly ``sort_fields`` (``-field`` for descending).
 
-    The allowed fields are in the OpenAPI document (a pattern), so clients and schemathesis know them.
+    Every list route takes its ``limit``, ``offset`` and ``sort`` from one of these, and answers
+    ``{items, total, limit, offset, next_offset}`` (:class:`carbonpark.services.access.Page`), the
+    page cut in SQL (:func:`carbonpark.services.access.page_of`). The allowed fields are in the
+    OpenAPI document (a pattern), so clients and schemathesis know them.
+
+    Parameters
+    ----------
+    sort_fields
+        The names ``sort`` may take.
+    default_limit
+        Rows per page when the caller gives no ``limit``.
+    default_sort
+        ``sort`` when the caller gives none (default: the first field, ascending).
     """
     pattern = "^-?(" + "|".join(sort_fields) + ")$"
+    default = default_sort or sort_fields[0]
+    if default.removeprefix("-") not in sort_fields:
+        raise ValueError(f"expected a default sort among {sort_fields}, got {default!r}")
 
-    async def paging(limit: int = default_limit, offset: int = 0, sort: str = sort_fields[0]) -> Paging:
+    async def paging(limit: int = default_limit, offset: int = 0, sort: str = default) -> Paging:
         return Paging(limit, offset, sort)  # async: no thread-pool hop for arithmetic
 
     # real objects, not strings: the closure's pattern is not visible to annotation evaluation
@@ -201,7 +216,11 @@ def paging_for(sort_fields: tuple[str, ...], default_limit: int = 50) -> Any:
         "limit": Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1–1000).")],
         "offset": Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")],
         "sort": Annotated[
-            str, Query(pattern=pattern, description=f"Sort by {', '.join(sort_fields)}; '-field' sorts descending.")
+            str,
+            Query(
+                pattern=pattern,
+                description=f"Sort by {', '.join(sort_fields)}; '-field' sorts descending (default {default}).",
+            ),
         ],
         "return": Paging,
     }

@@ -48,18 +48,23 @@ from carbonpark.store.schema import (
 from carbonpark.times import period_bounds_ms
 
 __all__ = [
+    "AUDIT_SORT",
+    "READING_SORT",
     "RESOURCES",
     "ROLES",
     "Page",
     "Principal",
     "Resource",
+    "columns_of",
     "enterprise_filter",
     "get_row",
     "list_audit",
     "list_readings",
     "list_rows",
+    "page_of",
     "park_summary",
     "require_role",
+    "sort_order",
     "visible_enterprise_ids",
 ]
 
@@ -251,24 +256,77 @@ def _check_page(limit: int, offset: int) -> None:
         raise ValidationError("offset", f"an integer from 0 to {MAX_OFFSET}", offset)
 
 
-def _order(model: Any, sort: str, allowed: Sequence[str]) -> Any:
-    """``sort=name`` ascending, ``sort=-name`` descending, always ending on the id for a stable order."""
+def sort_order(sort: str, columns: Mapping[str, Any], tie: Any = None) -> list[Any]:
+    """ORDER BY keys of ``sort``: a name of ``columns`` ascending, ``-name`` descending.
+
+    Parameters
+    ----------
+    sort
+        What the caller asked for, e.g. ``name`` or ``-id``.
+    columns
+        Sortable names → SQL column expressions (the names are what the API documents).
+    tie
+        A unique column appended ascending when ``sort`` names another one, so that rows with
+        equal keys come in one stable order from page to page (default ``columns["id"]``).
+
+    A nullable column sorts NULL after every value ascending and before every value descending,
+    on SQLite as on PostgreSQL.
+
+    Raises
+    ------
+    ValidationError
+        If ``sort`` names no column of ``columns`` (the message lists what it may be).
+    """
     name = sort.removeprefix("-")
-    if name not in allowed:
-        choices = ", ".join(f"{f} or -{f}" for f in allowed)
+    if name not in columns:
+        choices = ", ".join(f"{f} or -{f}" for f in columns)
         raise ValidationError("sort", f"one of {choices}", sort)
-    column = getattr(model, name)
-    keys = [column.desc() if sort.startswith("-") else column.asc()]
-    if name != "id":
-        keys.append(model.id.asc())
+    column = columns[name]
+    key = column.desc() if sort.startswith("-") else column.asc()
+    if getattr(getattr(column, "expression", column), "nullable", True):
+        # one place for NULLs on every database (PostgreSQL's default; SQLite's is the reverse)
+        key = key.nulls_first() if sort.startswith("-") else key.nulls_last()
+    keys = [key]
+    last = columns["id"] if tie is None else tie
+    if column is not last:
+        keys.append(last.asc())
     return keys
 
 
-def _page(s: Session, stmt: Select[Any], order: Any, limit: int, offset: int) -> Page:
+def page_of(
+    s: Session,
+    stmt: Select[Any],
+    *,
+    columns: Mapping[str, Any],
+    sort: str,
+    limit: int,
+    offset: int,
+    tie: Any = None,
+) -> tuple[list[Any], int]:
+    """One page of the ORM rows ``stmt`` selects, and how many it selects in all.
+
+    The page is cut in SQL (``ORDER BY`` :func:`sort_order`, ``LIMIT``, ``OFFSET``) and the total is
+    one ``SELECT count(*)`` over ``stmt`` without its order: no row outside the page is fetched.
+    Every paged list of the API goes through here (or :func:`list_rows`, which does), so ``limit``,
+    ``offset`` and ``sort`` mean the same on every route (docs/api.md, "Lists"). ``tie`` is the
+    unique column that ends the order (:func:`sort_order`).
+
+    Raises
+    ------
+    ValidationError
+        On a ``limit`` outside 1..:data:`MAX_LIMIT`, an ``offset`` outside 0..:data:`MAX_OFFSET`
+        or a ``sort`` not in ``columns``.
+    """
     _check_page(limit, offset)
+    order = sort_order(sort, columns, tie)
     total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = s.scalars(stmt.order_by(*order).limit(limit).offset(offset)).all()
-    return Page([as_dict(r) for r in rows], int(total), limit, offset)
+    rows = list(s.scalars(stmt.order_by(*order).limit(limit).offset(offset)))
+    return rows, int(total)
+
+
+def columns_of(model: Any, names: Sequence[str]) -> dict[str, Any]:
+    """``{name: model.name}`` for the sortable ``names`` of an ORM class."""
+    return {name: getattr(model, name) for name in names}
 
 
 def list_rows(
@@ -304,7 +362,8 @@ def list_rows(
             stmt = stmt.where(model.enterprise_id == ent.id)
         else:
             stmt = stmt.where(getattr(model, key) == value)
-    return _page(s, stmt, _order(model, sort, res.sort_fields), limit, offset)
+    rows, total = page_of(s, stmt, columns=columns_of(model, res.sort_fields), sort=sort, limit=limit, offset=offset)
+    return Page([as_dict(r) for r in rows], total, limit, offset)
 
 
 def get_row(s: Session | Connection, principal: Principal, resource: str, ref: str | int) -> dict[str, Any]:
@@ -341,6 +400,12 @@ def _year_bounds(principal: Principal, enterprise_id: int) -> list[tuple[int, in
     return [period_bounds_ms(str(y), principal.timezone) for y in years]
 
 
+#: Sortable names of readings: ``ts`` is the reading's time (``ts_ms``).
+READING_SORT: tuple[str, ...] = ("ts",)
+#: Sortable names of the audit log.
+AUDIT_SORT: tuple[str, ...] = ("id", "at_ms")
+
+
 def list_readings(
     s: Session,
     principal: Principal,
@@ -350,11 +415,12 @@ def list_readings(
     end_ms: int | None = None,
     limit: int = 500,
     offset: int = 0,
-    descending: bool = False,
+    sort: str = "ts",
 ) -> Page:
     """Readings of one meter in ``[start_ms, end_ms)`` the principal may read, ordered by time.
 
-    A verifier sees only readings inside the years it is assigned to the meter's enterprise.
+    ``sort`` is ``ts`` (oldest first) or ``-ts`` (newest first). A verifier sees only readings
+    inside the years it is assigned to the meter's enterprise.
     """
     m = get_row(s, principal, "meters", meter)
     stmt = select(Reading).where(Reading.meter_id == m["id"])
@@ -365,12 +431,12 @@ def list_readings(
     if principal.role == "verifier":
         bounds = _year_bounds(principal, m["enterprise_id"])
         stmt = stmt.where(or_(*[and_(Reading.ts_ms >= a, Reading.ts_ms < b) for a, b in bounds]) if bounds else false())
-    _check_page(limit, offset)
-    total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = Reading.ts_ms.desc() if descending else Reading.ts_ms.asc()
-    rows = s.scalars(stmt.order_by(order).limit(limit).offset(offset)).all()
+    # (meter_id, ts_ms) is the key of a reading: one meter's times are unique, so ts alone is stable
+    rows, total = page_of(
+        s, stmt, columns={"ts": Reading.ts_ms}, sort=sort, limit=limit, offset=offset, tie=Reading.ts_ms
+    )
     items = [{"meter_id": r.meter_id, "ts_ms": r.ts_ms, "value": r.value, "quality": r.quality} for r in rows]
-    return Page(items, int(total), limit, offset)
+    return Page(items, total, limit, offset)
 
 
 def park_summary(s: Session, principal: Principal, ref: str) -> dict[str, Any]:
@@ -433,7 +499,8 @@ def list_audit(
         stmt = stmt.where(AuditEntry.actor == actor)
     if since_ms is not None:
         stmt = stmt.where(AuditEntry.at_ms >= since_ms)
-    return _page(s, stmt, _order(AuditEntry, sort, ("id", "at_ms")), limit, offset)
+    rows, total = page_of(s, stmt, columns=columns_of(AuditEntry, AUDIT_SORT), sort=sort, limit=limit, offset=offset)
+    return Page([as_dict(r) for r in rows], total, limit, offset)
 
 
 def assigned_years(principal: Principal) -> dict[int, list[int]]:

@@ -45,7 +45,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from carbonpark.errors import CarbonparkError, DuplicateError, NotFoundError, ValidationError
-from carbonpark.services.access import ROLES, Principal, check_year
+from carbonpark.services.access import ROLES, Page, Principal, check_year, page_of
 from carbonpark.store import session
 from carbonpark.store.registry import resolve
 from carbonpark.store.schema import AuditEntry, Enterprise, Meter, Park
@@ -53,6 +53,8 @@ from carbonpark.store.schema_auth import ApiKey, ApiKeyMeter, AuthToken, LoginFa
 
 __all__ = [
     "DEFAULT_SECRET",
+    "KEY_SORT",
+    "USER_SORT",
     "AuthenticationFailed",
     "IssuedToken",
     "PrincipalCache",
@@ -67,10 +69,12 @@ __all__ = [
     "create_demo_users",
     "demo_users_step",
     "issue_token",
+    "keys_page",
     "revoke_key",
     "revoke_token",
     "revoke_user_tokens",
     "token_digest",
+    "users_page",
 ]
 
 #: The development secret used when ``CARBONPARK_SECRET_KEY`` is not set; refused in production.
@@ -282,6 +286,28 @@ def user_public(user: User) -> dict[str, Any]:
         "enterprise_id": user.enterprise_id,
         "active": user.active,
     }
+
+
+#: Sortable names of ``GET /api/users``.
+USER_SORT: tuple[str, ...] = ("id", "name", "role")
+#: Sortable names of ``GET /api/keys``; ``created`` is ``created_ms``.
+KEY_SORT: tuple[str, ...] = ("id", "name", "created")
+
+
+def users_page(s: Session, *, sort: str = "id", limit: int = 100, offset: int = 0) -> Page:
+    """One page of users without their hashes, each with a verifier's assignments.
+
+    ``sort`` is one of :data:`USER_SORT` (``-`` in front for descending); the page is cut in SQL.
+    """
+    columns = {"id": User.id, "name": User.name, "role": User.role}
+    rows, total = page_of(s, select(User), columns=columns, sort=sort, limit=limit, offset=offset)
+    assigned: dict[int, list[dict[str, int]]] = {}
+    if rows:
+        picked = select(VerifierAssignment).where(VerifierAssignment.user_id.in_([u.id for u in rows]))
+        for a in s.scalars(picked.order_by(VerifierAssignment.id)):
+            assigned.setdefault(a.user_id, []).append({"enterprise_id": a.enterprise_id, "year": a.year})
+    items = [{**user_public(u), "assignments": assigned.get(u.id, [])} for u in rows]
+    return Page(items, total, limit, offset)
 
 
 def list_users(s: Session) -> list[dict[str, Any]]:
@@ -507,15 +533,32 @@ def add_api_key(
 def key_public(s: Session, key: ApiKey) -> dict[str, Any]:
     """What may be shown of a key: name, first characters, scope; never the key or its digest."""
     meters = s.scalars(select(ApiKeyMeter.meter_id).where(ApiKeyMeter.key_id == key.id).order_by(ApiKeyMeter.meter_id))
+    return _key_dict(key, list(meters))
+
+
+def _key_dict(key: ApiKey, meter_ids: list[int]) -> dict[str, Any]:
     return {
         "id": key.id,
         "name": key.name,
         "key_prefix": key.key_prefix,
         "enterprise_id": key.enterprise_id,
-        "meter_ids": list(meters),
+        "meter_ids": meter_ids,
         "created_ms": key.created_ms,
         "revoked_ms": key.revoked_ms,
     }
+
+
+def keys_page(s: Session, *, sort: str = "id", limit: int = 100, offset: int = 0) -> Page:
+    """One page of API keys (without secrets); ``sort`` is one of :data:`KEY_SORT`, cut in SQL."""
+    columns = {"id": ApiKey.id, "name": ApiKey.name, "created": ApiKey.created_ms}
+    rows, total = page_of(s, select(ApiKey), columns=columns, sort=sort, limit=limit, offset=offset)
+    meters: dict[int, list[int]] = {}
+    if rows:
+        picked = select(ApiKeyMeter).where(ApiKeyMeter.key_id.in_([k.id for k in rows]))
+        for km in s.scalars(picked.order_by(ApiKeyMeter.key_id, ApiKeyMeter.meter_id)):
+            meters.setdefault(km.key_id, []).append(km.meter_id)
+    items = [_key_dict(k, meters.get(k.id, [])) for k in rows]
+    return Page(items, total, limit, offset)
 
 
 def list_keys(s: Session) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from carbonpark import accounting
@@ -61,16 +61,20 @@ from carbonpark.times import from_ms, local_iso
 from carbonpark.units import CANONICAL
 
 __all__ = [
+    "ALARM_SORT",
+    "RULE_SORT",
     "NotifySettings",
     "acknowledge_alarm",
     "add_rule",
     "alarm_dict",
+    "alarms_page",
     "clear_alarm",
     "demo_monitoring_step",
     "evaluate_rules",
     "list_alarms",
     "list_rules",
     "overview",
+    "rules_page",
 ]
 
 log = logging.getLogger(__name__)
@@ -296,6 +300,25 @@ def _rule_dict(rule: AlarmRule, meter: Meter) -> dict[str, Any]:
     }
 
 
+#: Sortable names of ``GET /api/alarms/rules``.
+RULE_SORT: tuple[str, ...] = ("id", "name", "kind", "severity")
+
+
+def rules_page(db: str | None, *, sort: str = "id", limit: int = 100, offset: int = 0) -> access.Page:
+    """One page of the alarm rules and how many there are; ``sort`` one of :data:`RULE_SORT`, cut in SQL."""
+    with session(db) as s:
+        rows, total = access.page_of(
+            s,
+            select(AlarmRule),
+            columns=access.columns_of(AlarmRule, RULE_SORT),
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        meters = {m.id: m for m in s.scalars(select(Meter).where(Meter.id.in_({r.meter_id for r in rows})))}
+        return access.Page([_rule_dict(r, meters[r.meter_id]) for r in rows], total, limit, offset)
+
+
 def list_rules(db: str | None) -> list[dict[str, Any]]:
     """Every alarm rule."""
     with session(db) as s:
@@ -458,27 +481,58 @@ def alarm_dict(alarm: Alarm, tz: str | None) -> dict[str, Any]:
     }
 
 
+#: Sortable names of ``GET /api/alarms``; ``raised`` is when the alarm was raised.
+ALARM_SORT: tuple[str, ...] = ("id", "raised")
+
+
+def _alarms_query(state: str | None, principal: access.Principal | None) -> Select[Any]:
+    if state not in (None, "raised", "acknowledged", "cleared", "open"):
+        raise ValidationError("state", "raised, acknowledged, cleared or open", state)
+    stmt = select(Alarm)
+    if state == "cleared":
+        stmt = stmt.where(Alarm.cleared_ms.is_not(None))
+    elif state in ("open", "raised", "acknowledged"):
+        stmt = stmt.where(Alarm.cleared_ms.is_(None))
+        if state == "raised":
+            stmt = stmt.where(Alarm.acknowledged_ms.is_(None))
+        elif state == "acknowledged":
+            stmt = stmt.where(Alarm.acknowledged_ms.is_not(None))
+    if principal is not None and access.visible_enterprise_ids(principal) is not None:
+        visible = select(Meter.id).where(access.enterprise_filter(principal, Meter.enterprise_id))
+        stmt = stmt.where(Alarm.meter_id.in_(visible))
+    return stmt
+
+
+def alarms_page(
+    db: str | None,
+    state: str | None = None,
+    principal: access.Principal | None = None,
+    *,
+    sort: str = "-id",
+    limit: int = 200,
+    offset: int = 0,
+) -> access.Page:
+    """One page of alarms, optionally in one state, and how many there are (cut in SQL).
+
+    An enterprise user sees its meters' alarms only; ``sort`` is one of :data:`ALARM_SORT`
+    (``-`` for descending, newest first by default).
+    """
+    stmt = _alarms_query(state, principal)
+    with session(db) as s:
+        tz = park_timezone(s)
+        columns = {"id": Alarm.id, "raised": Alarm.raised_ms}
+        rows, total = access.page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset)
+        return access.Page([alarm_dict(a, tz) for a in rows], total, limit, offset)
+
+
 def list_alarms(
     db: str | None, state: str | None = None, principal: access.Principal | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Alarms, newest first, optionally in one state; an enterprise user sees its meters' alarms only."""
-    if state not in (None, "raised", "acknowledged", "cleared", "open"):
-        raise ValidationError("state", "raised, acknowledged, cleared or open", state)
+    stmt = _alarms_query(state, principal)
     with session(db) as s:
         tz = park_timezone(s)
-        stmt = select(Alarm).order_by(Alarm.id.desc())
-        if state == "cleared":
-            stmt = stmt.where(Alarm.cleared_ms.is_not(None))
-        elif state in ("open", "raised", "acknowledged"):
-            stmt = stmt.where(Alarm.cleared_ms.is_(None))
-            if state == "raised":
-                stmt = stmt.where(Alarm.acknowledged_ms.is_(None))
-            elif state == "acknowledged":
-                stmt = stmt.where(Alarm.acknowledged_ms.is_not(None))
-        if principal is not None and access.visible_enterprise_ids(principal) is not None:
-            visible = select(Meter.id).where(access.enterprise_filter(principal, Meter.enterprise_id))
-            stmt = stmt.where(Alarm.meter_id.in_(visible))
-        return [alarm_dict(a, tz) for a in s.scalars(stmt.limit(limit))]
+        return [alarm_dict(a, tz) for a in s.scalars(stmt.order_by(Alarm.id.desc()).limit(limit))]
 
 
 def _alarm(s: Session, alarm_id: int, principal: access.Principal | None) -> Alarm:

@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, insert, or_, select, text, tuple_
+from sqlalchemy import Select, Table, func, insert, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -52,7 +52,14 @@ from sqlalchemy.orm import Session
 
 from carbonpark.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from carbonpark.services import ledger
-from carbonpark.services.access import Principal, enterprise_filter, require_role, visible_enterprise_ids
+from carbonpark.services.access import (
+    Page,
+    Principal,
+    enterprise_filter,
+    page_of,
+    require_role,
+    visible_enterprise_ids,
+)
 from carbonpark.store import session
 from carbonpark.store.registry import resolve, the_park
 from carbonpark.store.schema import Enterprise, Park, Statistic
@@ -93,6 +100,9 @@ from carbonpark.trading.registry import Movement, Registry
 
 __all__ = [
     "MOVEMENT_KIND",
+    "MOVEMENT_SORT",
+    "ORDER_SORT",
+    "TRADE_SORT",
     "StoreBook",
     "balances",
     "cancel_order",
@@ -107,11 +117,14 @@ __all__ = [
     "key_energy_units",
     "market_data",
     "movements",
+    "movements_page",
+    "orders_page",
     "place_order",
     "set_energy_cap",
     "set_product_quota",
     "surrender",
     "surrender_energy_rights",
+    "trades_page",
     "transfer",
     "transfer_db",
     "transfer_many",
@@ -661,10 +674,18 @@ def trial_balance(s: Session) -> dict[str, Any]:
     }
 
 
-def movements(
-    s: Session, who: Principal | None = None, enterprise: str | int | None = None, limit: int = 100, offset: int = 0
-) -> list[dict[str, Any]]:
-    """Stored movements, newest first, with both accounts named; an enterprise user sees those it takes part in."""
+#: Sortable names of ``GET /api/trading/movements`` (``-id``, newest first, by default).
+MOVEMENT_SORT: tuple[str, ...] = ("id", "at_ms", "amount")
+#: Sortable names of ``GET /api/trading/trades``; ``seq`` is the market's trade sequence.
+TRADE_SORT: tuple[str, ...] = ("seq", "price", "quantity")
+#: Sortable names of ``GET /api/trading/orders``; ``seq`` is the order's place in the market.
+ORDER_SORT: tuple[str, ...] = ("seq", "price", "quantity")
+
+
+def _movements_query(
+    s: Session, who: Principal | None, enterprise: str | int | None
+) -> tuple[Select[Any], dict[int, TradingAccount]]:
+    """The movements the principal may see (of ``enterprise`` if given), and the park's accounts by id."""
     park = the_park(s)
     acc = {a.id: a for a in _account_rows(s, park)}
     stmt = select(TradingMovement).where(TradingMovement.park_id == park.id)
@@ -680,25 +701,52 @@ def movements(
         ids = mine if ids is None else ids & mine
     if ids is not None:
         stmt = stmt.where(or_(TradingMovement.debit_id.in_(ids), TradingMovement.credit_id.in_(ids)))
+    return stmt, acc
+
+
+def _movement_item(r: TradingMovement, acc: Mapping[int, TradingAccount]) -> dict[str, Any]:
+    d, c = acc[r.debit_id], acc[r.credit_id]
+    return {
+        "id": r.id,
+        "record": _record(r),
+        "asset": r.asset,
+        "amount": _amount(parse_asset(r.asset), Decimal(r.amount)),
+        "debit": _code(d.holder, d.asset, d.pocket),
+        "credit": _code(c.holder, c.asset, c.pocket),
+        "reason": r.reason,
+        "ref": r.ref,
+        "at_ms": r.at_ms,
+        "actor": r.actor,
+    }
+
+
+def movements_page(
+    s: Session,
+    who: Principal | None = None,
+    enterprise: str | int | None = None,
+    *,
+    sort: str = "-id",
+    limit: int = 100,
+    offset: int = 0,
+) -> Page:
+    """One page of stored movements with both accounts named, and how many there are.
+
+    An enterprise user sees those it takes part in; ``sort`` is one of :data:`MOVEMENT_SORT`
+    (``-`` for descending), the page cut in SQL.
+    """
+    stmt, acc = _movements_query(s, who, enterprise)
+    columns = {"id": TradingMovement.id, "at_ms": TradingMovement.at_ms, "amount": TradingMovement.amount}
+    rows, total = page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset)
+    return Page([_movement_item(r, acc) for r in rows], total, limit, offset)
+
+
+def movements(
+    s: Session, who: Principal | None = None, enterprise: str | int | None = None, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Stored movements, newest first, with both accounts named; an enterprise user sees those it takes part in."""
+    stmt, acc = _movements_query(s, who, enterprise)
     rows = s.scalars(stmt.order_by(TradingMovement.id.desc()).limit(limit).offset(offset))
-    out = []
-    for r in rows:
-        d, c = acc[r.debit_id], acc[r.credit_id]
-        out.append(
-            {
-                "id": r.id,
-                "record": _record(r),
-                "asset": r.asset,
-                "amount": _amount(parse_asset(r.asset), Decimal(r.amount)),
-                "debit": _code(d.holder, d.asset, d.pocket),
-                "credit": _code(c.holder, c.asset, c.pocket),
-                "reason": r.reason,
-                "ref": r.ref,
-                "at_ms": r.at_ms,
-                "actor": r.actor,
-            }
-        )
-    return out
+    return [_movement_item(r, acc) for r in rows]
 
 
 # ---------------------------------------------------------------------------- allocation
@@ -1702,15 +1750,7 @@ def market_data(s: Session, asset: str, market: str = PARK_INTERNAL, levels: int
     }
 
 
-def trades(
-    s: Session,
-    who: Principal | None = None,
-    asset: str | None = None,
-    market: str = PARK_INTERNAL,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Trade history, newest first; an enterprise user sees the trades it is a party to."""
+def _trades_query(s: Session, who: Principal | None, asset: str | None, market: str) -> Select[Any]:
     label = _market_label(market)
     park = the_park(s)
     stmt = select(MarketTrade).where(MarketTrade.park_id == park.id, MarketTrade.market == label)
@@ -1723,29 +1763,61 @@ def trades(
                 enterprise_filter(who, MarketTrade.seller_enterprise_id),
             )
         )
-    tz = park.timezone or "Asia/Shanghai"
-    return [
-        {
-            "seq": t.seq,
-            "asset": t.asset,
-            "buyer": t.buyer,
-            "seller": t.seller,
-            "quantity": int(t.quantity),
-            "price": Decimal(t.price),
-            "value": Decimal(t.price) * int(t.quantity),
-            "buy_order": t.buy_order,
-            "sell_order": t.sell_order,
-            "aggressor": t.aggressor,
-            "at": from_ms(int(t.at_ms), tz).isoformat(),
-        }
-        for t in s.scalars(stmt.order_by(MarketTrade.seq.desc()).limit(limit).offset(offset))
-    ]
+    return stmt
 
 
-def orders(
-    s: Session, who: Principal | None = None, status: str | None = None, market: str = PARK_INTERNAL
+def _trade_item(t: MarketTrade, tz: str) -> dict[str, Any]:
+    return {
+        "seq": t.seq,
+        "asset": t.asset,
+        "buyer": t.buyer,
+        "seller": t.seller,
+        "quantity": int(t.quantity),
+        "price": Decimal(t.price),
+        "value": Decimal(t.price) * int(t.quantity),
+        "buy_order": t.buy_order,
+        "sell_order": t.sell_order,
+        "aggressor": t.aggressor,
+        "at": from_ms(int(t.at_ms), tz).isoformat(),
+    }
+
+
+def trades_page(
+    s: Session,
+    who: Principal | None = None,
+    asset: str | None = None,
+    market: str = PARK_INTERNAL,
+    *,
+    sort: str = "-seq",
+    limit: int = 100,
+    offset: int = 0,
+) -> Page:
+    """One page of the trade history and how many trades there are; ``sort`` one of :data:`TRADE_SORT`.
+
+    An enterprise user sees the trades it is a party to; the page is cut in SQL.
+    """
+    stmt = _trades_query(s, who, asset, market)
+    tz = the_park(s).timezone or "Asia/Shanghai"
+    columns = {"seq": MarketTrade.seq, "price": MarketTrade.price, "quantity": MarketTrade.quantity}
+    rows, total = page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset, tie=MarketTrade.seq)
+    return Page([_trade_item(t, tz) for t in rows], total, limit, offset)
+
+
+def trades(
+    s: Session,
+    who: Principal | None = None,
+    asset: str | None = None,
+    market: str = PARK_INTERNAL,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Orders of the market (an enterprise user: its own), newest first."""
+    """Trade history, newest first; an enterprise user sees the trades it is a party to."""
+    stmt = _trades_query(s, who, asset, market)
+    tz = the_park(s).timezone or "Asia/Shanghai"
+    return [_trade_item(t, tz) for t in s.scalars(stmt.order_by(MarketTrade.seq.desc()).limit(limit).offset(offset))]
+
+
+def _orders_query(s: Session, who: Principal | None, status: str | None, market: str) -> Select[Any]:
     label = _market_label(market)
     park = the_park(s)
     stmt = select(MarketOrder).where(MarketOrder.park_id == park.id, MarketOrder.market == label)
@@ -1753,21 +1825,52 @@ def orders(
         stmt = stmt.where(enterprise_filter(who, MarketOrder.enterprise_id))
     if status is not None:
         stmt = stmt.where(MarketOrder.status == status)
-    return [
-        {
-            "order": o.order_ref,
-            "enterprise": o.holder,
-            "side": o.side,
-            "asset": o.asset,
-            "type": o.type,
-            "quantity": int(o.quantity),
-            "price": None if o.price is None else Decimal(o.price),
-            "remaining": int(o.remaining),
-            "status": o.status,
-            "reason": o.reason,
-        }
-        for o in s.scalars(stmt.order_by(MarketOrder.seq.desc()).limit(1000))
-    ]
+    return stmt
+
+
+def _order_item(o: MarketOrder) -> dict[str, Any]:
+    return {
+        "order": o.order_ref,
+        "enterprise": o.holder,
+        "side": o.side,
+        "asset": o.asset,
+        "type": o.type,
+        "quantity": int(o.quantity),
+        "price": None if o.price is None else Decimal(o.price),
+        "remaining": int(o.remaining),
+        "status": o.status,
+        "reason": o.reason,
+        "seq": int(o.seq),
+    }
+
+
+def orders_page(
+    s: Session,
+    who: Principal | None = None,
+    status: str | None = None,
+    market: str = PARK_INTERNAL,
+    *,
+    sort: str = "-seq",
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """One page of the market's orders (an enterprise user: its own) and how many there are.
+
+    ``sort`` is one of :data:`ORDER_SORT`; ``seq`` (in each item) is the order's place in the
+    market. The page is cut in SQL.
+    """
+    stmt = _orders_query(s, who, status, market)
+    columns = {"seq": MarketOrder.seq, "price": MarketOrder.price, "quantity": MarketOrder.quantity}
+    rows, total = page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset, tie=MarketOrder.id)
+    return Page([_order_item(o) for o in rows], total, limit, offset)
+
+
+def orders(
+    s: Session, who: Principal | None = None, status: str | None = None, market: str = PARK_INTERNAL
+) -> list[dict[str, Any]]:
+    """Orders of the market (an enterprise user: its own), newest first (at most 1000)."""
+    stmt = _orders_query(s, who, status, market)
+    return [_order_item(o) for o in s.scalars(stmt.order_by(MarketOrder.seq.desc()).limit(1000))]
 
 
 # ---------------------------------------------------------------------------- demo

@@ -7,6 +7,9 @@
 - ``GET /api/alarms[?state=raised|acknowledged|cleared|open]``, ``POST /api/alarms/{id}/acknowledge``,
   ``POST /api/alarms/{id}/clear``: alarms of the meters the caller may see;
 - ``GET/POST /api/alarms/rules``, ``POST /api/alarms/evaluate``: rules and a check run (park_admin).
+
+The lists (alarms, rules) are pages like every list: ``limit``, ``offset``, ``sort`` and
+``{items, total, limit, offset, next_offset}`` (docs/api.md).
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import User
+from carbonpark.api.deps import Paging, User, paging_for
 from carbonpark.services import access
 from carbonpark.services import monitoring as mon
 
@@ -29,6 +32,8 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["monitoring"])
 
+AlarmPage = Annotated[Paging, Depends(paging_for(mon.ALARM_SORT, default_limit=200, default_sort="-id"))]
+RulePage = Annotated[Paging, Depends(paging_for(mon.RULE_SORT, default_limit=100))]
 Enterprise = Annotated[
     str | None, Query(min_length=1, max_length=128, description="Enterprise id, handle, credit code or name.")
 ]
@@ -77,12 +82,14 @@ async def monitoring_stream(
 def list_alarms(
     request: Request,
     who: User,
+    page: AlarmPage,
     state: Annotated[str | None, Query(pattern="^(raised|acknowledged|cleared|open)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, Any]]:
+) -> dict[str, Any]:
     """Alarms of the meters the caller may see (park_admin: all, including data-gap alarms of streams)."""
     access.require_role(who, "park_admin", "enterprise", "verifier")
-    return mon.list_alarms(request.app.state.db, state, who, limit)
+    return mon.alarms_page(
+        request.app.state.db, state, who, sort=page.sort, limit=page.limit, offset=page.offset
+    ).to_dict()
 
 
 @router.post("/api/alarms/{alarm_id}/acknowledge", summary="Acknowledge an alarm")
@@ -113,10 +120,10 @@ class RuleIn(BaseModel):
 
 
 @router.get("/api/alarms/rules", summary="Alarm rules")
-def list_rules(request: Request, who: User) -> list[dict[str, Any]]:
-    """Every rule with its meter, parameters and hooks."""
+def list_rules(request: Request, who: User, page: RulePage) -> dict[str, Any]:
+    """One page of rules with their meter, parameters and hooks."""
     access.require_role(who, "park_admin")
-    return mon.list_rules(request.app.state.db)
+    return mon.rules_page(request.app.state.db, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.post("/api/alarms/rules", summary="Add an alarm rule", status_code=201)

@@ -6,6 +6,9 @@ Writes that move holdings on the park's authority (allocation, deposits, caps, q
 statements) are park_admin only; an enterprise user may place and cancel its own orders,
 transfer from its own accounts and surrender for itself.
 
+The lists (movements, orders, trades) are pages like every list: ``limit``, ``offset``, ``sort``
+and ``{items, total, limit, offset, next_offset}`` (docs/api.md).
+
 References
 ----------
 Guide §7.3 (碳交易), §2.2(4) (用能权), §8.1 (约束性指标).
@@ -15,10 +18,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import DbSession, User
+from carbonpark.api.deps import DbSession, Paging, User, paging_for
 from carbonpark.services import access
 from carbonpark.services import trading as svc
 
@@ -30,6 +33,9 @@ _Year = Annotated[int, Query(ge=1990, le=2100, description="Year.")]
 _Asset = Annotated[str, Query(max_length=40, pattern=r"^[a-z_]+(:\d{4})?$", description="e.g. allowance:2025")]
 _Market = Annotated[str, Query(max_length=32, pattern=r"^(park_internal|national_simulation)$")]
 _Ref = Annotated[str, Query(max_length=128, description="Enterprise id, handle, credit code or name.")]
+MovementPage = Annotated[Paging, Depends(paging_for(svc.MOVEMENT_SORT, default_limit=100, default_sort="-id"))]
+TradePage = Annotated[Paging, Depends(paging_for(svc.TRADE_SORT, default_limit=100, default_sort="-seq"))]
+OrderPage = Annotated[Paging, Depends(paging_for(svc.ORDER_SORT, default_limit=1000, default_sort="-seq"))]
 
 
 class TransferIn(BaseModel):
@@ -75,13 +81,12 @@ def get_balances(s: DbSession, who: User, enterprise: _Ref | None = None) -> dic
 def get_movements(
     s: DbSession,
     who: User,
+    page: MovementPage,
     enterprise: _Ref | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> list[dict[str, Any]]:
-    """Movements newest first; ``record`` is what ``/api/ledger/proof?record=`` takes."""
+) -> dict[str, Any]:
+    """Movements, newest first by default; ``record`` is what ``/api/ledger/proof?record=`` takes."""
     access.require_role(who, "park_admin", "enterprise", "verifier")
-    return svc.movements(s, who, enterprise, limit, offset)
+    return svc.movements_page(s, who, enterprise, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.get("/trial-balance", summary="Sum of every account per asset")
@@ -180,12 +185,13 @@ def post_order(s: DbSession, who: User, body: Annotated[OrderIn, Body()]) -> dic
 def get_orders(
     s: DbSession,
     who: User,
+    page: OrderPage,
     market: _Market = "park_internal",
     status: Annotated[str | None, Query(pattern=r"^(open|filled|cancelled)$")] = None,
-) -> list[dict[str, Any]]:
-    """Newest first; an enterprise user sees its own."""
+) -> dict[str, Any]:
+    """Newest first by default; an enterprise user sees its own."""
     access.require_role(who, "park_admin", "enterprise")
-    return svc.orders(s, who, status, market)
+    return svc.orders_page(s, who, status, market, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an open order")
@@ -199,14 +205,13 @@ def post_cancel(s: DbSession, who: User, order_id: str, market: _Market = "park_
 def get_trades(
     s: DbSession,
     who: User,
+    page: TradePage,
     asset: _Asset | None = None,
     market: _Market = "park_internal",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> list[dict[str, Any]]:
-    """Newest first; an enterprise user sees the trades it is a party to."""
+) -> dict[str, Any]:
+    """Newest first by default; an enterprise user sees the trades it is a party to."""
     access.require_role(who, "park_admin", "enterprise")
-    return svc.trades(s, who, asset, market, limit, offset)
+    return svc.trades_page(s, who, asset, market, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.get("/market", summary="Market data")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import DbSession, User, invalidate_principals, security_settings
+from carbonpark.api.deps import DbSession, Paging, User, invalidate_principals, paging_for, security_settings
 from carbonpark.services import auth
 from carbonpark.services.access import require_role
 
@@ -15,6 +15,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["users"])
 
+UserPage = Annotated[Paging, Depends(paging_for(auth.USER_SORT, default_limit=100))]
+KeyPage = Annotated[Paging, Depends(paging_for(auth.KEY_SORT, default_limit=100))]
 NameRef = Annotated[str, Path(min_length=1, max_length=100, description="Numeric id or name.")]
 
 
@@ -43,10 +45,10 @@ class KeyIn(BaseModel):
 
 
 @router.get("/users", summary="List users")
-def list_users(s: DbSession, who: User) -> list[dict[str, Any]]:
-    """Every user with role, enterprise and assignments (never a password hash)."""
+def list_users(s: DbSession, who: User, page: UserPage) -> dict[str, Any]:
+    """One page of users with role, enterprise and assignments (never a password hash)."""
     require_role(who, "park_admin")
-    return auth.list_users(s)
+    return auth.users_page(s, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.post("/users", summary="Create a user", status_code=201)
@@ -76,10 +78,10 @@ def revoke_tokens(request: Request, s: DbSession, who: User, ref: NameRef) -> di
 
 
 @router.get("/keys", summary="List API keys")
-def list_keys(s: DbSession, who: User) -> list[dict[str, Any]]:
-    """Device and gateway keys: name, first characters, scope, revocation (never the key)."""
+def list_keys(s: DbSession, who: User, page: KeyPage) -> dict[str, Any]:
+    """One page of device and gateway keys: name, first characters, scope, revocation (never the key)."""
     require_role(who, "park_admin")
-    return auth.list_keys(s)
+    return auth.keys_page(s, sort=page.sort, limit=page.limit, offset=page.offset).to_dict()
 
 
 @router.post("/keys", summary="Create a device API key (shown once)", status_code=201)

@@ -54,6 +54,7 @@ from carbonpark.store.schema_auth import ApiKey, ApiKeyMeter, AuthToken, LoginFa
 __all__ = [
     "DEFAULT_SECRET",
     "KEY_SORT",
+    "SECRETS",
     "USER_SORT",
     "AuthenticationFailed",
     "IssuedToken",
@@ -75,6 +76,7 @@ __all__ = [
     "revoke_user_tokens",
     "token_digest",
     "users_page",
+    "without_secrets",
 ]
 
 #: The development secret used when ``CARBONPARK_SECRET_KEY`` is not set; refused in production.
@@ -622,11 +624,20 @@ def create_demo_users(s: Session, password: str, year: int, settings: SecuritySe
     return {"users": dict(DEMO_USERS), "created": True, "enterprise_id": first.id, "device_key": key}
 
 
-def demo_users_step(db: str | None, year: int) -> dict[str, Any]:
-    """The demo step creating one user per role: names, and the password/key when first created.
+#: The member of a demo step's figures holding what is shown once: the generated password, the
+#: device key. ``carbonpark demo`` prints it (console summary, or ``--json`` on standard output) and
+#: writes the summary file through :func:`without_secrets`, so no secret lands in a file.
+SECRETS = "secrets"
 
-    The password is ``$CARBONPARK_DEMO_PASSWORD`` if set; otherwise a random one is generated and
-    returned here, which is the only time it is shown (the demo prints it once).
+
+def demo_users_step(db: str | None, year: int) -> dict[str, Any]:
+    """The demo step creating one user per role: names, and where the password and key are shown.
+
+    The password is ``$CARBONPARK_DEMO_PASSWORD`` if set; otherwise a random one is generated.
+    A generated password and the device key are returned under :data:`SECRETS` only, the one
+    time they exist in clear (their hashes are stored): the demo prints them once and leaves
+    them out of ``demo-summary.json`` (:func:`without_secrets`). A second run creates nothing and
+    returns no secret (the users keep their password).
     """
     given = os.environ.get("CARBONPARK_DEMO_PASSWORD", "")
     password = given or secrets.token_urlsafe(12)
@@ -636,6 +647,22 @@ def demo_users_step(db: str | None, year: int) -> dict[str, Any]:
     if not result["created"]:
         figures["password"] = "unchanged (users existed already)"
         return figures
-    figures["password"] = "$CARBONPARK_DEMO_PASSWORD" if given else password
-    figures["device_key"] = f"{DEMO_KEY}: {result['device_key']}"
+    shown = "shown once by carbonpark demo (console or --json output), never stored in files"
+    figures["password"] = "$CARBONPARK_DEMO_PASSWORD" if given else shown
+    figures["device_key"] = f"{DEMO_KEY}: {shown}"
+    once: dict[str, str] = {} if given else {"password": password}
+    figures[SECRETS] = {**once, "device_key": result["device_key"]}
     return figures
+
+
+def without_secrets(doc: Any) -> Any:
+    """A copy of ``doc`` (nested dicts and lists) without any :data:`SECRETS` member, for writing to files.
+
+    ``carbonpark demo`` writes ``demo-summary.json`` through this: a file under the usual umask is
+    readable by every local user, so it says where the secrets were shown, never what they are.
+    """
+    if isinstance(doc, dict):
+        return {k: without_secrets(v) for k, v in doc.items() if k != SECRETS}
+    if isinstance(doc, list):
+        return [without_secrets(v) for v in doc]
+    return doc

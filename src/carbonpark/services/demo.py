@@ -156,9 +156,7 @@ def build_demo(
     report = on_progress or (lambda stage, done, total: None)
     upgrade(db)
     start, end = demo_period(size, year)
-    result = DemoResult(
-        db=str(db), size=size, seed=seed, year=year, period=(start.isoformat(), end.isoformat())
-    )
+    result = DemoResult(db=str(db), size=size, seed=seed, year=year, period=(start.isoformat(), end.isoformat()))
     with session(db) as s:
         if s.scalars(select(Park)).first() is not None:
             result.already_built = True
@@ -200,11 +198,17 @@ def build_demo(
     result.counts = _counts(db)
     result.faults = [asdict(f) for f in faults]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "demo-faults.json").write_text(
-        json.dumps(result.faults, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    (out / "demo-faults.json").write_text(json.dumps(result.faults, ensure_ascii=False, indent=2), encoding="utf-8")
     result.outputs = {"faults": str(out / "demo-faults.json"), "weather": str(out / "demo-weather.csv")}
     return result
+
+
+def _meter_site(code: str, enterprise: str, places: dict[str, str]) -> str | None:
+    """Where an enterprise meter hangs: a workshop sub-meter (``…-E-ws2``) in its workshop, others on the site."""
+    workshop = code.rsplit("-", 1)[-1]
+    if workshop.startswith("ws"):
+        return places.get(f"{enterprise}-{workshop}")
+    return places.get(f"{enterprise}-main")
 
 
 def _build_registry(
@@ -228,14 +232,12 @@ def _build_registry(
         ACTOR,
     )
     for code, name, name_en, qty, unit in CARRIERS:
-        reg.add_carrier(
-            s, park, CarrierSpec(code=code, name=name, name_en=name_en, quantity=qty, unit=unit), ACTOR
-        )
+        reg.add_carrier(s, park, CarrierSpec(code=code, name=name, name_en=name_en, quantity=qty, unit=unit), ACTOR)
     for code, (name, unit, cc) in MATERIALS.items():
-        reg.add_material(
-            s, park, MaterialSpec(code=code, name=name, unit=unit, carbon_content_t_per_t=cc), ACTOR
-        )
+        reg.add_material(s, park, MaterialSpec(code=code, name=name, unit=unit, carbon_content_t_per_t=cc), ACTOR)
     ent_rows: dict[str, Enterprise] = {}
+    places: dict[str, str] = {}  # "<enterprise>-main" / "<enterprise>-ws<N>" → site or workshop handle
+    boilers: dict[str, str] = {}  # enterprise → its gas boiler's handle
     for e in ents:
         row = reg.add_enterprise(
             s,
@@ -250,28 +252,30 @@ def _build_registry(
             ACTOR,
         )
         ent_rows[e.key] = row
-        site = reg.add_site(
-            s, park, SiteSpec(name=f"{e.name}厂区", kind="site", enterprise=row.handle), ACTOR
-        )
+        site = reg.add_site(s, park, SiteSpec(name=f"{e.name}厂区", kind="site", enterprise=row.handle), ACTOR)
+        places[f"{e.key}-main"] = str(site.handle)
         for w in range(1, 3):
-            reg.add_site(
+            workshop = reg.add_site(
                 s,
                 park,
                 SiteSpec(name=f"{w}号车间", kind="workshop", enterprise=row.handle, parent=site.handle),
                 ACTOR,
             )
+            places[f"{e.key}-ws{w}"] = str(workshop.handle)
         if e.gas_nm3_h > 0 or e.steam_t_h > 0:
-            reg.add_device(
-                s,
-                park,
-                DeviceSpec(
-                    name="燃气锅炉",
-                    kind="gas_boiler",
-                    site=site.handle,
-                    enterprise=str(row.handle),
-                    rated_power_kw=e.gas_nm3_h * 9.0,
-                ),
-                ACTOR,
+            boilers[e.key] = str(
+                reg.add_device(
+                    s,
+                    park,
+                    DeviceSpec(
+                        name="燃气锅炉",
+                        kind="gas_boiler",
+                        site=site.handle,
+                        enterprise=str(row.handle),
+                        rated_power_kw=e.gas_nm3_h * 9.0,
+                    ),
+                    ACTOR,
+                ).handle
             )
         suffix, pname, punit, bom = PRODUCTS[e.profile]
         product = reg.add_product(
@@ -281,13 +285,9 @@ def _build_registry(
             ACTOR,
         )
         for material, amount in bom:
-            reg.add_bom_line(
-                s, park, BomLineSpec(product=product.code, material=material, amount=amount), ACTOR
-            )
+            reg.add_bom_line(s, park, BomLineSpec(product=product.code, material=material, amount=amount), ACTOR)
     if "elec1" in ent_rows and "metal1" in ent_rows:  # a cross-enterprise link for product footprints
-        reg.add_bom_line(
-            s, park, BomLineSpec(product="elec1-board", input_product="metal1-part", amount=0.0004), ACTOR
-        )
+        reg.add_bom_line(s, park, BomLineSpec(product="elec1-board", input_product="metal1-part", amount=0.0004), ACTOR)
     public = reg.add_site(s, park, SiteSpec(name="园区公共设施", kind="public_facility"), ACTOR)
     reg.add_device(
         s, park, DeviceSpec(name="屋顶光伏 2 MWp", kind="pv", site=public.handle, rated_power_kw=2000), ACTOR
@@ -312,7 +312,8 @@ def _build_registry(
                 reading_kind=p.reading_kind,  # type: ignore[arg-type]
                 interval_minutes=p.interval_minutes,
                 enterprise=ent_handles.get(p.enterprise) if p.enterprise else None,
-                site=None if p.enterprise else public.handle,
+                site=_meter_site(p.code, p.enterprise, places) if p.enterprise else public.handle,
+                device=boilers.get(p.enterprise or "") if p.code.endswith("-G-main") else None,
                 parent=p.parent,
                 accuracy_class="0.5S" if p.carrier == "electricity" else "1.0",
                 rollover=p.rollover,
@@ -421,9 +422,7 @@ def _generate_series(
     out.mkdir(parents=True, exist_ok=True)
     with (out / "demo-weather.csv").open("w", encoding="utf-8") as f:
         f.write("ts,temperature_c,ghi_w_m2\n")
-        for t, temp, ghi in zip(
-            stamps[60], weather[60]["temperature_c"], weather[60]["ghi_w_m2"], strict=True
-        ):
+        for t, temp, ghi in zip(stamps[60], weather[60]["temperature_c"], weather[60]["ghi_w_m2"], strict=True):
             f.write(f"{t.isoformat()},{temp:.2f},{ghi:.1f}\n")
     series: dict[str, np.ndarray] = {}
     derived = {"intake", "gas_intake", "water_intake"}
@@ -436,9 +435,7 @@ def _generate_series(
             parent = series[p.parent]
             series[p.code] = parent * p.share * np.clip(1 + sub_rng.normal(0, 0.02, len(parent)), 0.9, 1.1)
         else:
-            series[p.code] = dd.meter_series(
-                p, stamps[p.interval_minutes], weather[p.interval_minutes], sub_rng
-            )
+            series[p.code] = dd.meter_series(p, stamps[p.interval_minutes], weather[p.interval_minutes], sub_rng)
     report("series", len(plans), len(plans))
     series.update(_derived_intakes(plans, series))
     stamps_by_meter = {p.code: stamps[p.interval_minutes] for p in plans}

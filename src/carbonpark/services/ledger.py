@@ -697,8 +697,10 @@ def _statement_rows(s: Session) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
             "version": version,
             "opinion": row.opinion,
             "sha256": _checked_sha(row.sha256, row.document),
-            "material_findings": (row.document or {}).get("material_findings"),
         }
+        doc = row.document or {}
+        if "material_findings" in doc:  # statements attested before the field existed have no such key
+            payload["material_findings"] = doc["material_findings"]
         yield f"statement/{org}/{year}/{row.id}", org, payload
 
 

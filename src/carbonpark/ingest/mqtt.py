@@ -284,7 +284,8 @@ class MqttWorker:
         acknowledged meanwhile. If it has a method ``prepare(topic, payload)``, that is
         called for each message as it arrives, on paho's network thread, and its answer
         is kept in :attr:`Message.decoded`: decoding then overlaps with the storing of the
-        previous batch (which waits on the database with the GIL released).
+        previous batch (which waits on the database with the GIL released). If it has a
+        method ``finish()``, that is called once when :meth:`run` returns.
     max_batch
         At most this many messages per handler call.
     max_wait_s
@@ -455,6 +456,9 @@ class MqttWorker:
         finally:
             self._client.disconnect()
             self._client.loop_stop()
+            finish = getattr(self.handler, "finish", None)
+            if finish is not None:  # e.g. the pipeline's re-aggregation of the last batches
+                finish()
         return self.stats
 
     def _handle(self, batch: list[Message]) -> Any:

@@ -8,6 +8,9 @@
   emission source of a period; periods of a locked year are left as they are.
 * :func:`reaggregate_late` — late or corrected readings: recomputes only the periods they touch
   (and re-runs the accounting runs over them that are not locked).
+* :func:`reaggregate_in_session` — the same for time ranges, inside the caller's transaction; the
+  ingest pipeline's re-aggregation queue (``carbonpark.services.ingest.drain_dirty``) and the
+  take-up of pending corrections by a new inventory version use it.
 * :func:`add_virtual_meter`, :func:`add_manual_activity` — definitions and hand-entered data.
 * :func:`meter_levels` — the site, workshop and device a meter's data are stored with (roll-ups).
 * :func:`activity_records` — activity records of a period straight from the readings (no store).
@@ -63,7 +66,9 @@ __all__ = [
     "meter_levels",
     "park_timezone",
     "quality_masks",
+    "reaggregate_in_session",
     "reaggregate_late",
+    "rerun_runs_in_session",
     "site_tree",
     "source_activity",
     "virtual_meter_ids",
@@ -451,26 +456,32 @@ def aggregate_sources(
         return aggregate_in_session(s, start, end, resolution, source_ids=source_ids)
 
 
-def _affected_starts(s: Session, meter: Meter, ts_list: Iterable[int], resolution: str, tz: str) -> set[int]:
-    """Bucket starts whose amounts depend on readings at ``ts_list`` (a register also moves the next step)."""
+def _affected_starts(s: Session, meter: Meter, ranges: Iterable[tuple[int, int]], resolution: str, tz: str) -> set[int]:
+    """Bucket starts whose amounts depend on readings in the ``(first, last)`` ranges [UTC epoch ms].
+
+    A register (cumulative meter) reading also moves the advance of the next reading, and a
+    gap-bridged advance is spread over the interval labels back to the previous reading
+    (:mod:`carbonpark.accounting.aggregation`): the range then reaches from just after the
+    previous stored reading to the next one.
+    """
     starts: set[int] = set()
-    for ts in ts_list:
-        lo, hi = ts, ts
+    for first, last in ranges:
+        lo, hi = int(first), int(last)
         if meter.reading_kind == "cumulative":
             after = s.scalars(
                 select(Reading.ts_ms)
-                .where(Reading.meter_id == meter.id, Reading.ts_ms > ts)
+                .where(Reading.meter_id == meter.id, Reading.ts_ms > hi)
                 .order_by(Reading.ts_ms)
                 .limit(1)
             ).first()
             before = s.scalars(
                 select(Reading.ts_ms)
-                .where(Reading.meter_id == meter.id, Reading.ts_ms < ts)
+                .where(Reading.meter_id == meter.id, Reading.ts_ms < lo)
                 .order_by(Reading.ts_ms.desc())
                 .limit(1)
             ).first()
-            hi = after if after is not None else ts
-            lo = before + 1 if before is not None else ts
+            hi = after if after is not None else hi
+            lo = before + 1 if before is not None else lo
         b = period_buckets(lo, hi + 1, resolution, tz)
         starts.update(int(x) for x in b.edges_ms[:-1])
     return starts
@@ -493,6 +504,115 @@ def _dependants(s: Session, meter_ids: set[int]) -> set[int]:
     return out
 
 
+def _stored_resolutions(s: Session, source: EmissionSource) -> tuple[str, ...]:
+    """Resolutions at which the source's activity data are stored; ``month`` if none are but an
+    accounting run of its organisation (or the park) exists (a run that found no data for it)."""
+    from carbonpark.store.schema_accounting import AccountingRun
+
+    found = set(
+        s.scalars(select(ActivityDatum.resolution).where(ActivityDatum.series == f"source:{source.id}").distinct())
+    )
+    if found:
+        return tuple(r for r in ("hour", "day", "month", "year") if r in found)
+    owners = [AccountingRun.org == "park"]
+    if source.enterprise_id is not None:
+        owners.append(AccountingRun.enterprise_id == source.enterprise_id)
+    has_run = s.scalars(select(AccountingRun.id).where(or_(*owners)).limit(1)).first() is not None
+    return ("month",) if has_run else ()
+
+
+def reaggregate_in_session(
+    s: Session,
+    changes: Mapping[int, Iterable[tuple[int, int]]],
+    *,
+    resolutions: Iterable[str] | None = None,
+    reaccount: bool = True,
+) -> dict[str, Any]:
+    """Recompute, in the caller's transaction, the periods that changed readings touch.
+
+    Parameters
+    ----------
+    changes
+        Meter id → ``(first, last)`` ranges [UTC epoch ms, both inclusive] of readings that were
+        stored late, out of order or corrected.
+    resolutions
+        The resolutions to rewrite for every affected source; ``None``: those at which the
+        source's activity data are stored (``month`` when none are but an accounting run of its
+        organisation exists), so that live data do not create data nobody asked for.
+    reaccount
+        Re-run the stored accounting runs over the rewritten organisations and years that are
+        not locked (:func:`rerun_runs_in_session`).
+
+    Returns
+    -------
+    dict
+        ``rewritten`` (activity data rows), ``periods`` ({source_id, resolution, start_ms}
+        refreshed), ``skipped_locked`` (periods of a submitted or verified year: they wait for a
+        new inventory version) and ``reaccounted`` ({org, period} re-run).
+
+    Notes
+    -----
+    Virtual meters whose formulas use a changed meter are followed (their sources too); a
+    period of a locked year is never rewritten (:func:`aggregate_in_session`).
+    """
+    out: dict[str, Any] = {"rewritten": 0, "periods": [], "skipped_locked": [], "reaccounted": []}
+    changed = {int(m): [(int(a), int(b)) for a, b in r] for m, r in changes.items()}
+    if not changed:
+        return out
+    tz = park_timezone(s)
+    affected = _dependants(s, set(changed))
+    sources = [src for src, meter, _e in _sources(s, None) if meter is not None and meter.id in affected]
+    fixed = None if resolutions is None else tuple(resolutions)
+    touched: set[tuple[int | None, int]] = set()
+    for source in sources:
+        parts = sorted((_dependants_of(s, source.meter_id) if source.meter_id else set()) & set(changed))
+        for resolution in fixed if fixed is not None else _stored_resolutions(s, source):
+            starts: set[int] = set()
+            for meter_id in parts:
+                meter = s.get(Meter, meter_id)
+                assert meter is not None
+                starts |= _affected_starts(s, meter, changed[meter_id], resolution, tz)
+            if not starts:
+                continue
+            result = aggregate_in_session(
+                s, min(starts), max(starts) + 1, resolution, source_ids=[source.id], only_buckets={source.id: starts}
+            )
+            out["rewritten"] += result.written
+            out["skipped_locked"].extend(result.skipped_locked)
+            touched |= result.periods
+            out["periods"].extend(
+                {"source_id": source.id, "resolution": resolution, "start_ms": st} for st in sorted(starts)
+            )
+    if reaccount and touched:
+        out["reaccounted"] = rerun_runs_in_session(s, touched)
+    return out
+
+
+def rerun_runs_in_session(s: Session, touched: Iterable[tuple[int | None, int]]) -> list[dict[str, Any]]:
+    """Re-run, in the caller's transaction, the stored runs over (enterprise id, year) pairs whose data changed.
+
+    The enterprise's runs of that year and the park's runs of that year (the park sums its
+    enterprises) are re-run from the stored activity data with their own factor and GWP sets;
+    locked runs and locked years are left alone.
+    """
+    from carbonpark.services.accounting import PARK, account_in_session, is_period_locked
+    from carbonpark.store.schema_accounting import AccountingRun
+
+    handles = dict(s.execute(select(Enterprise.id, Enterprise.handle)).all())
+    wanted: set[tuple[str, int]] = set()
+    for ent_id, year in set(touched):
+        wanted.add((handles.get(ent_id) or PARK, year) if ent_id is not None else (PARK, year))
+        wanted.add((PARK, year))
+    done: list[dict[str, Any]] = []
+    for run in list(s.scalars(select(AccountingRun).order_by(AccountingRun.id))):
+        year = int(run.period[:4])
+        if (run.org, year) not in wanted or run.locked or is_period_locked(s, run.enterprise_id, year):
+            continue
+        account_in_session(s, run.org, run.period, factor_set=run.factor_set, gwp_set=run.gwp_set, refresh=False)
+        done.append({"org": run.org, "period": run.period})
+    return done
+
+
 def reaggregate_late(
     db: str | None,
     changes: Mapping[int, Iterable[int]],
@@ -500,7 +620,7 @@ def reaggregate_late(
     resolutions: Iterable[str] = ("month",),
     reaccount: bool = True,
 ) -> dict[str, Any]:
-    """Recompute only the periods that late or corrected readings touch.
+    """Recompute only the periods that late or corrected readings touch (one transaction).
 
     Parameters
     ----------
@@ -517,45 +637,16 @@ def reaggregate_late(
     dict
         ``rewritten`` (activity data rows), ``periods`` ({source, resolution, period} refreshed),
         ``skipped_locked`` (periods of a submitted or verified year: they need a new inventory
-        version) and ``reaccounted`` (run org/period re-run).
-    """
-    from carbonpark.services.accounting import rerun_affected
+        version) and ``reaccounted`` (run org/period re-run); see :func:`reaggregate_in_session`.
 
-    out: dict[str, Any] = {"rewritten": 0, "periods": [], "skipped_locked": [], "reaccounted": []}
-    touched: set[tuple[int | None, int]] = set()
+    Notes
+    -----
+    Readings stored through the ingest pipeline are re-aggregated by the pipeline itself
+    (``carbonpark.services.ingest.drain_dirty``); this is for readings stored otherwise.
+    """
+    ranges = {int(m): [(int(t), int(t)) for t in sorted(set(ts))] for m, ts in changes.items()}
     with session(db) as s:
-        tz = park_timezone(s)
-        changed_meters = {int(m): sorted(set(int(t) for t in ts)) for m, ts in changes.items()}
-        affected_meters = _dependants(s, set(changed_meters))
-        sources = [src for src, meter, _e in _sources(s, None) if meter is not None and meter.id in affected_meters]
-        for resolution in resolutions:
-            per_source: dict[int, set[int]] = defaultdict(set)
-            for source in sources:
-                meter_ids = _dependants_of(s, source.meter_id) if source.meter_id else set()
-                for meter_id in meter_ids & set(changed_meters):
-                    meter = s.get(Meter, meter_id)
-                    assert meter is not None
-                    per_source[source.id] |= _affected_starts(s, meter, changed_meters[meter_id], resolution, tz)
-            for source_id, starts in per_source.items():
-                if not starts:
-                    continue
-                result = aggregate_in_session(
-                    s,
-                    min(starts),
-                    max(starts) + 1,
-                    resolution,
-                    source_ids=[source_id],
-                    only_buckets={source_id: starts},
-                )
-                out["rewritten"] += result.written
-                out["skipped_locked"].extend(result.skipped_locked)
-                touched |= result.periods
-                out["periods"].extend(
-                    {"source_id": source_id, "resolution": resolution, "start_ms": st} for st in sorted(starts)
-                )
-    if reaccount and touched:
-        out["reaccounted"] = rerun_affected(db, touched)
-    return out
+        return reaggregate_in_session(s, ranges, resolutions=resolutions, reaccount=reaccount)
 
 
 def _dependants_of(s: Session, meter_id: int) -> set[int]:

@@ -39,6 +39,7 @@ import bisect
 import hashlib
 import importlib
 import json
+import logging
 import math
 import threading
 import time
@@ -52,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, delete, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from carbonpark import units
@@ -69,6 +70,7 @@ from carbonpark.store.readings import copy_readings, latest_ts, stored_rows
 from carbonpark.store.schema import Enterprise, Meter, Park, Quarantined
 from carbonpark.store.schema_ingest import (
     Alarm,
+    DirtyRange,
     IngestBatch,
     IngestSequence,
     LockedPeriod,
@@ -85,7 +87,10 @@ __all__ = [
     "IngestResult",
     "IngestScope",
     "MqttHandler",
+    "TakeUp",
     "add_batch_listener",
+    "drain_dirty",
+    "drain_in_session",
     "forget_meters",
     "import_readings_file",
     "ingest_in_session",
@@ -96,8 +101,11 @@ __all__ = [
     "open_alarms",
     "period_locked",
     "raise_alarm",
+    "take_up_corrections",
     "virtual_meter_set",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Quarantine reasons the pipeline writes (``quarantine.reason``), with what they mean.
 REASONS: dict[str, str] = {
@@ -554,24 +562,70 @@ def open_alarms(s: Session, kind: str | None = None, subject: str | None = None)
 
 #: At most this many missing sequence numbers are listed per stream (the count is always kept).
 MAX_MISSING = 1000
+#: ``ingest_sequences.last_seq`` of a stream whose row exists but that has seen no number yet.
+NO_SEQ = -1
+
+
+def _lock_sequence(s: Session, stream: str, now_ms: int) -> IngestSequence:
+    """The stream's row, created if absent, locked until the batch commits.
+
+    PostgreSQL: ``INSERT … ON CONFLICT DO NOTHING`` then ``SELECT … FOR UPDATE``, so two
+    workers of one stream take turns (a second worker waits for the first one's commit and
+    then reads what it wrote). SQLite: the insert takes the database's write lock before the
+    read, so the read sees every committed batch and no other writer can come in between.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect: Any = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    s.execute(
+        dialect.insert(IngestSequence)
+        .values(stream=stream, last_seq=NO_SEQ, modulus=None, missing=[], updated_ms=now_ms)
+        .on_conflict_do_nothing(index_elements=["stream"])
+    )
+    stmt = select(IngestSequence).where(IngestSequence.stream == stream).with_for_update()
+    row = s.scalars(stmt.execution_options(populate_existing=True)).one()
+    return row
 
 
 def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[int]:
-    """Advance each stream's sequence; raise ``data_gap`` for skipped numbers, clear when they arrive."""
+    """Advance each stream's sequence; raise ``data_gap`` for skipped numbers, clear an alarm when its numbers arrive.
+
+    The stream's state (the highest number seen, ``last_seq``, and the numbers skipped and
+    not seen since, ``missing``) is read and written under a row lock
+    (:func:`_lock_sequence`), so concurrent workers never overwrite each other's update.
+
+    Several workers of a shared subscription each get part of a stream, in order, and their
+    batches commit in any order; the rules give the same end state for every order:
+
+    * a number above the highest one seen moves it up; the numbers jumped over are missing
+      (a ``data_gap`` alarm lists them);
+    * a number below it that is missing has arrived late: it is no longer missing, and an
+      alarm whose numbers have all arrived is cleared;
+    * a number below it that is not missing (a redelivery, a number from before the first one
+      this stream saw, or a publisher whose unbounded counter restarted) changes nothing: moving
+      the highest number back would report numbers already seen as lost;
+    * ``reset`` (Sparkplug NBIRTH) starts a new session: its numbers start afresh, and the numbers
+      still missing from the old session can no longer come (their alarms stay open, marked
+      ``session_ended``, for a person to acknowledge).
+    """
     raised: list[int] = []
     by_stream: dict[str, list[SeqMark]] = {}
     for m in marks:
         by_stream.setdefault(m.stream, []).append(m)
-    for stream in sorted(by_stream):
-        row = s.scalar(select(IngestSequence).where(IngestSequence.stream == stream).with_for_update())
-        missing: list[int] = list(row.missing) if row is not None else []
-        last: int | None = row.last_seq if row is not None else None
-        gaps: list[int] = []
-        recovered = False
-        modulus = None
+    for stream in sorted(by_stream):  # always the same order: no deadlock between two workers
+        row = _lock_sequence(s, stream, now_ms)
+        missing: list[int] = list(row.missing or [])
+        last: int | None = None if row.last_seq == NO_SEQ else int(row.last_seq)
+        gaps = 0
+        tracked: list[int] = []
+        arrived = False
+        ended = False
+        modulus = row.modulus
         for m in by_stream[stream]:
             modulus = m.modulus
             if last is None or m.reset:
+                if m.reset and missing:
+                    ended, missing = True, []
                 last = m.seq
                 continue
             d = m.seq - last
@@ -582,34 +636,43 @@ def _check_sequences(s: Session, marks: Sequence[SeqMark], now_ms: int) -> list[
             if d == 1:
                 last = m.seq
             elif d > 1:
-                skipped = [(last + k) % m.modulus if m.modulus else last + k for k in range(1, d)]
-                gaps.extend(skipped)
-                missing.extend(skipped[: max(0, MAX_MISSING - len(missing))])
+                room = max(0, MAX_MISSING - len(missing))
+                skipped = [(last + k) % m.modulus if m.modulus else last + k for k in range(1, min(d, room + 1))]
+                gaps += d - 1
+                tracked.extend(skipped)
+                missing.extend(skipped)
                 last = m.seq
             elif d < 0 and m.seq in missing:
                 missing.remove(m.seq)
-                recovered = True
-            elif d < 0 and not m.modulus:
-                last = m.seq  # an unbounded counter that went back: the publisher restarted
-        if row is None:
-            s.add(IngestSequence(stream=stream, last_seq=last, modulus=modulus, missing=missing, updated_ms=now_ms))
-        else:
-            row.last_seq = int(last) if last is not None else row.last_seq
-            row.modulus, row.missing, row.updated_ms = modulus, missing, now_ms
+                arrived = True
+        row.last_seq = NO_SEQ if last is None else int(last)
+        row.modulus, row.missing, row.updated_ms = modulus, missing, now_ms
+        if ended:
+            for alarm in open_alarms(s, "data_gap", stream):
+                alarm.detail = {**(alarm.detail or {}), "session_ended": True}
+        still = set(missing)
+        if tracked:  # numbers skipped in this batch and come later in the same batch are no gap
+            came = sum(1 for g in tracked if g not in still)
+            tracked = [g for g in tracked if g in still]
+            gaps -= came
         if gaps:
-            shown = ", ".join(str(g) for g in gaps[:20]) + (" …" if len(gaps) > 20 else "")
+            shown = ", ".join(str(g) for g in tracked[:20]) + (" …" if gaps > 20 else "")
             alarm = raise_alarm(
                 s,
                 "data_gap",
-                f"{len(gaps)} message(s) of {stream} never arrived (seq {shown}): readings may be missing",
+                f"{gaps} message(s) of {stream} never arrived (seq {shown}): readings may be missing",
                 subject=stream,
-                detail={"stream": stream, "missing": gaps[:MAX_MISSING], "count": len(gaps)},
+                detail={"stream": stream, "missing": tracked, "count": gaps, "untracked": gaps - len(tracked)},
                 at_ms=now_ms,
             )
             raised.append(alarm.id)
-        if recovered and not missing:
+        if arrived:
             for alarm in open_alarms(s, "data_gap", stream):
-                alarm.cleared_ms = now_ms
+                detail = alarm.detail or {}
+                if detail.get("session_ended") or detail.get("untracked"):
+                    continue
+                if not still.intersection(int(x) for x in detail.get("missing", [])):
+                    alarm.cleared_ms = now_ms
     return raised
 
 
@@ -919,6 +982,186 @@ def _touched(meter: np.ndarray, ts: np.ndarray) -> dict[int, tuple[int, int]]:
     return {int(k): (int(a), int(b)) for k, a, b in zip(ids.tolist(), lo.tolist(), hi.tolist(), strict=True)}
 
 
+def _pending_values(s: Session, cols: _Columns, locked: np.ndarray) -> dict[tuple[int, int], float]:
+    """(meter, ts) → the newest pending value waiting for a row of a locked period (none: not there).
+
+    A reading sent again while its correction waits is a duplicate of what waits, not a new
+    pending correction.
+    """
+    if not locked.any():
+        return {}
+    m, t = cols.meter[locked], cols.ts[locked]
+    keys = set(zip(m.tolist(), t.tolist(), strict=True))
+    stmt = (
+        select(ReadingCorrection.meter_id, ReadingCorrection.ts_ms, ReadingCorrection.new_value)
+        .where(
+            ReadingCorrection.status == "pending",
+            ReadingCorrection.meter_id.in_(np.unique(m).tolist()),
+            ReadingCorrection.ts_ms >= int(t.min()),
+            ReadingCorrection.ts_ms <= int(t.max()),
+        )
+        .order_by(ReadingCorrection.id)
+    )
+    return {(int(mid), int(ts)): float(v) for mid, ts, v in s.execute(stmt) if (int(mid), int(ts)) in keys}
+
+
+#: Timestamps of one meter further apart than this go to separate dirty ranges [ms]: a batch with
+#: a late reading of February and live readings of November re-aggregates those two months only.
+DIRTY_SPLIT_MS = 86_400_000
+
+
+def _dirty_ranges(meter: np.ndarray, ts: np.ndarray, touched: dict[int, tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``(meter, first ts, last ts)`` runs of the rows, split where a meter's timestamps are more than a day apart."""
+    out = [(mid, lo, hi) for mid, (lo, hi) in touched.items() if hi - lo <= DIRTY_SPLIT_MS]
+    if len(out) == len(touched):
+        return out
+    wide = np.array([mid for mid, (lo, hi) in touched.items() if hi - lo > DIRTY_SPLIT_MS], dtype=np.int64)
+    sel = np.isin(meter, wide)
+    m, t = meter[sel], ts[sel]
+    order = np.lexsort((t, m))
+    m, t = m[order], t[order]
+    cut = np.flatnonzero((m[1:] != m[:-1]) | (np.diff(t) > DIRTY_SPLIT_MS)) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(m)] - 1
+    out.extend((int(m[a]), int(t[a]), int(t[b])) for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
+    return out
+
+
+def _queue_dirty(
+    s: Session, meter: np.ndarray, ts: np.ndarray, touched: dict[int, tuple[int, int]], batch_id: int | None, now: int
+) -> None:
+    """Queue the ranges a batch stored or corrected for re-aggregation, in the batch's transaction."""
+    rows = [
+        {"meter_id": mid, "first_ts_ms": lo, "last_ts_ms": hi, "batch_id": batch_id, "queued_ms": now}
+        for mid, lo, hi in _dirty_ranges(meter, ts, touched)
+    ]
+    if rows:
+        s.execute(insert(DirtyRange), rows)
+
+
+_DRAIN_FLAG = "carbonpark.ingest.drain_after_commit"
+
+
+def _drain_after_commit(s: Session) -> None:
+    """Drain the re-aggregation queue once the session's transaction has committed.
+
+    Registered once per transaction; a rollback forgets it. A failing drain is logged, not
+    raised (the readings are committed; their ranges stay queued for the next drain).
+    """
+    if s.info.get(_DRAIN_FLAG):
+        return
+    s.info[_DRAIN_FLAG] = True
+    bind = s.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+
+    def after_commit(committed: Session) -> None:
+        if not committed.info.pop(_DRAIN_FLAG, False):
+            return
+        try:
+            drain_dirty(engine)
+        except Exception:
+            _log.exception("re-aggregation after an ingest batch failed; its ranges stay queued for the next drain")
+
+    def after_rollback(rolled_back: Session, _previous: Any) -> None:
+        rolled_back.info.pop(_DRAIN_FLAG, None)
+
+    event.listen(s, "after_commit", after_commit, once=True)
+    event.listen(s, "after_soft_rollback", after_rollback, once=True)
+
+
+def _merge_ranges(rows: Iterable[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
+    """Meter → sorted, merged ``(first, last)`` ranges (overlapping or within :data:`DIRTY_SPLIT_MS`)."""
+    by_meter: dict[int, list[tuple[int, int]]] = {}
+    for mid, lo, hi in rows:
+        by_meter.setdefault(int(mid), []).append((int(lo), int(hi)))
+    out: dict[int, list[tuple[int, int]]] = {}
+    for mid, ranges in by_meter.items():
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(ranges):
+            if merged and lo <= merged[-1][1] + DIRTY_SPLIT_MS:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        out[mid] = merged
+    return out
+
+
+#: Key of the PostgreSQL advisory lock that lets one drain run at a time ("cp-drain" in ASCII).
+DRAIN_LOCK_KEY = 0x63702D647261696E
+
+
+def drain_in_session(s: Session, *, reaccount: bool = True) -> dict[str, Any]:
+    """Take every queued dirty range and re-aggregate it in the caller's transaction.
+
+    The rows are deleted in this transaction (``DELETE … RETURNING``), so they are gone only
+    if the activity data and accounting runs over them are rewritten too; on PostgreSQL an
+    advisory lock lets one drain run at a time (two drains would rewrite the same rows).
+
+    Returns
+    -------
+    dict
+        ``ranges`` (queue rows taken), ``meters``, and what
+        :func:`carbonpark.services.activity.reaggregate_in_session` did: ``rewritten``,
+        ``periods``, ``skipped_locked``, ``reaccounted``.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DRAIN_LOCK_KEY})
+    claimed = s.execute(
+        delete(DirtyRange).returning(DirtyRange.meter_id, DirtyRange.first_ts_ms, DirtyRange.last_ts_ms)
+    ).all()
+    out: dict[str, Any] = {"ranges": len(claimed), "meters": 0, "rewritten": 0, "periods": [], "reaccounted": []}
+    if not claimed:
+        return out
+    changes = _merge_ranges((int(m), int(a), int(b)) for m, a, b in claimed)
+    from carbonpark.services.activity import reaggregate_in_session
+
+    out.update(reaggregate_in_session(s, changes, reaccount=reaccount))
+    out["meters"] = len(changes)
+    return out
+
+
+def _transient(exc: BaseException) -> bool:
+    """A database error that a retry may not meet again (busy SQLite, deadlock, unique race)."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    return isinstance(exc, OperationalError | IntegrityError)
+
+
+def drain_dirty(db: str | Engine | None) -> dict[str, Any]:
+    """Re-aggregate every queued dirty range in one transaction of its own (see :func:`drain_in_session`).
+
+    Called after each committed ingest batch (:func:`ingest_readings`, ``POST /api/readings``,
+    files, field protocols) and every few seconds by the MQTT worker; ranges left queued by a
+    crash are taken by the next drain. If an accounting run cannot be re-run (bad data), the
+    activity data are still rewritten and the error is listed under ``errors``.
+
+    Parameters
+    ----------
+    db
+        Database URL, SQLite path or engine.
+    """
+    engine = db if isinstance(db, Engine) else connect(db)
+    reaccount = True
+    errors: list[str] = []
+    attempt = 0
+    while True:
+        try:
+            with sessionmaker(engine, expire_on_commit=False)() as s, s.begin():
+                out = drain_in_session(s, reaccount=reaccount)
+            out["errors"] = errors
+            return out
+        except CarbonparkError as exc:
+            if not reaccount:
+                raise
+            reaccount = False  # a run that cannot be re-run must not hold the activity data back
+            errors.append(f"accounting runs not re-run: {exc}")
+            _log.warning("re-aggregation: accounting runs not re-run: %s", exc)
+        except Exception as exc:
+            attempt += 1
+            if attempt >= RETRIES or not _transient(exc):
+                raise
+            time.sleep(0.05 * attempt)
+
+
 def _is_unique_violation(exc: BaseException) -> bool:
     return any(type(e).__name__ in {"IntegrityError", "UniqueViolation"} for e in (exc, exc.__cause__) if e)
 
@@ -933,12 +1176,19 @@ def ingest_in_session(
     url: str | None = None,
     received_ms: int | None = None,
     attest: bool = True,
+    reaggregate: bool = True,
 ) -> IngestResult:
     """Run the pipeline in the caller's transaction (see :func:`ingest_readings`).
 
     ``attest=False`` skips the ledger attestation of the touched reading batches
     (:func:`carbonpark.services.ledger.attest_readings`); only for callers that attest
     themselves later in the same transaction.
+
+    The (meter, time range)s the batch stored or corrected are queued in
+    ``ingest_dirty_ranges`` in this transaction; with ``reaggregate`` (the default) the queue
+    is drained by :func:`drain_dirty` right after the caller's commit (a hook on the session),
+    so the activity data and accounting runs over them follow. ``reaggregate=False`` leaves
+    the draining to the caller (the MQTT worker drains at most every few seconds).
 
     Notes
     -----
@@ -982,6 +1232,7 @@ def ingest_in_session(
             found = stored_rows(conn, cols.meter[suspect], cols.ts[suspect])
             prior = {int(suspect[p]): row for p, row in found.items()}
         locked = _locked_mask(s, cols, book, meter_ids)
+        waiting = _pending_values(s, cols, locked)
         special = sorted(set(prior) | set(np.flatnonzero(locked).tolist()))
         insert_mask = np.ones(len(cols), dtype=bool)
         applied: list[int] = []
@@ -990,10 +1241,12 @@ def ingest_in_session(
             v = cols.row(k, book)
             stored = prior.get(k)
             old = stored[0] if stored is not None else None
-            if old is not None and _same(old, v.value):
+            held = waiting.get((v.meter.id, v.ts_ms))  # the newest pending value (locked periods)
+            if (old is not None and _same(old, v.value)) or (held is not None and _same(held, v.value)):
                 result.duplicates += 1
-            elif old is not None and not v.correction:
-                quarantine.append((v.idx, "conflict", f"stored value {old!r} differs from {v.value!r}"))
+            elif (old is not None or held is not None) and not v.correction:
+                what = f"stored value {old!r}" if old is not None else f"pending value {held!r}"
+                quarantine.append((v.idx, "conflict", f"{what} differs from {v.value!r}"))
             else:
                 status = "pending" if locked[k] else "applied"  # applied: a correction in an open period
                 row = _correction(v, stored, status, now, channel, readings, batch.id)
@@ -1027,14 +1280,12 @@ def ingest_in_session(
                 raise
         done = np.concatenate([np.flatnonzero(insert_mask), np.asarray(applied, dtype=np.int64)])
         touched = _touched(cols.meter[done], cols.ts[done])
+        if touched:
+            _queue_dirty(s, cols.meter[done], cols.ts[done], touched, batch.id, now)
+            if reaggregate:
+                _drain_after_commit(s)
     if updates:
-        s.connection().exec_driver_sql(
-            "UPDATE readings SET value = %(v)s, quality = %(q)s, batch_id = %(b)s "
-            "WHERE meter_id = %(m)s AND ts_ms = %(t)s"
-            if s.connection().dialect.name == "postgresql"
-            else "UPDATE readings SET value = :v, quality = :q, batch_id = :b WHERE meter_id = :m AND ts_ms = :t",
-            updates,
-        )
+        _update_readings(s, updates)
     if corrections:
         s.execute(insert(ReadingCorrection), corrections)
     if quarantine:
@@ -1083,6 +1334,17 @@ def ingest_in_session(
             timestamp_ms=now,
         )
     return result
+
+
+def _update_readings(s: Session, updates: list[dict[str, Any]]) -> None:
+    """Set value ``v``, quality ``q`` and batch ``b`` of the stored readings (meter ``m``, ts ``t``)."""
+    conn = s.connection()
+    conn.exec_driver_sql(
+        "UPDATE readings SET value = %(v)s, quality = %(q)s, batch_id = %(b)s WHERE meter_id = %(m)s AND ts_ms = %(t)s"
+        if conn.dialect.name == "postgresql"
+        else "UPDATE readings SET value = :v, quality = :q, batch_id = :b WHERE meter_id = :m AND ts_ms = :t",
+        updates,
+    )
 
 
 def _new_batch(s: Session, now: int, channel: str, sent: int) -> IngestBatch:
@@ -1156,6 +1418,7 @@ def ingest_readings(
     scope: IngestScope | None = None,
     marks: Sequence[SeqMark] = (),
     attest: bool = True,
+    reaggregate: bool = True,
 ) -> IngestResult:
     """Validate, convert, de-duplicate and store a batch of raw readings in one transaction.
 
@@ -1177,6 +1440,9 @@ def ingest_readings(
         Attest the touched reading batches in the ledger in the same transaction
         (:func:`carbonpark.services.ledger.attest_readings`); off only where a caller
         attests later itself.
+    reaggregate
+        Re-aggregate what the batch stored once it is committed (:func:`drain_dirty`): the
+        activity data of the touched periods and the accounting runs over them follow.
 
     Returns
     -------
@@ -1196,7 +1462,16 @@ def ingest_readings(
     for attempt in range(RETRIES):
         try:
             with _session(db) as s:
-                return ingest_in_session(s, readings, channel=channel, scope=scope, marks=marks, url=url, attest=attest)
+                return ingest_in_session(
+                    s,
+                    readings,
+                    channel=channel,
+                    scope=scope,
+                    marks=marks,
+                    url=url,
+                    attest=attest,
+                    reaggregate=reaggregate,
+                )
         except _Race:
             if attempt == RETRIES - 1:
                 raise
@@ -1230,6 +1505,214 @@ def ingest_totals(s: Session) -> dict[str, int]:
     ).one()
     keys = ("sent", "accepted", "duplicates", "quarantined", "corrected", "pending")
     return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
+# --------------------------------------------------------------------------- pending corrections
+
+#: ``ingest_batches.channel`` of the batch that applies pending corrections taken up by a new inventory version.
+TAKE_UP_CHANNEL = "take_up"
+
+
+@dataclass(slots=True)
+class TakeUp:
+    """What :func:`take_up_corrections` did.
+
+    ``taken_up`` pending corrections were marked ``taken_up``; ``written`` readings were
+    inserted (late data) or updated (corrections) by the batch ``batch_id``; ``still_locked``
+    when the period is still submitted or verified (nothing taken up); ``reaggregated`` is
+    what :func:`carbonpark.services.activity.reaggregate_in_session` did.
+    """
+
+    taken_up: int = 0
+    written: int = 0
+    batch_id: int | None = None
+    still_locked: bool = False
+    reaggregated: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON answers."""
+        return {
+            "taken_up": self.taken_up,
+            "written": self.written,
+            "batch_id": self.batch_id,
+            "still_locked": self.still_locked,
+            "rewritten": self.reaggregated.get("rewritten", 0),
+            "reaccounted": self.reaggregated.get("reaccounted", []),
+        }
+
+
+def take_up_corrections(
+    s: Session, enterprise_id: int | None, year: int, *, by: str, reaggregate: bool = True, attest: bool = True
+) -> TakeUp:
+    """Apply the pending corrections of an organisation-year that is open again (a new inventory version).
+
+    Late or corrected readings of a submitted or verified year wait in ``reading_corrections``
+    (status ``pending``). When a new version of that year is started (its newest version is a
+    draft again, :func:`period_locked` false), this applies them in the caller's transaction:
+
+    1. the newest pending value of each (meter, ts) is written to ``readings`` (inserted for a
+       late reading, replacing the stored value for a correction) by one new ingest batch of
+       channel :data:`TAKE_UP_CHANNEL`, which the readings then carry (``batch_id``);
+    2. that batch gets a ``reading_corrections`` row per reading written (status ``applied``,
+       with the value and batch it replaces) and is attested like any batch
+       (``ingest_batch:<id>`` and ``reading_correction:<id>``), so ``ledger verify`` puts the
+       replaced values back into the batches they came from;
+    3. the pending rows become ``taken_up`` with ``taken_up_by = by`` and the time;
+    4. the periods they touch are re-aggregated and the accounting runs over them re-run
+       (:func:`carbonpark.services.activity.reaggregate_in_session`).
+
+    The batch sends nothing (``sent`` 0) and moves its rows from ``pending`` to ``accepted``
+    (a late reading), ``corrected`` or ``duplicates`` (``pending`` negative in its row), so the
+    totals of ``ingest_batches`` keep adding up and their ``pending`` is what still waits.
+
+    Parameters
+    ----------
+    s
+        The transaction of the new inventory version.
+    enterprise_id
+        The enterprise (None: the park's own meters, those of no enterprise).
+    year
+        The local calendar year of the readings (each meter's park time zone).
+    by
+        Who takes them up, e.g. ``inventory_version:<id>`` (kept in ``taken_up_by``).
+    reaggregate, attest
+        Re-aggregate the touched periods; attest the batch in the ledger.
+
+    References
+    ----------
+    .. [1] Issue 5 item 1: "a late or corrected datum there creates a pending correction that a
+       new inventory version takes up".
+    """
+    out = TakeUp()
+    if period_locked(s, enterprise_id, year):
+        out.still_locked = True
+        return out
+    book = _meter_book(s, str(s.get_bind().engine.url))
+    meter_ids = sorted(m.id for m in book.by_id.values() if m.enterprise_id == enterprise_id)
+    if not meter_ids:
+        return out
+    zones = {book.by_id[m].timezone for m in meter_ids}
+    lo = min(period_bounds_ms(str(year), tz)[0] for tz in zones)
+    hi = max(period_bounds_ms(str(year), tz)[1] for tz in zones)
+    stmt = (
+        select(ReadingCorrection)
+        .where(
+            ReadingCorrection.status == "pending",
+            ReadingCorrection.meter_id.in_(meter_ids),
+            ReadingCorrection.ts_ms >= lo,
+            ReadingCorrection.ts_ms < hi,
+        )
+        .order_by(ReadingCorrection.id)
+        .with_for_update()
+    )
+    rows = [r for r in s.scalars(stmt) if _year_of(r.ts_ms, book.by_id[r.meter_id].timezone) == year]
+    if not rows:
+        return out
+    groups: dict[tuple[int, int], list[ReadingCorrection]] = {}
+    for r in rows:
+        groups.setdefault((r.meter_id, r.ts_ms), []).append(r)
+    keys = list(groups)
+    conn = s.connection()
+    stored = stored_rows(
+        conn, np.array([k[0] for k in keys], dtype=np.int64), np.array([k[1] for k in keys], dtype=np.int64)
+    )
+    now = _now_ms()
+    batch = _new_batch(s, now, TAKE_UP_CHANNEL, 0)
+    counts = {"accepted": 0, "corrected": 0, "duplicates": 0}
+    inserts: list[tuple[int, int, float, int]] = []
+    updates: list[dict[str, Any]] = []
+    applied: list[dict[str, Any]] = []
+    items: list[CorrectionItem] = []
+    for pos, key in enumerate(keys):
+        prev = stored.get(pos)
+        current = prev[0] if prev is not None else None
+        for r in groups[key]:
+            if current is not None and _same(current, r.new_value):
+                counts["duplicates"] += 1
+            else:
+                counts["accepted" if current is None else "corrected"] += 1
+            current = r.new_value
+        final = groups[key][-1]
+        quality = int(final.quality or 0)
+        if prev is not None and _same(prev[0], final.new_value) and prev[1] == quality:
+            continue
+        kind = "late" if prev is None else "correction"
+        if prev is None:
+            inserts.append((key[0], key[1], float(final.new_value), quality))
+        else:
+            updates.append({"m": key[0], "t": key[1], "v": float(final.new_value), "q": quality, "b": batch.id})
+        old_value, old_quality, amends = prev if prev is not None else (None, None, None)
+        applied.append(
+            {
+                "meter_id": key[0],
+                "ts_ms": key[1],
+                "old_value": old_value,
+                "old_quality": old_quality,
+                "amends_batch": amends,
+                "new_value": float(final.new_value),
+                "quality": quality,
+                "kind": kind,
+                "status": "applied",
+                "received_ms": now,
+                "channel": TAKE_UP_CHANNEL,
+                "raw": json.dumps({"takes_up": [r.id for r in groups[key]], "by": by}),
+                "batch_id": batch.id,
+            }
+        )
+        items.append(
+            CorrectionItem(
+                key[0], key[1], kind, "applied", float(final.new_value), quality, old_value, old_quality, amends
+            )
+        )
+    for r in rows:
+        r.status, r.taken_up_by, r.taken_up_ms = "taken_up", by[:128], now
+    if inserts:
+        m, ts, v, q = (np.array(col) for col in zip(*inserts, strict=True))
+        copy_readings(conn, m.astype(np.int64), ts.astype(np.int64), v.astype(np.float64), q.astype(np.int64), batch.id)
+    if updates:
+        _update_readings(s, updates)
+    if applied:
+        s.execute(insert(ReadingCorrection), applied)
+    written = [(i.meter_id, i.ts_ms, i.value, i.quality) for i in items]
+    batch.accepted, batch.corrected, batch.duplicates = counts["accepted"], counts["corrected"], counts["duplicates"]
+    batch.pending = -len(rows)
+    if written:
+        batch.first_ts_ms = min(w[1] for w in written)
+        batch.last_ts_ms = max(w[1] for w in written)
+    s.flush()
+    out.taken_up, out.written, out.batch_id = len(rows), len(written), batch.id
+    if not written:
+        return out
+    cols = [np.array(col) for col in zip(*written, strict=True)]
+    meter_col, ts_col = cols[0].astype(np.int64), cols[1].astype(np.int64)
+    touched = _touched(meter_col, ts_col)
+    if _LISTENERS:
+        result = IngestResult(
+            accepted=counts["accepted"], corrected=counts["corrected"], duplicates=counts["duplicates"]
+        )
+        report = BatchReport(batch.id, TAKE_UP_CHANNEL, now, result, touched)
+        for listener in list(_LISTENERS):
+            listener(s, report)
+    if attest:
+        attest_ingest_batch(
+            s,
+            batch_id=batch.id,
+            channel=TAKE_UP_CHANNEL,
+            meter_id=meter_col,
+            ts_ms=ts_col,
+            value=cols[2].astype(np.float64),
+            quality=cols[3].astype(np.int64),
+            meters={mid: (book.by_id[mid].handle, book.by_id[mid].org) for mid in touched},
+            park=book.park_handle,
+            tz=book.park_tz,
+            corrections=items,
+            timestamp_ms=now,
+        )
+    if reaggregate:
+        from carbonpark.services.activity import reaggregate_in_session
+
+        out.reaggregated = reaggregate_in_session(s, _merge_ranges((m, t, t) for m, t, _v, _q in written))
+    return out
 
 
 # --------------------------------------------------------------------------- MQTT
@@ -1294,10 +1777,21 @@ class MqttHandler:
         The worker's MQTT client id (receipts are per client id).
     metric_map
         Sparkplug metric → meter reference (see :class:`carbonpark.ingest.sparkplug.SparkplugDecoder`).
+    reaggregate_every_s
+        The ranges the batches stored are re-aggregated (:func:`drain_dirty`) after a batch's
+        commit when the last drain is at least this long ago [s], and by :meth:`finish` when the
+        worker stops; ranges of batches between two drains wait in the queue (committed with
+        their readings, so nothing is lost if the worker dies). 0 drains after every batch.
     """
 
     def __init__(
-        self, db: str | None, client_id: str, metric_map: dict[str, str] | None = None, *, attest: bool = True
+        self,
+        db: str | None,
+        client_id: str,
+        metric_map: dict[str, str] | None = None,
+        *,
+        attest: bool = True,
+        reaggregate_every_s: float = 5.0,
     ) -> None:
         self.db = db
         self.attest = attest
@@ -1308,6 +1802,10 @@ class MqttHandler:
         self.totals = IngestResult()
         self.redeliveries = 0
         self.messages = 0
+        self.reaggregate_every_s = reaggregate_every_s
+        self.drains = 0
+        self._queued = True  # ranges a crashed worker left queued are taken after the first batch
+        self._drained_at = -math.inf
 
     def __call__(self, messages: list[Message]) -> IngestResult:
         for attempt in range(RETRIES):
@@ -1317,11 +1815,31 @@ class MqttHandler:
                 self.totals.add(result)
                 self.redeliveries += skipped
                 self.messages += len(messages)
+                self._queued = self._queued or result.first_ts_ms is not None
+                if time.monotonic() - self._drained_at >= self.reaggregate_every_s:
+                    self.finish()
                 return result
             except _Race:
                 if attempt == RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def finish(self) -> None:
+        """Re-aggregate what the batches since the last drain stored (called by the worker when it stops).
+
+        A failure is logged, not raised: the batches are committed and must be acknowledged;
+        their ranges stay queued for the next drain.
+        """
+        if not self._queued:
+            return
+        self._drained_at = time.monotonic()
+        try:
+            drain_dirty(self.db)
+        except Exception:
+            _log.exception("re-aggregation of the MQTT batches failed; their ranges stay queued for the next drain")
+            return
+        self._queued = False
+        self.drains += 1
 
     def prepare(self, topic: str, payload: bytes) -> tuple[RawBatch, list[SeqMark]] | None:
         """Decode a JSON message as it arrives (called by the worker on paho's thread).
@@ -1365,7 +1883,14 @@ class MqttHandler:
             marks.extend(got_marks)
         book.flush()
         result = ingest_in_session(
-            s, readings, channel="mqtt", marks=marks, url=self.url, received_ms=now, attest=self.attest
+            s,
+            readings,
+            channel="mqtt",
+            marks=marks,
+            url=self.url,
+            received_ms=now,
+            attest=self.attest,
+            reaggregate=False,
         )
         _store_receipts(s, self.client_id, {m.mid: d for m, d in zip(messages, digests, strict=True) if m.qos > 0}, now)
         return result, skipped

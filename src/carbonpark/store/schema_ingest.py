@@ -25,6 +25,10 @@ milliseconds (``*_ms``).
   across restarts of the worker.
 - ``locked_periods``: periods closed for in-place recomputation when no inventory
   module says otherwise (see :func:`carbonpark.services.ingest.period_locked`).
+- ``ingest_dirty_ranges`` (``ingest_0003``): the (meter, first ts, last ts) ranges a committed
+  batch stored or corrected, written in the batch's own transaction and deleted by the
+  transaction that re-aggregates them (:func:`carbonpark.services.ingest.drain_dirty`): a
+  crash between the commit and the re-aggregation leaves them queued, never lost.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from carbonpark.store.schema import Base
 
 __all__ = [
     "Alarm",
+    "DirtyRange",
     "IngestBatch",
     "IngestSequence",
     "LockedPeriod",
@@ -154,3 +159,19 @@ class LockedPeriod(Base):
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     locked_ms: Mapped[int] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_locked_periods_enterprise_year", "enterprise_id", "year", unique=True),)
+
+
+class DirtyRange(Base):
+    """Readings of one meter in [first, last] that changed and whose aggregates must be recomputed.
+
+    Inserted by the ingest batch that stored or corrected them (no unique key: concurrent
+    workers never wait on each other here), deleted by the re-aggregation that took them.
+    """
+
+    __tablename__ = "ingest_dirty_ranges"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(Integer)
+    first_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    queued_ms: Mapped[int] = mapped_column(BigInteger)

@@ -1413,8 +1413,12 @@ def _path_chart(ctx: Ctx, st: Mapping[str, Any], actual: Mapping[int, float], pe
     return Chart("chart.path", {"data": data, "layout": layout})
 
 
-def _months_chart(ctx: Ctx, months: list[dict[str, Any]]) -> Chart:
-    """The year so far: monthly actuals, cumulative actuals and the cap to date [tCO2e]."""
+def _months_chart(ctx: Ctx, months: list[dict[str, Any]], forecast: dict[str, Any] | None = None) -> Chart:
+    """The year: monthly actuals, the forecast of the months still to come, cumulative actuals, cap to date [tCO2e].
+
+    ``forecast`` is ``target_status(...)["forecast"]`` (``services.targets.forecast_rest_of_year``):
+    its ``forecast_tco2e`` maps the remaining months to their forecast emissions.
+    """
     x = [m["month"] for m in months]
     data: list[dict[str, Any]] = [
         {"type": "bar", "name": series(ctx, "actual"), "x": x, "y": [num(m["actual_tco2e"], 1) for m in months]},
@@ -1436,6 +1440,18 @@ def _months_chart(ctx: Ctx, months: list[dict[str, Any]]) -> Chart:
                 "x": x,
                 "y": [num(m["cap_to_date_tco2e"], 1) for m in months],
             }
+        )
+    ahead = sorted(((int(k), v) for k, v in ((forecast or {}).get("forecast_tco2e") or {}).items()))
+    if ahead:
+        data.insert(
+            1,
+            {
+                "type": "bar",
+                "name": series(ctx, "forecast"),
+                "x": [k for k, _ in ahead],
+                "y": [num(v, 1) for _, v in ahead],
+                "marker": {"opacity": 0.5},
+            },
         )
     return Chart("chart.months", {"data": data, "layout": {"yaxis": {"title": "tCO2e"}, "xaxis": {"dtick": 1}}})
 
@@ -1504,7 +1520,7 @@ def targets_page(ctx: Ctx) -> list[Section]:
         )
     )
     if months:
-        out.append(_months_chart(ctx, months))
+        out.append(_months_chart(ctx, months, st.get("forecast")))
     out.append(
         Table(
             "table.months",

@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
@@ -377,8 +378,15 @@ def register_source(source: Source) -> None:
     _SOURCES[source.kind] = source
 
 
+#: Services that register their sources when imported. ``sources`` imports them, so that a caller
+#: that never imported them (the CLI imports services lazily) still verifies their records.
+_BUILTIN_SOURCE_MODULES = ("carbonpark.services.accounting", "carbonpark.services.trading")
+
+
 def sources() -> dict[str, Source]:
-    """The registered sources, including those of the entry-point group ``carbonpark.ledger_sources``."""
+    """The registered sources: built-in, and those of the entry-point group ``carbonpark.ledger_sources``."""
+    for module in _BUILTIN_SOURCE_MODULES:
+        import_module(module)
     for ep in entry_points(group="carbonpark.ledger_sources"):
         if ep.name not in _SOURCES:
             loaded = ep.load()

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -159,6 +160,13 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, detail, None, headers or None)
 
 
+async def _database_integrity(request: Request, exc: Exception) -> JSONResponse:
+    """A unique or foreign-key constraint the service did not check first: 409, never the SQL or its values."""
+    log.warning("constraint refused a write on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    detail = "expected values no stored row already holds; the database refused them (a unique or foreign-key rule)"
+    return problem_response(request, 409, detail, "integrity")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, 500, "an internal error; it was logged", "internal")
@@ -169,6 +177,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CarbonparkError, _carbonpark_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(DatabaseIntegrityError, _database_integrity)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -345,7 +345,8 @@ def list_rows(
     ----------
     filters
         Column name → value; ``None`` values are ignored. ``enterprise`` is resolved by id,
-        handle, credit code or name and compared with ``enterprise_id``.
+        handle, credit code or name and compared with ``enterprise_id``; an enterprise outside
+        the principal's scope is :class:`NotFoundError`, like one that does not exist.
     sort
         A column of the resource's ``sort_fields``, ``-`` in front for descending.
     """
@@ -359,6 +360,9 @@ def list_rows(
             if str(value).strip().isdigit() and int(value) > MAX_ID:
                 raise NotFoundError("enterprise", value)
             ent = resolve(s, Enterprise, value)
+            if not RESOURCES["enterprises"].allows(principal, as_dict(ent)):
+                # the same answer as an unknown enterprise: an empty page would reveal that it exists
+                raise NotFoundError("enterprise", value)
             stmt = stmt.where(model.enterprise_id == ent.id)
         else:
             stmt = stmt.where(getattr(model, key) == value)

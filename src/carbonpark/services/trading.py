@@ -704,20 +704,36 @@ def _movements_query(
     return stmt, acc
 
 
-def _movement_item(r: TradingMovement, acc: Mapping[int, TradingAccount]) -> dict[str, Any]:
-    d, c = acc[r.debit_id], acc[r.credit_id]
+def _movement_item(
+    r: TradingMovement, acc: Mapping[int, TradingAccount], visible: frozenset[int] | None = None
+) -> dict[str, Any]:
+    """A movement as plain data; an account of an enterprise outside ``visible`` is shown as None.
+
+    ``visible`` is the enterprises the caller may see (None: all). The other side of a trade or a
+    transfer is another enterprise's account: its holder is not the caller's to know.
+    """
+
+    def code(a: TradingAccount) -> str | None:
+        if visible is not None and a.enterprise_id is not None and a.enterprise_id not in visible:
+            return None
+        return _code(a.holder, a.asset, a.pocket)
+
     return {
         "id": r.id,
         "record": _record(r),
         "asset": r.asset,
         "amount": _amount(parse_asset(r.asset), Decimal(r.amount)),
-        "debit": _code(d.holder, d.asset, d.pocket),
-        "credit": _code(c.holder, c.asset, c.pocket),
+        "debit": code(acc[r.debit_id]),
+        "credit": code(acc[r.credit_id]),
         "reason": r.reason,
         "ref": r.ref,
         "at_ms": r.at_ms,
         "actor": r.actor,
     }
+
+
+def _visible(who: Principal | None) -> frozenset[int] | None:
+    return None if who is None else visible_enterprise_ids(who)
 
 
 def movements_page(
@@ -737,7 +753,7 @@ def movements_page(
     stmt, acc = _movements_query(s, who, enterprise)
     columns = {"id": TradingMovement.id, "at_ms": TradingMovement.at_ms, "amount": TradingMovement.amount}
     rows, total = page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset)
-    return Page([_movement_item(r, acc) for r in rows], total, limit, offset)
+    return Page([_movement_item(r, acc, _visible(who)) for r in rows], total, limit, offset)
 
 
 def movements(
@@ -746,7 +762,7 @@ def movements(
     """Stored movements, newest first, with both accounts named; an enterprise user sees those it takes part in."""
     stmt, acc = _movements_query(s, who, enterprise)
     rows = s.scalars(stmt.order_by(TradingMovement.id.desc()).limit(limit).offset(offset))
-    return [_movement_item(r, acc) for r in rows]
+    return [_movement_item(r, acc, _visible(who)) for r in rows]
 
 
 # ---------------------------------------------------------------------------- allocation
@@ -1038,7 +1054,14 @@ def compliance_statement(s: Session, enterprise: str | int, year: int, who: Prin
     ent = _enterprise(s, park, enterprise)
     _in_scope(who, ent)
     holder = _holder(ent)
-    moves = [m for m in movements(s, None, ent.id, limit=10_000) if m["asset"].startswith((ALLOWANCE, CCER))]
+    instruments = (ALLOWANCE, CCER)
+    moves = [m for m in movements(s, None, ent.id, limit=10_000) if m["asset"].startswith(instruments)]
+    # what the caller is shown: the same movements with other enterprises' accounts left out
+    shown = (
+        moves
+        if who is None
+        else [m for m in movements(s, who, ent.id, limit=10_000) if m["asset"].startswith(instruments)]
+    )
     allocated = sum(
         int(m["amount"])
         for m in moves
@@ -1081,7 +1104,7 @@ def compliance_statement(s: Session, enterprise: str | int, year: int, who: Prin
         "holdings": balances(s, None, ent.id)["accounts"].get(holder, {}),
         "results": results,
         "deadlines": {k: v.isoformat() for k, v in comp.compliance_calendar(year).items()},
-        "movements": [m for m in moves][:200],
+        "movements": shown[:200],
     }
 
 
@@ -1766,17 +1789,24 @@ def _trades_query(s: Session, who: Principal | None, asset: str | None, market: 
     return stmt
 
 
-def _trade_item(t: MarketTrade, tz: str) -> dict[str, Any]:
+def _trade_item(t: MarketTrade, tz: str, visible: frozenset[int] | None = None) -> dict[str, Any]:
+    """A trade as plain data; the side of an enterprise outside ``visible`` (None: all) is shown as None.
+
+    An enterprise sees its own side of a trade (holder, order) and the price, quantity and time,
+    not who was on the other side nor that party's order reference (the market is anonymous).
+    """
+    buyer_hidden = visible is not None and t.buyer_enterprise_id not in visible
+    seller_hidden = visible is not None and t.seller_enterprise_id not in visible
     return {
         "seq": t.seq,
         "asset": t.asset,
-        "buyer": t.buyer,
-        "seller": t.seller,
+        "buyer": None if buyer_hidden else t.buyer,
+        "seller": None if seller_hidden else t.seller,
         "quantity": int(t.quantity),
         "price": Decimal(t.price),
         "value": Decimal(t.price) * int(t.quantity),
-        "buy_order": t.buy_order,
-        "sell_order": t.sell_order,
+        "buy_order": None if buyer_hidden else t.buy_order,
+        "sell_order": None if seller_hidden else t.sell_order,
         "aggressor": t.aggressor,
         "at": from_ms(int(t.at_ms), tz).isoformat(),
     }
@@ -1800,7 +1830,7 @@ def trades_page(
     tz = the_park(s).timezone or "Asia/Shanghai"
     columns = {"seq": MarketTrade.seq, "price": MarketTrade.price, "quantity": MarketTrade.quantity}
     rows, total = page_of(s, stmt, columns=columns, sort=sort, limit=limit, offset=offset, tie=MarketTrade.seq)
-    return Page([_trade_item(t, tz) for t in rows], total, limit, offset)
+    return Page([_trade_item(t, tz, _visible(who)) for t in rows], total, limit, offset)
 
 
 def trades(
@@ -1814,7 +1844,8 @@ def trades(
     """Trade history, newest first; an enterprise user sees the trades it is a party to."""
     stmt = _trades_query(s, who, asset, market)
     tz = the_park(s).timezone or "Asia/Shanghai"
-    return [_trade_item(t, tz) for t in s.scalars(stmt.order_by(MarketTrade.seq.desc()).limit(limit).offset(offset))]
+    rows = s.scalars(stmt.order_by(MarketTrade.seq.desc()).limit(limit).offset(offset))
+    return [_trade_item(t, tz, _visible(who)) for t in rows]
 
 
 def _orders_query(s: Session, who: Principal | None, status: str | None, market: str) -> Select[Any]:

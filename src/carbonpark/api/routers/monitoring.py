@@ -1,7 +1,7 @@
 """``/api/monitoring`` and ``/api/alarms``: live values, loads, emissions rate, alarms and rules (issue 5 item 7).
 
 - ``GET /api/monitoring/overview[?enterprise=]``: latest value and load per meter, sums per enterprise
-  and park, emissions rate (regulators get the park figures only);
+  and park, emissions rate (regulators get the park figures only, and 403 with ``enterprise``);
 - ``GET /api/monitoring/stream[?enterprise=&interval=&events=]``: the same as server-sent events
   (``event: overview``), every ``interval`` seconds, ``events`` times (0 = until the client leaves);
 - ``GET /api/alarms[?state=raised|acknowledged|cleared|open]``, ``POST /api/alarms/{id}/acknowledge``,
@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from carbonpark.api.deps import Paging, User, paging_for
+from carbonpark.errors import PermissionDenied
 from carbonpark.services import access
 from carbonpark.services import monitoring as mon
 
@@ -42,6 +43,8 @@ Enterprise = Annotated[
 def _overview(db: str | None, who: access.Principal, enterprise: str | None) -> dict[str, Any]:
     access.require_role(who, "park_admin", "enterprise", "verifier", "regulator")
     if who.role == "regulator":
+        if enterprise is not None:
+            raise PermissionDenied("a regulator sees the park's figures only; the enterprise filter is not for it")
         whole = mon.overview(db)
         return {**whole, "meters": [], "enterprises": {}, "open_alarms": None}
     return mon.overview(db, who, enterprise)

@@ -57,6 +57,21 @@ def test_client_logs_in_pages_and_maps_problems(served: tuple[str, dict[str, Any
         assert api.logout() is True
 
 
+def test_client_pages_every_list_with_sort(served: tuple[str, dict[str, Any], str]) -> None:
+    url, park, _ = served
+    with Client(url) as api:
+        api.login("admin", PASSWORD)
+        # build_park's four readings of A's meter have the values 1 to 4 in time order
+        newest = [r["value"] for r in api.readings(park["A"]["meter_handle"], page_size=3, sort="-ts")]
+        assert newest == [4.0, 3.0, 2.0, 1.0]  # two pages: three, then one
+        first = api.users(sort="name", limit=1)
+        assert first["items"][0]["name"] == "admin" and first["next_offset"] == 1  # 'admin' sorts before the rest
+        assert [k["name"] for k in api.keys(sort="id", limit=1)["items"]] == ["gw-a"]  # build_park's key
+        for page in (api.alarms(), api.trades(), api.orders(), api.movements()):
+            assert (page["items"], page["total"], page["next_offset"]) == ([], 0, None)  # no market, no alarms here
+        assert api.list("alarms/rules")["total"] == 0
+
+
 def test_cli_remote_list_reads_what_the_role_may_see(served: tuple[str, dict[str, Any], str]) -> None:
     url, _park, _ = served
     result = CliRunner().invoke(
@@ -67,6 +82,12 @@ def test_cli_remote_list_reads_what_the_role_may_see(served: tuple[str, dict[str
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [m["code"] for m in doc["items"]] == ["m-A"]
+    # every list answers the same page, so remote list reads the former bare lists too
+    for resource in ("users", "trading/trades"):
+        args = ["remote", "list", resource, "--server", url, "--user", "admin", "--password-stdin", "--json"]
+        result = CliRunner().invoke(cli, args, input=PASSWORD + "\n")
+        assert result.exit_code == 0, result.output
+        assert set(json.loads(result.stdout)) == {"items", "total", "limit", "offset", "next_offset"}
 
 
 def test_cli_users_and_keys(served: tuple[str, dict[str, Any], str]) -> None:

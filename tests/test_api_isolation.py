@@ -34,7 +34,6 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.responses import StreamingResponse
-from fastapi.routing import APIRoute
 
 from carbonpark.inventory.steps import INVENTORY_STEPS, VERIFICATION_STEPS
 from carbonpark.services import auth, ledger, targets
@@ -45,6 +44,7 @@ from carbonpark.store.registry import resolve
 from carbonpark.store.schema import Enterprise
 from test_api_park import (
     _module_database,
+    api_routes,
     build_market,
     build_park,
     fast_hashing,  # noqa: F401 (autouse fixture)
@@ -255,22 +255,12 @@ def foreign_park(
 
 
 def _streaming_routes(client: Any) -> set[tuple[str, str]]:
-    """(method, path) of every route whose endpoint answers a ``StreamingResponse``.
-
-    Walks included routers (FastAPI keeps each ``include_router`` as a nested router); the
-    routers here are included without an extra prefix, so a route's own path is its full path.
-    """
+    """(method, path) of every route whose endpoint answers a ``StreamingResponse``."""
     found = set()
-    pending = list(client.app.routes)
-    while pending:
-        route = pending.pop()
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            pending.extend(nested.routes)
-        elif isinstance(route, APIRoute):
-            returns = typing.get_type_hints(route.endpoint).get("return")
-            if isinstance(returns, type) and issubclass(returns, StreamingResponse):
-                found |= {(m.lower(), route.path_format) for m in route.methods or ()}
+    for route in api_routes(client.app):
+        returns = typing.get_type_hints(route.endpoint).get("return")
+        if isinstance(returns, type) and issubclass(returns, StreamingResponse):
+            found |= {(m.lower(), route.path_format) for m in route.methods or ()}
     return found
 
 

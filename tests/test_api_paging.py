@@ -14,9 +14,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from fastapi.routing import APIRoute
-
-from test_api_park import fast_hashing, login, module_market  # noqa: F401 (fixtures)
+from test_api_park import api_routes, fast_hashing, login, module_market  # noqa: F401 (fixtures)
 
 #: GET routes answering a JSON array that is bounded by its subject, not a growing collection:
 #: (method, path) → why it is not paged. A new bare-array route fails the test until it is paged
@@ -36,20 +34,6 @@ BOUNDED = {
 }
 #: Paged routes whose ``sort`` needs a change outside this capability's files (docs/api.md, "Lists").
 SORT_PENDING = {("GET", "/api/inventories"): "services/inventory.list_versions takes no sort yet"}
-
-
-def _api_routes(app: Any) -> list[APIRoute]:
-    """Every APIRoute of the app, walking the routers FastAPI keeps nested."""
-    found: list[APIRoute] = []
-    pending = list(app.routes)
-    while pending:
-        route = pending.pop()
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            pending.extend(nested.routes)
-        elif isinstance(route, APIRoute):
-            found.append(route)
-    return found
 
 
 def test_every_list_route_pages_in_one_style(module_market: tuple[Any, dict[str, Any]]) -> None:  # noqa: F811
@@ -77,7 +61,7 @@ def test_every_list_route_pages_in_one_style(module_market: tuple[Any, dict[str,
     expected |= {"/api/alarms/rules", "/api/users", "/api/keys", "/api/readings", "/api/audit", "/api/meters"}
     assert expected <= set(paged), expected - set(paged)
     bare = set()
-    for route in _api_routes(client.app):
+    for route in api_routes(client.app):
         returns = typing.get_type_hints(route.endpoint).get("return")
         if typing.get_origin(returns) is list and "GET" in (route.methods or ()):
             bare.add(("GET", route.path_format))

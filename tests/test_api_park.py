@@ -91,6 +91,7 @@ class TestClient(httpx.Client):
 __all__ = [
     "PASSWORD",
     "SECRET",
+    "api_routes",
     "build_market",
     "build_park",
     "client_for",
@@ -285,6 +286,25 @@ def module_market(
         return {**park, "market": build_market(url, park)}
 
     yield from _module_database(request, tmp_path_factory, build)
+
+
+def api_routes(app: Any) -> list[Any]:
+    """Every ``APIRoute`` of ``app``, walking the routers FastAPI keeps nested.
+
+    The routers here are included without an extra prefix, so a route's own path is its full path.
+    """
+    from fastapi.routing import APIRoute
+
+    found: list[Any] = []
+    pending = list(app.routes)
+    while pending:
+        route = pending.pop()
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            pending.extend(nested.routes)
+        elif isinstance(route, APIRoute):
+            found.append(route)
+    return found
 
 
 def client_for(db: str, **overrides: Any) -> TestClient:

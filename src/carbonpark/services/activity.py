@@ -563,7 +563,9 @@ def reaggregate_in_session(
     affected = _dependants(s, set(changed))
     sources = [src for src, meter, _e in _sources(s, None) if meter is not None and meter.id in affected]
     fixed = None if resolutions is None else tuple(resolutions)
-    touched: set[tuple[int | None, int]] = set()
+    # sources whose periods to rewrite are the same go through one aggregation (a live stream: every
+    # source of the park in the current month)
+    groups: dict[tuple[str, frozenset[int]], list[int]] = defaultdict(list)
     for source in sources:
         parts = sorted((_dependants_of(s, source.meter_id) if source.meter_id else set()) & set(changed))
         for resolution in fixed if fixed is not None else _stored_resolutions(s, source):
@@ -572,17 +574,26 @@ def reaggregate_in_session(
                 meter = s.get(Meter, meter_id)
                 assert meter is not None
                 starts |= _affected_starts(s, meter, changed[meter_id], resolution, tz)
-            if not starts:
-                continue
-            result = aggregate_in_session(
-                s, min(starts), max(starts) + 1, resolution, source_ids=[source.id], only_buckets={source.id: starts}
-            )
-            out["rewritten"] += result.written
-            out["skipped_locked"].extend(result.skipped_locked)
-            touched |= result.periods
-            out["periods"].extend(
-                {"source_id": source.id, "resolution": resolution, "start_ms": st} for st in sorted(starts)
-            )
+            if starts:
+                groups[(resolution, frozenset(starts))].append(source.id)
+    touched: set[tuple[int | None, int]] = set()
+    for (resolution, starts_set), source_ids in groups.items():
+        result = aggregate_in_session(
+            s,
+            min(starts_set),
+            max(starts_set) + 1,
+            resolution,
+            source_ids=source_ids,
+            only_buckets={sid: starts_set for sid in source_ids},
+        )
+        out["rewritten"] += result.written
+        out["skipped_locked"].extend(result.skipped_locked)
+        touched |= result.periods
+        out["periods"].extend(
+            {"source_id": sid, "resolution": resolution, "start_ms": st}
+            for sid in source_ids
+            for st in sorted(starts_set)
+        )
     if reaccount and touched:
         out["reaccounted"] = rerun_runs_in_session(s, touched)
     return out

@@ -20,11 +20,15 @@ by :func:`make_sink`), which in ONE transaction
 6. puts every rejected reading in the quarantine with its raw payload and the reason,
 7. checks publisher sequence numbers (:class:`~carbonpark.ingest.model.SeqMark`) and
    raises a ``data_gap`` alarm for numbers that never came (cleared when they do),
-8. writes one ``ingest_batches`` row with the counts (accepted + duplicates + quarantined
+8. queues the (meter, time range)s it stored or corrected in ``ingest_dirty_ranges``,
+9. writes one ``ingest_batches`` row with the counts (accepted + duplicates + quarantined
    + corrected + pending = sent), so that ``carbonpark status`` adds up.
 
 The caller acknowledges its messages only after :func:`ingest_readings` returns: the
-batch is committed by then.
+batch is committed by then. After the commit :func:`drain_dirty` re-aggregates the queued
+ranges (activity data and the accounting runs over them) in a transaction of its own; a
+crash in between leaves them queued for the next drain. :func:`take_up_corrections` applies
+the pending corrections of a year that a new inventory version opens again.
 
 References
 ----------
@@ -67,7 +71,7 @@ from carbonpark.services.ledger import CorrectionItem, attest_ingest_batch
 from carbonpark.settings import get_settings
 from carbonpark.store import connect, session
 from carbonpark.store.readings import copy_readings, latest_ts, stored_rows
-from carbonpark.store.schema import Enterprise, Meter, Park, Quarantined
+from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Park, Quarantined
 from carbonpark.store.schema_ingest import (
     Alarm,
     DirtyRange,
@@ -1005,24 +1009,40 @@ def _pending_values(s: Session, cols: _Columns, locked: np.ndarray) -> dict[tupl
     return {(int(mid), int(ts)): float(v) for mid, ts, v in s.execute(stmt) if (int(mid), int(ts)) in keys}
 
 
-#: Timestamps of one meter further apart than this go to separate dirty ranges [ms]: a batch with
-#: a late reading of February and live readings of November re-aggregates those two months only.
+#: Day length of the dirty ranges [ms]: a meter's timestamps separated by a whole day without readings go
+#: to separate ranges (a batch with a late reading of February and live readings of November
+#: re-aggregates those two months only), and the drain merges ranges closer than this.
 DIRTY_SPLIT_MS = 86_400_000
 
 
 def _dirty_ranges(meter: np.ndarray, ts: np.ndarray, touched: dict[int, tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """``(meter, first ts, last ts)`` runs of the rows, split where a meter's timestamps are more than a day apart."""
+    """``(meter, first ts, last ts)`` runs of the rows: a meter's timestamps are split where a whole day is empty.
+
+    A meter whose timestamps span at most :data:`DIRTY_SPLIT_MS` is one range (the live case, no
+    work per row). Otherwise each row's day after its meter's first timestamp is counted with one
+    ``bincount`` (no sort): runs of days with readings become ranges, cut to whole days and clipped
+    to the meter's first and last timestamp, so a range may be up to a day wider than its readings.
+    """
     out = [(mid, lo, hi) for mid, (lo, hi) in touched.items() if hi - lo <= DIRTY_SPLIT_MS]
     if len(out) == len(touched):
         return out
-    wide = np.array([mid for mid, (lo, hi) in touched.items() if hi - lo > DIRTY_SPLIT_MS], dtype=np.int64)
-    sel = np.isin(meter, wide)
-    m, t = meter[sel], ts[sel]
-    order = np.lexsort((t, m))
-    m, t = m[order], t[order]
-    cut = np.flatnonzero((m[1:] != m[:-1]) | (np.diff(t) > DIRTY_SPLIT_MS)) + 1
-    starts, ends = np.r_[0, cut], np.r_[cut, len(m)] - 1
-    out.extend((int(m[a]), int(t[a]), int(t[b])) for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
+    ids = np.array(sorted(mid for mid, (lo, hi) in touched.items() if hi - lo > DIRTY_SPLIT_MS), dtype=np.int64)
+    first = np.array([touched[int(mid)][0] for mid in ids], dtype=np.int64)
+    last = np.array([touched[int(mid)][1] for mid in ids], dtype=np.int64)
+    span = int(((last - first) // DIRTY_SPLIT_MS).max()) + 1
+    if len(ids) * span > 20_000_000:  # decades of data in one batch: one range per meter
+        return out + [(int(m), int(a), int(b)) for m, a, b in zip(ids, first, last, strict=True)]
+    pos = np.searchsorted(ids, meter)
+    wide = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == meter)
+    pos = pos[wide]
+    days = (ts[wide] - first[pos]) // DIRTY_SPLIT_MS
+    seen = np.bincount(pos * span + days, minlength=len(ids) * span).reshape(len(ids), span) > 0
+    for i, mid in enumerate(ids.tolist()):
+        d = np.flatnonzero(seen[i])
+        for run in np.split(d, np.flatnonzero(np.diff(d) > 1) + 1):
+            lo = max(int(first[i]), int(first[i]) + int(run[0]) * DIRTY_SPLIT_MS)
+            hi = min(int(last[i]), int(first[i]) + (int(run[-1]) + 1) * DIRTY_SPLIT_MS - 1)
+            out.append((mid, lo, hi))
     return out
 
 
@@ -1030,12 +1050,25 @@ def _queue_dirty(
     s: Session, meter: np.ndarray, ts: np.ndarray, touched: dict[int, tuple[int, int]], batch_id: int | None, now: int
 ) -> None:
     """Queue the ranges a batch stored or corrected for re-aggregation, in the batch's transaction."""
-    rows = [
-        {"meter_id": mid, "first_ts_ms": lo, "last_ts_ms": hi, "batch_id": batch_id, "queued_ms": now}
-        for mid, lo, hi in _dirty_ranges(meter, ts, touched)
-    ]
-    if rows:
-        s.execute(insert(DirtyRange), rows)
+    ranges = _dirty_ranges(meter, ts, touched)
+    if not ranges:
+        return
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":  # one statement, not one per row
+        m, a, b = (list(col) for col in zip(*ranges, strict=True))
+        conn.exec_driver_sql(
+            "INSERT INTO ingest_dirty_ranges (meter_id, first_ts_ms, last_ts_ms, batch_id, queued_ms) "
+            "SELECT k.m, k.a, k.b, %(batch)s, %(now)s "
+            "FROM unnest(%(m)s::integer[], %(a)s::bigint[], %(b)s::bigint[]) AS k(m, a, b)",
+            {"batch": batch_id, "now": now, "m": m, "a": a, "b": b},
+        )
+        return
+    raw = conn.connection.driver_connection
+    raw.executemany(  # type: ignore[union-attr]
+        "INSERT INTO ingest_dirty_ranges (meter_id, first_ts_ms, last_ts_ms, batch_id, queued_ms) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(mid, lo, hi, batch_id, now) for mid, lo, hi in ranges],
+    )
 
 
 _DRAIN_FLAG = "carbonpark.ingest.drain_after_commit"
@@ -1109,8 +1142,8 @@ def drain_in_session(s: Session, *, reaccount: bool = True) -> dict[str, Any]:
         delete(DirtyRange).returning(DirtyRange.meter_id, DirtyRange.first_ts_ms, DirtyRange.last_ts_ms)
     ).all()
     out: dict[str, Any] = {"ranges": len(claimed), "meters": 0, "rewritten": 0, "periods": [], "reaccounted": []}
-    if not claimed:
-        return out
+    if not claimed or s.scalar(select(EmissionSource.id).where(EmissionSource.meter_id.is_not(None)).limit(1)) is None:
+        return out  # no metered emission source: no aggregate depends on readings
     changes = _merge_ranges((int(m), int(a), int(b)) for m, a, b in claimed)
     from carbonpark.services.activity import reaggregate_in_session
 

@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -248,3 +249,25 @@ def test_alarm_email_reaches_a_real_smtp_server_with_login(db: str) -> None:
         assert len(received) == 1
     finally:
         controller.stop()
+
+
+def test_rules_checked_continuously(db: str) -> None:
+    """``alarms check --every``: the rule set is evaluated each cycle; an open alarm is not raised twice."""
+    mon.add_rule(db, "G1 silent", "silence", "G1", {"minutes": 90})
+    docs: list[dict[str, Any]] = []
+    pauses: list[float] = []
+    runs = mon.watch_rules(db, every_s=30, cycles=2, on_run=docs.append, sleep=pauses.append)
+    # the fixture's readings are from 2025: at the wall clock G1 has been silent far longer than 90 min
+    assert runs == 2 and pauses == [30]
+    assert [len(d["raised"]) for d in docs] == [1, 0] and docs[1]["open"] == 1
+    with pytest.raises(ValidationError, match="--every"):
+        mon.watch_rules(db, every_s=0, cycles=1)
+    p = subprocess.run(
+        ["carbonpark", "alarms", "check", "--db", db, "--every", "0.05", "--cycles", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"runs": 2}
+    assert p.stderr.count("1 open") == 2

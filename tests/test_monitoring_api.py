@@ -40,7 +40,7 @@ def test_overview_and_alarms_are_scoped_per_role(db_url: str) -> None:
     assert client.post("/api/alarms/rules", json=rule, headers=admin).status_code == 201
     raised = client.post("/api/alarms/evaluate", headers=admin).json()["raised"]
     assert [a["subject"] for a in raised] == ["B high"]
-    assert client.get("/api/alarms", headers=ent_a).json() == []  # B's alarm is not A's to see
+    assert client.get("/api/alarms", headers=ent_a).json()["items"] == []  # B's alarm is not A's to see
     assert client.post(f"/api/alarms/{raised[0]['id']}/acknowledge", headers=ent_a).status_code == 404
     acked = client.post(f"/api/alarms/{raised[0]['id']}/acknowledge", headers=admin).json()
     assert (acked["state"], acked["acknowledged_by"]) == ("acknowledged", "user:admin")

@@ -64,8 +64,8 @@ def test_enterprise_sees_only_its_accounts_and_trades_settle(tmp_path) -> None:
     mine = client.get("/api/trading/balances", headers=ent_a).json()["accounts"]
     assert list(mine) == [a] and mine[a]["cash"]["available"] == "1800.00"  # 30 × 60 CNY
     assert client.get("/api/trading/balances", headers=ent_c).json()["accounts"] == {}
-    assert client.get("/api/trading/trades", headers=ent_c).json() == []
-    assert len(client.get("/api/trading/trades", headers=ent_a).json()) == 1
+    assert client.get("/api/trading/trades", headers=ent_c).json()["items"] == []
+    assert client.get("/api/trading/trades", headers=ent_a).json()["total"] == 1
     assert client.get("/api/trading/trial-balance", headers=ent_a).status_code == 403
     market = client.get("/api/trading/market", headers=ent_c, params={"asset": "allowance:2025"}).json()
     assert market["last_price"] == "60.00"

@@ -113,13 +113,32 @@ def register(app: typer.Typer) -> None:
         at: Annotated[
             str | None, typer.Option(help="Check as of this time (ISO 8601, park-local), default now.")
         ] = None,
+        every: Annotated[
+            float | None, typer.Option("--every", help="Run continuously: check every this many seconds.")
+        ] = None,
+        cycles: Annotated[int | None, typer.Option(min=1, help="With --every: stop after this many checks.")] = None,
         json_out: JsonOption = False,
     ) -> None:
         """Check every enabled rule: raise alarms for broken rules, clear those that hold again."""
-        from carbonpark.services.monitoring import evaluate_rules
+        from carbonpark.services.monitoring import evaluate_rules, watch_rules
         from carbonpark.settings import get_settings
         from carbonpark.times import parse_timestamp
 
+        if every is not None:
+            if at is not None:
+                raise ValidationError("--at", "no --at with --every (continuous checks run at the current time)", at)
+            runs = watch_rules(
+                db,
+                every_s=every,
+                cycles=cycles,
+                on_run=lambda d: err_console.print(
+                    f"{d['checked']} rules: {len(d['raised'])} raised, {len(d['cleared'])} cleared, {d['open']} open",
+                    highlight=False,
+                ),
+            )
+            if json_out:
+                emit_json({"runs": runs})
+            return
         now = None if at is None else parse_timestamp(at, get_settings().timezone, "--at")
         doc = evaluate_rules(db, now_ms=now)
         if json_out:

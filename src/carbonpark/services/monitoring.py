@@ -27,6 +27,7 @@ import logging
 import smtplib
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ __all__ = [
     "list_rules",
     "overview",
     "rules_page",
+    "watch_rules",
 ]
 
 log = logging.getLogger(__name__)
@@ -450,6 +452,37 @@ def evaluate_rules(db: str | None, now_ms: int | None = None, settings: NotifySe
 
 
 # ---------------------------------------------------------------------------------------- lifecycle
+
+
+def watch_rules(
+    db: str | None,
+    *,
+    every_s: float,
+    cycles: int | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Check the rules continuously (``alarms check --every``): :func:`evaluate_rules` every ``every_s`` s.
+
+    Each run is passed to ``on_run``; returns the number of runs. Stops after ``cycles`` runs, or on
+    KeyboardInterrupt. Silence rules need this (or a scheduler calling ``alarms check``): a meter
+    that stops sending produces no ingest event to react to.
+    """
+    if every_s <= 0:
+        raise ValidationError("--every", "a positive number of seconds", every_s)
+    runs = 0
+    try:
+        while cycles is None or runs < cycles:
+            doc = evaluate_rules(db)
+            runs += 1
+            if on_run:
+                on_run(doc)
+            if cycles is not None and runs >= cycles:
+                break
+            sleep(every_s)
+    except KeyboardInterrupt:
+        pass
+    return runs
 
 
 def alarm_state(alarm: Alarm) -> str:

@@ -48,24 +48,10 @@ from carbonpark.services.registry_io import import_registry
 from carbonpark.store import session, upgrade
 from carbonpark.store.schema import Reading
 from carbonpark.store.schema_ingest import Alarm, IngestSequence
+from test_ingest_mqtt import IN_CI, MOSQUITTO, REGISTRY, T0, _free_port
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
-REGISTRY = """
-park: {name: 测试园区, handle_prefix: "5678"}
-meters:
-  - {code: m-main, quantity: energy, unit: kWh}
-  - {code: m-sub, quantity: energy, unit: kWh}
-"""
-T0 = 1_735_660_800_000  # 2025-01-01T00:00:00+08:00
 MIN = 60_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Broker:

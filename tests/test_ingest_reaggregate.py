@@ -39,10 +39,8 @@ from carbonpark.store import session, upgrade
 from carbonpark.store.schema import Meter, Reading
 from carbonpark.store.schema_accounting import AccountingRun, ActivityDatum
 from carbonpark.store.schema_ingest import DirtyRange, IngestBatch, ReadingCorrection
-from carbonpark.times import parse_timestamp
+from test_accounting_stored import CREDIT, EF_GRID, GAS_T_PER_NM3, ts
 
-TZ = "Asia/Shanghai"
-CREDIT = "91350100M000100Y43"
 REGISTRY = f"""
 park: {{name: 测试园区, handle_prefix: "5678"}}
 enterprises:
@@ -55,12 +53,6 @@ sources:
   - {{name: 外购电力, enterprise: {CREDIT}, activity: purchased_electricity, scope: 2, category: 2, meter: m-el}}
   - {{name: 天然气锅炉, enterprise: {CREDIT}, activity: natural_gas, scope: 1, meter: m-gas}}
 """
-EF_GRID = 0.5703  # tCO2/MWh
-GAS_T_PER_NM3 = 389.31 / 1e4 * 15.3e-3 * 0.99 * 44 / 12  # GJ/Nm3 × tC/GJ × OF × 44/12
-
-
-def ts(text: str) -> int:
-    return parse_timestamp(text, TZ)
 
 
 @pytest.fixture

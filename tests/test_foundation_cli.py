@@ -22,6 +22,11 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     summary = json.loads(p.stdout)  # exactly one JSON document on stdout
     assert summary["registry"]["enterprises"] == 6
     assert Path(summary["outputs"]["summary"]).exists()
+    # the generated demo password is in the --json document on stdout, never in the world-readable file
+    shown = summary["capabilities"]["users"]["secrets"]["password"]
+    assert len(shown) >= 12
+    written = Path(summary["outputs"]["summary"]).read_text(encoding="utf-8")
+    assert shown not in written and '"secrets"' not in written
     return db
 
 

@@ -95,7 +95,11 @@ def register(app: typer.Typer) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary_path = out_dir / "demo-summary.json"
         summary["outputs"]["summary"] = str(summary_path)
-        summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        from carbonpark.services.auth import without_secrets
+
+        # the file never holds the generated demo password and key (world-readable under the usual
+        # umask); they are shown once on the console, or in the --json document on standard output
+        summary_path.write_text(json.dumps(without_secrets(summary), ensure_ascii=False, indent=2), encoding="utf-8")
         failed = {k: v["error"] for k, v in capabilities.items() if v["status"] != "ok"}
         for name, error in failed.items():
             err_console.print(f"[red]error:[/red] capability {name} failed: {error}", highlight=False)
@@ -276,10 +280,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_row("faults injected", str(len(summary["faults"])))
     console.print(table)
     caps = Table("capability", "status", "figures", title="capabilities run on the demo park")
+    secrets: list[tuple[str, str, Any]] = []
     for name, figures in summary["capabilities"].items():
-        shown = {k: v for k, v in figures.items() if k not in {"status", "output"}}
+        shown = {k: v for k, v in figures.items() if k not in {"status", "output", "secrets"}}
         caps.add_row(name, figures["status"], ", ".join(f"{k}={v}" for k, v in shown.items()))
+        secrets += [(name, key, value) for key, value in (figures.get("secrets") or {}).items()]
     console.print(caps)
+    for name, key, value in secrets:
+        console.print(f"{name} {key} (shown once, not stored / 仅显示一次，不写入文件): {value}", highlight=False)
     console.print(f"database: {summary['db']}")
     for name, path in summary["outputs"].items():
         console.print(f"{name}: {path}")

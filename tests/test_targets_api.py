@@ -32,7 +32,10 @@ def _park(db: str) -> dict[str, str]:
                 s,
                 park,
                 EnterpriseSpec(
-                    name=f"企业{key}", credit_code=first17 + check_character(first17), industry_code="C2661"
+                    name=f"企业{key}",
+                    credit_code=first17 + check_character(first17),
+                    industry_code="C2661",
+                    key_emitter=key == "B",
                 ),
                 "t",
             )
@@ -90,9 +93,12 @@ def test_targets_api_scope_status_and_import(db_url: str) -> None:
     r = client.post("/api/targets/import", json=bad, headers=admin)
     assert r.status_code == 422 and "caps_tco2e" in r.text
 
-    # lists: the administrator and the regulator see all three, A's user only A's, the verifier none
+    # lists: the administrator sees all three, the regulator the park's and key emitter B's (SPEC §1),
+    # A's user only A's, the verifier none
     assert client.get("/api/targets", headers=admin).json()["total"] == 3
-    assert client.get("/api/targets", headers=regulator).json()["total"] == 3
+    seen = client.get("/api/targets", headers=regulator).json()
+    assert sorted(t["org"] for t in seen["items"]) == sorted([org["park"], org["B"]])
+    assert client.get(f"/api/targets/{org['A']}", headers=regulator).status_code == 404
     mine = client.get("/api/targets", headers=ent_a).json()
     assert mine["total"] == 1 and mine["items"][0]["org"] == org["A"]
     assert mine["items"][0]["path"][0]["id"] == "led"

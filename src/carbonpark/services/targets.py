@@ -226,8 +226,11 @@ TARGET_READERS = ("park_admin", "enterprise", "verifier", "regulator")
 def _visible_handles(s: Session, principal: Principal) -> set[str] | None:
     """Organisation handles whose targets ``principal`` may read; None means all of them."""
     require_role(principal, *TARGET_READERS)
-    if principal.role in ("park_admin", "regulator"):
+    if principal.role == "park_admin":
         return None
+    if principal.role == "regulator":  # park aggregates and the key emitters (SPEC §1), as in services/access.py
+        park = {str(h) for h in s.scalars(select(Park.handle))}
+        return park | {str(h) for h in s.scalars(select(Enterprise.handle).where(Enterprise.key_emitter.is_(True)))}
     ids = visible_enterprise_ids(principal) or frozenset()
     return {str(h) for h in s.scalars(select(Enterprise.handle).where(Enterprise.id.in_(sorted(ids))))}
 

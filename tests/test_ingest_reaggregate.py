@@ -32,7 +32,14 @@ from carbonpark.services import accounting as acc
 from carbonpark.services import inventory as inv
 from carbonpark.services import ledger as ledger_service
 from carbonpark.services.auth import SecuritySettings, add_api_key
-from carbonpark.services.ingest import MqttHandler, drain_dirty, forget_meters, ingest_readings, ingest_totals
+from carbonpark.services.ingest import (
+    MqttHandler,
+    drain_dirty,
+    forget_meters,
+    import_readings_file,
+    ingest_readings,
+    ingest_totals,
+)
 from carbonpark.services.registry_io import import_registry
 from carbonpark.services.status import registry_status
 from carbonpark.store import session, upgrade
@@ -159,6 +166,20 @@ def test_rest_and_mqtt_batches_are_reaggregated_too(park: str) -> None:
     slow.finish()
     assert _queued(db) == 0 and _data(db)[("grid_electricity", "2025-02")][0] == 2700.0
     assert _run(db)[0] == pytest.approx(5.95 * EF_GRID, rel=1e-12)
+
+
+def test_a_file_import_is_reaggregated_after_its_last_chunk(park: str, tmp_path: Path) -> None:
+    db = park
+    _base(db)
+    csv = tmp_path / "late.csv"
+    lines = ["meter,ts,value,unit", "m-el,2025-01-11T10:00,100,kWh", "m-el,2025-01-12T10:00,0.2,MWh"]
+    csv.write_text("\n".join([*lines, "m-el,2025-02-07T10:00,300,kWh"]) + "\n", encoding="utf-8")
+    _rf, result = import_readings_file(db, csv, chunk=2)  # two transactions, one re-aggregation
+    assert result.accepted == 3 and _queued(db) == 0
+    data = _data(db)
+    # January 3000 + 100 + 200 = 3300 kWh, February 2000 + 300 = 2300 kWh: 5.6 MWh × 0.5703
+    assert (data[("grid_electricity", "2025-01")][0], data[("grid_electricity", "2025-02")][0]) == (3300.0, 2300.0)
+    assert _run(db)[0] == pytest.approx(5.6 * EF_GRID, rel=1e-12)
 
 
 def test_a_crash_between_commit_and_reaggregation_loses_nothing(park: str) -> None:

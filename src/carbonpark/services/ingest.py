@@ -1978,7 +1978,8 @@ def import_readings_file(
         Called with (data rows done, data rows in the file) after each chunk.
     chunk
         Readings per transaction: a failure leaves the chunks before it stored; importing
-        the file again then counts those as duplicates.
+        the file again then counts those as duplicates. The periods the file touched are
+        re-aggregated once, after the last chunk (:func:`drain_dirty`).
 
     Returns
     -------
@@ -1995,12 +1996,13 @@ def import_readings_file(
         batch.append(reading)
         last_line = line
         if len(batch) >= chunk:
-            total.add(ingest_readings(db, batch, channel="file"), offset=total.sent)
+            total.add(ingest_readings(db, batch, channel="file", reaggregate=False), offset=total.sent)
             batch = []
             if on_progress is not None:
                 on_progress(last_line - 1, rf.data_rows)
     if batch:
-        total.add(ingest_readings(db, batch, channel="file"), offset=total.sent)
+        total.add(ingest_readings(db, batch, channel="file", reaggregate=False), offset=total.sent)
     if on_progress is not None:
         on_progress(rf.data_rows, rf.data_rows)
+    drain_dirty(db)  # once for the whole file; ranges of chunks committed before a failure stay queued
     return rf, total

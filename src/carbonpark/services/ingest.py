@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,7 +65,7 @@ from carbonpark import units
 from carbonpark.errors import CarbonparkError, UnitError, ValidationError
 from carbonpark.ingest.files import ReadingsFile, open_readings
 from carbonpark.ingest.model import RawBatch, RawReading, SeqMark
-from carbonpark.ingest.mqtt import Message, decode_json_into
+from carbonpark.ingest.mqtt import Message, decode_document_into, decode_json_into, decode_singles_into
 from carbonpark.ingest.sparkplug import NAMESPACE as SPARKPLUG_NAMESPACE
 from carbonpark.ingest.sparkplug import AliasEntry, SparkplugDecoder, parse_topic
 from carbonpark.services.ledger import CorrectionItem, attest_ingest_batch
@@ -1793,6 +1794,9 @@ class _DbAliasBook:
         self.declared.clear()
 
 
+_SPB_PREFIX = SPARKPLUG_NAMESPACE + "/"
+
+
 class MqttHandler:
     """Store a batch of MQTT messages (JSON or Sparkplug B) in one transaction.
 
@@ -1874,16 +1878,26 @@ class MqttHandler:
         self._queued = False
         self.drains += 1
 
-    def prepare(self, topic: str, payload: bytes) -> tuple[RawBatch, list[SeqMark]] | None:
+    def prepare(self, topic: str, payload: bytes) -> dict[str, Any] | tuple[RawBatch, list[SeqMark]] | None:
         """Decode a JSON message as it arrives (called by the worker on paho's thread).
 
-        Sparkplug B messages are decoded in the batch's transaction (their aliases live in
-        the store), so they get ``None``.
+        A single-reading payload (a JSON object without ``readings``) is only parsed: the
+        object is returned, and :meth:`_store` fills the batch's columns from all such
+        objects at once (no columns per message). Any other JSON payload gives its readings
+        as columns and its sequence marks. Sparkplug B messages are decoded in the batch's
+        transaction (their aliases live in the store), so they get ``None``.
         """
-        if topic.startswith(SPARKPLUG_NAMESPACE + "/"):
+        if topic.startswith(_SPB_PREFIX):
             return None
+        try:
+            doc = orjson.loads(payload)
+        except orjson.JSONDecodeError:  # decode_json_into tries the standard library, then quarantines
+            part = RawBatch()
+            return part, decode_json_into(part, topic, payload)
+        if doc.__class__ is dict and "readings" not in doc:
+            return doc
         part = RawBatch()
-        return part, decode_json_into(part, topic, payload)
+        return part, decode_document_into(part, topic, doc)
 
     def _store(self, s: Session, messages: list[Message]) -> tuple[IngestResult, int]:
         now = _now_ms()
@@ -1895,25 +1909,38 @@ class MqttHandler:
                 MqttReceipt.client_id == self.client_id, MqttReceipt.packet_id.in_(sorted(dup_ids))
             )
             known = {int(p): d for p, d in s.execute(stmt)}
-        spb = SPARKPLUG_NAMESPACE + "/"
+        spb = _SPB_PREFIX
         edges = {t.edge for m in messages if m.topic.startswith(spb) and (t := parse_topic(m.topic)) is not None}
         book = _DbAliasBook(s, edges, now)
         readings = RawBatch()
         marks: list[SeqMark] = []
         skipped = 0
+        # single-reading payloads in a row, parsed, waiting to become columns in one go (in order)
+        docs: list[dict[str, Any]] = []
+        topics: list[str] = []
         for m, digest in zip(messages, digests, strict=True):
             if m.dup and known.get(m.mid) == digest:
                 skipped += 1  # committed before a crash, not acknowledged then
                 continue
-            if m.decoded is not None:
-                part, got_marks = m.decoded
+            decoded = m.decoded
+            if decoded is None and not m.topic.startswith(spb):
+                decoded = self.prepare(m.topic, m.payload)
+            if decoded.__class__ is dict:
+                docs.append(decoded)
+                topics.append(m.topic)
+                continue
+            if docs:
+                marks.extend(decode_singles_into(readings, topics, docs))
+                docs, topics = [], []
+            if decoded is not None:
+                part, got_marks = decoded
                 readings.extend(part)
-            elif m.topic.startswith(spb):
+            else:
                 got, got_marks = self.decoder.decode(m.topic, m.payload, book)
                 readings.extend(got)
-            else:
-                got_marks = decode_json_into(readings, m.topic, m.payload)
             marks.extend(got_marks)
+        if docs:
+            marks.extend(decode_singles_into(readings, topics, docs))
         book.flush()
         result = ingest_in_session(
             s,

@@ -169,9 +169,11 @@ def test_metrology_and_cli(demo_db: tuple[str, list]) -> None:
     assert all(r["compliant"] for r in doc["coverage"] if r["level"] == "unit")
     # two workshops per enterprise and two electricity sub-meters: 100 % at the sub-unit level
     assert all(r["rate_pct"] == 100 for r in doc["coverage"] if r["level"] == "sub_unit")
-    # gas boilers have no meter of their own in the demo registry: 0 % < 90 % required
+    # each gas boiler carries its enterprise's gas meter (the boiler is the only gas user in the demo
+    # registry): 1 of 1 equipped, 100 % ≥ 90 % required
     boilers = [r for r in doc["coverage"] if r["level"] == "equipment"]
-    assert boilers and all(r["carrier"] == "natural_gas" and r["compliant"] is False for r in boilers)
+    assert boilers and all(r["carrier"] == "natural_gas" and r["compliant"] is True for r in boilers)
+    assert all(r["equipped"] == 1 and r["rate_pct"] == 100 for r in boilers)
     elec = [r for r in doc["accuracy"] if r["carrier"] == "electricity"]
     # the biggest demo enterprise (dc1, about 5.2 MW peak) uses more than 1 GWh a month → category II → 0.5S
     assert any(r["category"] == "II" and r["required"] == "0.5S" for r in elec)

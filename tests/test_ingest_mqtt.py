@@ -264,6 +264,67 @@ def test_decode_json_into_columns_matches_decode_json() -> None:
     assert [(m.stream, m.seq) for m in marks] == [("mqtt:t", 4)]
 
 
+def test_decode_singles_into_matches_decode_json() -> None:
+    """Single-reading payloads turned into columns in one go give the readings and marks of one by one."""
+    import orjson
+
+    from carbonpark.ingest.model import RawBatch
+    from carbonpark.ingest.mqtt import decode_singles_into
+
+    sent = [
+        ("t/a", b'{"seq": 4, "meter": "a", "ts": 1, "value": 2, "unit": 5}'),  # unit 5 → "5"
+        ("t/b", b'{"meter": 7, "ts": "2025-01-01T00:00:00", "value": "x", "correction": true}'),
+        ("t/a", b'{"seq": true, "meter": "a", "ts": 2, "value": 3}'),  # a boolean is no sequence number
+        ("t/a", b'{"seq": -1, "meter": "a", "ts": 3, "value": 4}'),  # neither is a negative one
+        ("t/b", b'{"seq": 0, "ts": 4}'),  # no meter, no value: the pipeline judges them
+    ]
+    batch = RawBatch()
+    marks = decode_singles_into(batch, [t for t, _ in sent], [orjson.loads(p) for _, p in sent])
+    one_by_one = [decode_json(t, p) for t, p in sent]
+    want = [r for readings, _ in one_by_one for r in readings]
+    assert len(batch) == len(want) == 5
+    for got, exp in zip(batch, want, strict=True):
+        assert got == exp
+    assert [(m.stream, m.seq) for m in marks] == [("mqtt:t/a", 4), ("mqtt:t/b", 0)]
+    assert marks == [m for _, ms in one_by_one for m in ms]
+    assert batch[0].unit == "5" and batch[1].correction is True and batch[4].meter is None
+
+
+def test_worker_hands_over_a_full_batch_without_waiting_for_the_deadline(broker: str, park: str) -> None:
+    """The network thread wakes the batching thread when a batch is full, not per message.
+
+    With ``max_batch = 5`` and a deadline of 30 s after a batch's first message, 10 messages
+    must come as two batches of 5 well before 30 s; 3 more then wait for the deadline or
+    for :meth:`MqttWorker.stop` (which here ends the wait early).
+    """
+    client_id = f"t-full-{uuid.uuid4().hex[:8]}"
+    sizes: list[int] = []
+    handler = MqttHandler(park, client_id, attest=False)
+
+    def record(messages: list[Message]) -> object:
+        sizes.append(len(messages))
+        return handler(messages)
+
+    worker = MqttWorker(
+        MqttOptions(broker=broker, topics=["full/#"], client_id=client_id), record, max_batch=5, max_wait_s=30.0
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert worker.wait_ready(10), "no SUBACK from the broker"
+    start = time.monotonic()
+    _publish(broker, [("full/a", _json({"meter": "m-main", "ts": T0 + k * H, "value": k})) for k in range(10)])
+    while sum(sizes) < 10 and time.monotonic() - start < 20:
+        time.sleep(0.01)
+    assert sizes == [5, 5] and time.monotonic() - start < 20
+    _publish(broker, [("full/a", _json({"meter": "m-main", "ts": T0 + k * H, "value": k})) for k in range(10, 13)])
+    time.sleep(0.5)
+    assert sizes == [5, 5]  # 3 < 5: still waiting for more or the deadline
+    worker.stop()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and sizes == [5, 5, 3]
+    assert (handler.totals.accepted, worker.stats.acknowledged) == (13, 13)
+
+
 _WORKER = """
 import sys
 from carbonpark.ingest.mqtt import MqttOptions, MqttWorker

@@ -242,3 +242,45 @@ def test_mqtt_batches_as_columns_give_the_answers_of_the_one_by_one_pass(park: s
     }
     with session(park) as s:
         assert s.scalar(select(func.count()).select_from(Quarantined)) == 3
+
+
+def test_single_reading_messages_in_runs_keep_their_order_and_answers(park: str) -> None:
+    """Single-reading payloads become columns once per run; batches and bad messages keep their places.
+
+    The handler is called with the messages as the worker hands them over: some decoded on
+    the network thread by ``prepare`` (what the worker does), some not (``decoded=None``).
+    Both must give the same answers. The indexes below count the readings in message
+    order: message 1 → 0, message 2 → 1 and 2, message 3 → 3, message 4 → 4, message 5 → 5,
+    message 6 → 6.
+    """
+    import json
+
+    from carbonpark.ingest.mqtt import Message
+    from carbonpark.services.ingest import MqttHandler
+
+    docs: list[bytes] = [
+        json.dumps({"meter": "m-main", "ts": T0, "value": 1.0, "seq": 1}).encode(),  # 0: stored
+        json.dumps({"readings": [{"meter": "m-main", "ts": T0 + H, "value": 2}, 7]}).encode(),  # 1 stored, 2 bad
+        json.dumps({"meter": "m-sub", "ts": T0, "value": 3, "unit": "kWh", "seq": 2}).encode(),  # 3: stored in kWh
+        b"{not json",  # 4: malformed
+        json.dumps({"meter": "nope", "ts": T0, "value": 1}).encode(),  # 5: unknown meter
+        json.dumps({"meter": "m-main", "ts": T0, "value": 9.0, "seq": 4}).encode(),  # 6: conflicts with 0
+    ]
+    for prepared, client in ((True, "t-runs-a"), (False, "t-runs-b")):
+        handler = MqttHandler(park, client, attest=False)
+        msgs = [
+            Message("plant/r", p, k + 1, 1, False, False, handler.prepare("plant/r", p) if prepared else None)
+            for k, p in enumerate(docs)
+        ]
+        result = handler(msgs)
+        # the second pass (a new client id, so no receipts) finds the first pass's readings: duplicates
+        assert (result.accepted, result.duplicates) == ((3, 0) if prepared else (0, 3))
+        assert result.quarantined == [(2, "malformed"), (4, "malformed"), (5, "unknown_meter"), (6, "conflict")]
+    assert _readings(park) == {
+        ("m-main", T0): 1.0,
+        ("m-main", T0 + H): 2.0,
+        ("m-sub", T0): 3.0,
+    }  # energy is stored in kWh (1.5 MWh → 1500 above)
+    with session(park) as s:  # seq 1, 2, 4 on mqtt:plant/r: 3 is missing (raised in the first pass)
+        gap = s.scalars(select(Alarm).where(Alarm.subject == "mqtt:plant/r")).one()
+        assert gap.detail["missing"] == [3]

@@ -240,7 +240,7 @@ def test_alarm_email_reaches_a_real_smtp_server_with_login(db: str) -> None:
         # cleared by hand while G1 is still silent, the rule raises again; a wrong password is then
         # recorded with the alarm (an SMTP error), never raised
         mon.clear_alarm(db, alarm["id"], "test")
-        wrong = settings.model_copy(update={"password": "wrong"})
+        wrong = settings.model_copy(update={"password": "wrong", "timeout_s": 2.0})
         (again,) = mon.evaluate_rules(db, now_ms=T0 + 3 * H, settings=wrong)["raised"]
         (failure,) = again["detail"]["notification_failures"]
         # smtplib tries its AUTH mechanisms in turn; aiosmtpd may refuse (535) or drop the session

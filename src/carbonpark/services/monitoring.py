@@ -94,6 +94,7 @@ class NotifySettings(BaseSettings):
     password: str = Field(default="", repr=False)
     starttls: bool = False
     webhook_timeout_s: float = 5.0
+    timeout_s: float = 10.0  # SMTP connection and reply timeout [s] (CARBONPARK_SMTP_TIMEOUT_S)
 
 
 def _now_ms() -> int:
@@ -383,7 +384,7 @@ def _notify(alarm: Alarm, rule: AlarmRule, settings: NotifySettings) -> list[str
             msg["To"] = ", ".join(emails)
             msg.set_content(f"{alarm.message}\n\nrule {rule.name} ({rule.kind}), raised {alarm.raised_ms} ms")
             try:
-                with smtplib.SMTP(settings.host, settings.port, timeout=10) as smtp:
+                with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s) as smtp:
                     if settings.starttls:
                         smtp.starttls()
                     if settings.user:

@@ -237,13 +237,23 @@ def meter_amounts(
 
 
 def source_activity(source: EmissionSource, meter: Meter | None) -> tuple[str | None, dict[str, Any], str]:
-    """The accounting activity id and extra parameters of a source, or None with the reason."""
+    """The accounting activity id and extra parameters of a source, or None with the reason.
+
+    A source with method ``measured`` (实测法, e.g. a CEMS mass meter) carries ``method`` and
+    ``gas`` so that the engine takes the meter's amount as the mass of that gas; its activity
+    need not be in the factor library, since no factor is applied.
+    """
     library = default_library()
     known = library.activity(source.activity)
     activity_id = known.id if known else ACTIVITY_OF_SOURCE.get(source.activity)
+    measured = (source.method or "").strip() == "measured"
+    if activity_id is None and measured:
+        activity_id = source.activity
     if activity_id is None:
         return None, {}, f"activity {source.activity!r} is not in the factor library (add a user factor set)"
     params: dict[str, Any] = {"scope": str(source.scope)}
+    if measured:
+        params.update(method="measured", gas=source.gas or "CO2")
     if source.scope == 3:
         params["category"] = str(source.category)
     kind = library.activity(activity_id)

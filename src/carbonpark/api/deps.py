@@ -21,12 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Query, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from carbonpark.errors import ValidationError
 from carbonpark.services.access import MAX_LIMIT, MAX_OFFSET, Principal
 from carbonpark.services.auth import (
     AuthenticationFailed,
@@ -50,6 +51,7 @@ __all__ = [
     "paging",
     "paging_for",
     "read_connection",
+    "read_upload",
     "security_settings",
 ]
 
@@ -61,6 +63,18 @@ def security_settings(request: Request) -> SecuritySettings:
     """The app's security settings (read from the environment once, in ``create_app``)."""
     settings: SecuritySettings = request.app.state.security
     return settings
+
+
+def read_upload(request: Request, file: UploadFile) -> bytes:
+    """The bytes of an uploaded file, refused (field ``file``) beyond the app's body limit [bytes].
+
+    Reads at most one byte more than the limit, so an oversized part is never held in full.
+    """
+    limit = int(security_settings(request).max_body_bytes)
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError("file", f"at most {limit} bytes", f"more than {limit} bytes")
+    return data
 
 
 def invalidate_principals(request: Request) -> None:

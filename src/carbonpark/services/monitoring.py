@@ -53,6 +53,7 @@ from carbonpark.quality.alarm_rules import (
 from carbonpark.services import access
 from carbonpark.services.activity import meter_amounts, park_timezone, source_activity
 from carbonpark.services.ingest import open_alarms, raise_alarm
+from carbonpark.services.scheduling import run_every
 from carbonpark.store import session
 from carbonpark.store.registry import resolve, the_park
 from carbonpark.store.schema import EmissionSource, Enterprise, Meter, Reading, Statistic
@@ -469,21 +470,7 @@ def watch_rules(
     KeyboardInterrupt. Silence rules need this (or a scheduler calling ``alarms check``): a meter
     that stops sending produces no ingest event to react to.
     """
-    if every_s <= 0:
-        raise ValidationError("--every", "a positive number of seconds", every_s)
-    runs = 0
-    try:
-        while cycles is None or runs < cycles:
-            doc = evaluate_rules(db)
-            runs += 1
-            if on_run:
-                on_run(doc)
-            if cycles is not None and runs >= cycles:
-                break
-            sleep(every_s)
-    except KeyboardInterrupt:
-        pass
-    return runs
+    return run_every(lambda: evaluate_rules(db), every_s=every_s, cycles=cycles, on_run=on_run, sleep=sleep)
 
 
 def alarm_state(alarm: Alarm) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from carbonpark import quality as q
 from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.model import CalibrationSpec
+from carbonpark.services.scheduling import run_every
 from carbonpark.store import registry as reg
 from carbonpark.store import session
 from carbonpark.store.schema import Calibration, Carrier, Device, EmissionSource, Enterprise, Meter, Reading, Site
@@ -280,23 +281,15 @@ def watch_readings(
     """
     if every_s <= 0 or window_hours <= 0:
         raise ValidationError("--every / --window-hours", "positive numbers", (every_s, window_hours))
-    runs = 0
-    try:
-        while cycles is None or runs < cycles:
-            now_ms = int(clock() * 1000)
-            start_ms = now_ms - int(window_hours * 3_600_000)
-            with session(db) as s:
-                tz = reg.the_park(s).timezone
-            doc = check_readings(db, start=local_iso(start_ms, tz), tolerance=tolerance, now_ms=now_ms)
-            runs += 1
-            if on_run:
-                on_run(doc)
-            if cycles is not None and runs >= cycles:
-                break
-            sleep(every_s)
-    except KeyboardInterrupt:
-        pass
-    return runs
+
+    def step() -> dict[str, Any]:
+        now_ms = int(clock() * 1000)
+        start_ms = now_ms - int(window_hours * 3_600_000)
+        with session(db) as s:
+            tz = reg.the_park(s).timezone
+        return check_readings(db, start=local_iso(start_ms, tz), tolerance=tolerance, now_ms=now_ms)
+
+    return run_every(step, every_s=every_s, cycles=cycles, on_run=on_run, sleep=sleep)
 
 
 def faults_found(faults: list[dict[str, Any]], findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

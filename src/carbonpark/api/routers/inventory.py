@@ -27,12 +27,11 @@ from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from carbonpark.api.deps import DbSession, User
+from carbonpark.api.deps import DbSession, User, read_upload
 from carbonpark.errors import NotFoundError, ValidationError
 from carbonpark.reports import inventory_report
 from carbonpark.services import access
 from carbonpark.services import inventory as svc
-from carbonpark.services.auth import SecuritySettings
 
 __all__ = ["MEDIA_TYPES", "inventories", "router", "verification"]
 
@@ -375,11 +374,6 @@ def post_vstep(
     return svc.verification_step(s, a.id, body.step, body.state, actor=who.actor, note=body.note)
 
 
-def _max_upload(request: Request) -> int:
-    security: SecuritySettings = request.app.state.security
-    return int(security.max_body_bytes)
-
-
 @verification.post("/documents", summary="Upload evidence (multipart)")
 def post_document(
     request: Request,
@@ -399,10 +393,7 @@ def post_document(
         raise ValidationError("meta", "a JSON object", meta[:80]) from exc
     if not isinstance(fields, dict):
         raise ValidationError("meta", "a JSON object", type(fields).__name__)
-    limit = _max_upload(request)
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError("file", f"at most {limit} bytes", f"more than {limit} bytes")
+    data = read_upload(request, file)
     org = a.enterprise_id if a.enterprise_id is not None else svc.PARK
     return svc.store_document(
         s, org, a.year, file.filename or "document", data, kind=kind, actor=who.actor, meta=fields, as_blob=True

@@ -37,11 +37,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from carbonpark.api.deps import DbSession, User
+from carbonpark.api.deps import DbSession, User, read_upload
 from carbonpark.errors import PermissionDenied, ValidationError
 from carbonpark.services import access
 from carbonpark.services import trading as svc
-from carbonpark.services.auth import SecuritySettings
 
 __all__ = ["ORDER", "router"]
 
@@ -132,11 +131,6 @@ def post_allocations(s: DbSession, who: User, body: Annotated[AllocationIn, Body
     return svc.allocate(s, body.year, plan, actor=who.actor)
 
 
-def _max_upload(request: Request) -> int:
-    security: SecuritySettings = request.app.state.security
-    return int(security.max_body_bytes)
-
-
 @router.post("/statements", summary="Import a national registry statement and reconcile (multipart)")
 def post_statement(
     request: Request,
@@ -151,10 +145,7 @@ def post_statement(
 ) -> dict[str, Any]:
     """Differences (park minus national) per holder and asset; stored with the statement (park_admin)."""
     access.require_role(who, "park_admin")
-    limit = _max_upload(request)
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError("file", f"at most {limit} bytes", f"more than {limit} bytes")
+    data = read_upload(request, file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

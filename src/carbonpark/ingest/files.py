@@ -23,13 +23,13 @@ from typing import Any
 from carbonpark.errors import ValidationError
 from carbonpark.ingest.model import RawReading, failed
 
-__all__ = ["ReadingsFile", "open_readings"]
+__all__ = ["ReadingsFile", "open_readings", "table_rows"]
 
 _LONG_REQUIRED = ("meter", "ts", "value")
 _TRUE = {"1", "true", "yes", "y", "是"}
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+def table_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
     """``(line number, cells)`` of a CSV or XLSX file, the header included (line 1)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
@@ -80,7 +80,7 @@ class ReadingsFile:
 
     def readings(self) -> Iterator[tuple[int, RawReading]]:
         """``(line number, reading)`` for every reading of the file (a bad row is one ``malformed`` reading)."""
-        rows = _rows(self.path)
+        rows = table_rows(self.path)
         next(rows)  # header
         keys = [c.strip().lower() for c in self.columns]
         if self.layout == "long":
@@ -142,7 +142,7 @@ def open_readings(path: Path | str) -> ReadingsFile:
     path = Path(path)
     if not path.is_file():
         raise ValidationError("FILE", "an existing .csv or .xlsx file", str(path))
-    rows = _rows(path)
+    rows = table_rows(path)
     try:
         _, header = next(rows)
     except StopIteration:

@@ -48,7 +48,7 @@ from carbonpark.accounting import ActivityRecord, quantify
 from carbonpark.accounting.activity_file import check_header, parse_row
 from carbonpark.errors import CarbonparkError, NotFoundError, PermissionDenied, ValidationError
 from carbonpark.factors import default_library
-from carbonpark.ingest.files import _rows
+from carbonpark.ingest.files import table_rows
 from carbonpark.model import is_handle
 from carbonpark.services.access import Principal
 from carbonpark.services.accounting import PARK, account_stored, is_period_locked, rerun_affected
@@ -210,7 +210,7 @@ def import_activity_file(db: str | None, path: Path, who: Principal, filename: s
         For a role other than park_admin or enterprise.
     """
     bound = _uploader_scope(who)
-    rows = _rows(path)
+    rows = table_rows(path)
     first = next(rows, None)
     if first is None:
         raise ValidationError("FILE", "a header line and data lines", "an empty file")

@@ -3,9 +3,9 @@
 **Readings.** The file is read by :func:`carbonpark.ingest.files.open_readings` (long or wide layout) and sent
 in chunks to :func:`carbonpark.services.ingest.ingest_readings` with ``channel="file"`` and the
 uploader's scope (an enterprise user may write its own meters only; others are quarantined as
-``out_of_scope``). The periods the accepted readings touch are then re-aggregated and the
-stored accounting runs re-run (:func:`carbonpark.services.activity.reaggregate_late`), so the
-emissions shown afterwards include the upload.
+``out_of_scope``). Each chunk queues the ranges it stored; one drain after the last chunk
+(:func:`carbonpark.services.ingest.drain_dirty`) re-aggregates them and re-runs the stored accounting
+runs, so the emissions shown afterwards include the upload.
 
 **Activity data.** The activity file of ``carbonpark account`` (plus a ``period`` column) goes to
 :func:`carbonpark.services.web_activity.import_activity_file`: good lines are stored as hand-entered
@@ -36,8 +36,8 @@ from carbonpark.errors import PermissionDenied
 from carbonpark.ingest.files import open_readings
 from carbonpark.ingest.model import RawReading
 from carbonpark.services.access import Principal
-from carbonpark.services.activity import park_timezone, reaggregate_late
-from carbonpark.services.ingest import FILE_CHUNK, IngestResult, IngestScope, ingest_readings
+from carbonpark.services.activity import park_timezone
+from carbonpark.services.ingest import FILE_CHUNK, IngestResult, IngestScope, drain_dirty, ingest_readings
 from carbonpark.store import session
 from carbonpark.store.registry import resolve
 from carbonpark.store.schema import Meter
@@ -46,7 +46,6 @@ from carbonpark.web.pages import Action, Kpis, Link, Section, Table
 
 __all__ = [
     "ACTIVITY_TEMPLATE",
-    "DAY_MS",
     "KEEP",
     "READING_COUNTS",
     "activity_sections",
@@ -56,10 +55,6 @@ __all__ = [
     "kept",
     "readings_sections",
 ]
-
-#: One day [ms]: the step of the timestamps handed to the re-aggregation (one per day is enough
-#: to touch every daily or monthly bucket between the first and last accepted reading).
-DAY_MS = 86_400_000
 
 
 def _scope(who: Principal) -> IngestScope | None:
@@ -91,10 +86,10 @@ def import_file(db: str | None, path: Path, who: Principal, chunk: int = FILE_CH
         batch.append(reading)
         sent.append((line, reading))
         if len(batch) >= chunk:
-            total.add(ingest_readings(db, batch, channel="file", scope=scope), offset=total.sent)
+            total.add(ingest_readings(db, batch, channel="file", scope=scope, reaggregate=False), offset=total.sent)
             batch = []
     if batch:
-        total.add(ingest_readings(db, batch, channel="file", scope=scope), offset=total.sent)
+        total.add(ingest_readings(db, batch, channel="file", scope=scope, reaggregate=False), offset=total.sent)
     bad = {i for i, _ in total.quarantined}
     quarantined = [
         {
@@ -107,8 +102,8 @@ def import_file(db: str | None, path: Path, who: Principal, chunk: int = FILE_CH
         }
         for i, reason in total.quarantined
     ]
+    refreshed = drain_dirty(db)  # once for the whole file, not once per chunk
     meters: dict[int, dict[str, Any]] = {}
-    changes: dict[int, list[int]] = {}
     with session(db) as s:
         tz = park_timezone(s)
         refs = {str(r.meter) for i, (_, r) in enumerate(sent) if i not in bad and r.meter is not None}
@@ -119,12 +114,9 @@ def import_file(db: str | None, path: Path, who: Principal, chunk: int = FILE_CH
                 continue
             meters[meter.id] = {"handle": meter.handle, "code": meter.code}
         if total.first_ts_ms is not None and total.last_ts_ms is not None and meters:
-            stamps = [*list(range(total.first_ts_ms, total.last_ts_ms + 1, DAY_MS)), total.last_ts_ms]
-            changes = {mid: stamps for mid in meters}
             for info in meters.values():
                 info["first"] = local_iso(total.first_ts_ms, tz)
                 info["last"] = local_iso(total.last_ts_ms, tz)
-    refreshed = reaggregate_late(db, changes) if changes else {"reaccounted": [], "rewritten": 0}
     return {
         "layout": rf.layout,
         "rows": rf.data_rows,

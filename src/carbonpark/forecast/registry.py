@@ -27,7 +27,7 @@ from carbonpark.forecast.long_term import (
     RegressionForecaster,
 )
 from carbonpark.forecast.selection import AutoForecaster
-from carbonpark.forecast.short_term import LightGBMForecaster, RidgeForecaster
+from carbonpark.forecast.short_term import LightGBMForecaster, LightGBMQuantileForecaster, RidgeForecaster
 
 __all__ = ["FORECASTERS", "available_forecasters", "get_forecaster"]
 
@@ -36,6 +36,7 @@ FORECASTERS: dict[str, Callable[[], Forecaster]] = {
     "seasonal_naive": SeasonalNaive,
     "ridge": RidgeForecaster,
     "lightgbm": LightGBMForecaster,
+    "lightgbm_quantile": LightGBMQuantileForecaster,
     "ets": ETSForecaster,
     "arima": ARIMAForecaster,
     "mstl": MSTLForecaster,

@@ -72,7 +72,7 @@ from carbonpark.forecast.long_term import (
     MSTLForecaster,
     RegressionForecaster,
 )
-from carbonpark.forecast.short_term import LightGBMForecaster, RidgeForecaster
+from carbonpark.forecast.short_term import LightGBMForecaster, LightGBMQuantileForecaster, RidgeForecaster
 
 __all__ = [
     "MIN_TIE_WINDOWS",
@@ -94,6 +94,7 @@ _BUILT_INS: dict[str, Callable[[], Forecaster]] = {
     "seasonal_naive": SeasonalNaive,
     "ridge": RidgeForecaster,
     "lightgbm": LightGBMForecaster,
+    "lightgbm_quantile": LightGBMQuantileForecaster,  # not an auto candidate: 13 boosters
     "ets": ETSForecaster,
     "arima": ARIMAForecaster,
     "mstl": MSTLForecaster,

@@ -95,11 +95,15 @@ def summarise(
 
 
 def verdict(
-    metrics: dict[str, dict[str, float]], errors: dict[str, list[np.ndarray]], scales: list[np.ndarray], last: int
+    metrics: dict[str, dict[str, float]],
+    errors: dict[str, list[np.ndarray]],
+    scales: list[np.ndarray],
+    last: int,
+    statsforecast_models: tuple[str, ...] = ("statsforecast_autoets", "statsforecast_mstl"),
 ) -> dict[str, object]:
     """Targets over the last ``last`` origins: auto against the better naive and statsforecast."""
     better_naive = min(("naive_daily", "naive_weekly"), key=lambda n: metrics[n]["mase"])
-    best_sf = min(("statsforecast_autoets", "statsforecast_mstl"), key=lambda n: metrics[n]["mase"])
+    best_sf = min(statsforecast_models, key=lambda n: metrics[n]["mase"])
     ours = metrics["carbonpark_auto"]["mase"]
     per_origin = np.asarray(
         [

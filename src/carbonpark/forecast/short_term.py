@@ -15,7 +15,9 @@ Both learn the value at time t from the same design:
 
 LightGBM (gradient-boosted trees) reads them raw; the ridge learner reads Fourier terms
 of the daily cycle, their product with the working-day flag, weekday dummies and the
-features with their squares (a U-shaped temperature response), all standardised.
+features with their squares (a U-shaped temperature response), their products with the
+first two daily harmonics (a response that differs by hour) and their recency terms (1 h
+and 3 h earlier, trailing 24 h mean; :func:`recency_features`), all standardised.
 
 Intervals of ``lightgbm`` and ``ridge`` are **split-conformal**: before the final fit, the
 learner is fitted on the history minus the last ``k × horizon`` steps for
@@ -32,7 +34,7 @@ efficient gradient boosting decision tree", NeurIPS; Ben Taieb et al. (2012), "A
 and comparison of strategies for multi-step ahead time series forecasting", Expert
 Systems with Applications 39(8) (the direct strategy); Lei et al. (2018), JASA 113(523)
 (split conformal intervals); Romano, Patterson & Candès (2019), NeurIPS 32 (conformalized
-quantile regression).
+quantile regression); Wang, Liu & Hong (2016), Int. J. Forecasting 32(3) (recency effect).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ __all__ = [
     "cqr_bounds",
     "cqr_margin",
     "design_matrix",
+    "recency_features",
 ]
 
 #: Fewest training rows a learner accepts [rows].
@@ -171,8 +174,44 @@ def design_matrix(
         given = x_full.reset_index(drop=True).astype(float)
         frame = pd.concat([frame, given.add_prefix("x_")], axis=1)
         if linear:
-            frame = pd.concat([frame, (given**2).add_prefix("x2_")], axis=1)
+            extra = [recency_features(given, freq), _daily_interactions(given, frame), (given**2).add_prefix("x2_")]
+            frame = pd.concat([frame, *extra], axis=1)
     return frame
+
+
+def _daily_interactions(given: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each given feature times the first two harmonics of the day (a response that varies by hour)."""
+    waves = [f"day_{wave}{k}" for k in (1, 2) for wave in ("sin", "cos") if f"day_{wave}{k}" in frame]
+    return (
+        pd.concat([given.mul(frame[w], axis=0).add_prefix(f"x_{w}_") for w in waves], axis=1)
+        if waves
+        else pd.DataFrame()
+    )
+
+
+def recency_features(given: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Lagged values and trailing means of the given feature columns (the recency effect).
+
+    Sub-daily data: each column 1 h and 3 h earlier and its trailing 24 h mean (the load
+    answers the heat of the last hours, not only of this one); daily data: the day before.
+    Future rows read the given future values, so every step of the horizon has them.
+
+    References
+    ----------
+    Wang, Liu & Hong (2016), "Electric load forecasting with recency effect: a big data
+    approach", Int. J. Forecasting 32(3).
+    """
+    per_hour = max(1, steps_per_day(freq) // 24) if is_sub_daily(freq) else 0
+    out: dict[str, np.ndarray] = {}
+    for name in given.columns:
+        col = given[name]
+        if per_hour:
+            for hours in (1, 3):
+                out[f"x_{name}_lag_{hours}h"] = col.shift(hours * per_hour).to_numpy()
+            out[f"x_{name}_mean_24h"] = col.rolling(24 * per_hour, min_periods=1).mean().to_numpy()
+        else:
+            out[f"x_{name}_lag_1"] = col.shift(1).to_numpy()
+    return pd.DataFrame(out)
 
 
 class _DirectLearner(SeriesForecaster):

@@ -22,7 +22,28 @@ Aggregation choices (the issue is silent on them):
   silently;
 * the *intake* of an enterprise is the sum of its top-level meters of the carrier; the
   intake of the park is its own top-level meters of the carrier whose code or name marks
-  them as the boundary (``intake``, ``进线``, ``门站``).
+  them as the boundary (``intake``, ``进线``, ``门站``);
+* for forecasting (``exclude_quality``), readings the quality checks doubt as values
+  (:data:`FORECAST_EXCLUDED_FLAGS`: a suspect spike, a stuck run) count as missing and are
+  filled like a gap: a learner must not fit a 25-fold spike as if the plant had used it.
+  The flags are those stored by ``carbonpark quality check`` (the demo runs it before
+  forecasting); unchecked readings are taken as they are.
+
+Every meter of the park at once (:func:`forecast_park_meters`) uses one model for the
+loads, and by what drives the meter (``by_kind``):
+
+* a meter whose history repeats its daily cycle exactly (a battery's charge and discharge
+  on a timetable: in-sample seasonal differences all zero) is forecast by seasonal
+  naive, which reproduces a timetable exactly; a learner can only add error to it;
+* a solar generation meter (:func:`is_solar`) is forecast by linear regression on the
+  clear-sky irradiance at the park (:mod:`carbonpark.forecast.solar`), a feature known
+  for any day ahead: output = the plant's usual share of the clear sky × clear sky. Its
+  past output carries only past clouds and the calendar does not drive it, so the lags
+  and calendar terms of the load learners add variance and no signal;
+* a switched load, off (exactly zero) and on in every day (street lighting switched by
+  darkness), is forecast by LightGBM: a step between zero and a level is a threshold,
+  which trees represent and a ridge on smooth daily terms can only blur (it forecasts a
+  little light at noon and too little at dusk).
 
 References
 ----------
@@ -32,6 +53,7 @@ Guide §4.4 (energy demand forecasting), §4.5 (emission forecasting); SPEC C8, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +66,21 @@ from sqlalchemy.orm import Session
 
 from carbonpark import accounting, forecast
 from carbonpark.errors import NotFoundError, ValidationError
+from carbonpark.forecast.solar import with_clear_sky
+from carbonpark.quality.flags import QualityFlag
 from carbonpark.store import registry as reg
 from carbonpark.store import session
-from carbonpark.store.schema import Carrier, Enterprise, Meter, Park, Reading
+from carbonpark.store.schema import Carrier, Device, Enterprise, Meter, Park, Reading
 
 __all__ = [
     "BULK_MODEL",
+    "FORECAST_EXCLUDED_FLAGS",
+    "GENERATION_MODEL",
     "INTAKE_MARKERS",
+    "PARK_LOCATION",
+    "SCHEDULE_MODEL",
+    "SOLAR_MARKERS",
+    "SWITCHED_MODEL",
     "StoredSeries",
     "demo_step",
     "fill_gaps",
@@ -58,10 +88,13 @@ __all__ = [
     "forecast_stored",
     "grid_factor_tco2_per_kwh",
     "hourly_from_readings",
+    "is_solar",
     "monthly_by_enterprise",
     "park_energy_by_carrier",
     "park_peak",
+    "repeats_daily",
     "series_frame",
+    "switches_daily",
 ]
 
 #: Code or name fragments that mark a park-level meter as the park's boundary (intake).
@@ -70,6 +103,20 @@ INTAKE_MARKERS: tuple[str, ...] = ("intake", "进线", "门站")
 #: beats seasonal naive on the demo park (asserted in the tests); ``auto`` backtests every
 #: candidate (seconds per series) and remains available with ``model="auto"``.
 BULK_MODEL = "ridge"
+#: Model of solar generation meters in the bulk run (``by_kind``): regression on clear-sky irradiance.
+GENERATION_MODEL = "regression"
+#: Model of meters that repeat a daily timetable exactly in the bulk run (``by_kind``).
+SCHEDULE_MODEL = "seasonal_naive"
+#: Model of switched loads (off part of every day) in the bulk run (``by_kind``): trees.
+SWITCHED_MODEL = "lightgbm"
+#: Quality bits whose readings forecasting treats as missing (see the module doc).
+FORECAST_EXCLUDED_FLAGS = int(QualityFlag.SUSPECT_SPIKE | QualityFlag.STUCK)
+#: Code tokens or name fragments that mark a meter as solar generation (with a ``pv`` device).
+SOLAR_MARKERS: tuple[str, ...] = ("pv", "solar", "光伏")
+#: Where the clear-sky feature is computed (latitude, longitude) [°]: the park registry has
+#: no coordinates, so this is the demo park's site, Suzhou (Jiangsu; the demo's credit codes
+#: use division 320500), the same point as ``services.dispatching.PARK_LATITUDE/LONGITUDE``.
+PARK_LOCATION: tuple[float, float] = (31.30, 120.62)
 #: Daily model used for monthly totals when the history is too short for a backtest.
 FALLBACK_MONTHLY_MODEL = "ets"
 _MS_PER_HOUR = 3_600_000
@@ -84,11 +131,20 @@ class StoredSeries:
     filled_hours: dict[str, int] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     timezone: str = "Asia/Shanghai"
+    #: Readings left out of each series for their quality flags (``exclude_quality``).
+    excluded_readings: dict[str, int] = field(default_factory=dict)
+    #: Series that are solar generation meters (:func:`is_solar`).
+    solar: list[str] = field(default_factory=list)
 
     def meta(self) -> dict[str, Any]:
-        """Plain description: meters behind each series, hours filled, unit."""
+        """Plain description: meters behind each series, hours filled, readings excluded, unit."""
         return {
-            sid: {"meters": self.meters[sid], "filled_hours": self.filled_hours[sid], "unit": self.units.get(sid)}
+            sid: {
+                "meters": self.meters[sid],
+                "filled_hours": self.filled_hours[sid],
+                "excluded_readings": self.excluded_readings.get(sid, 0),
+                "unit": self.units.get(sid),
+            }
             for sid in self.meters
         }
 
@@ -112,6 +168,7 @@ def hourly_from_readings(
     interval_minutes: int,
     rollover: float | None,
     tz: str,
+    excluded: np.ndarray | None = None,
 ) -> pd.Series:
     """Hourly amounts of one meter, indexed by naive park-local hour; NaN for incomplete hours.
 
@@ -127,9 +184,14 @@ def hourly_from_readings(
         Counter maximum of a cumulative register, if it has one.
     tz
         Park time zone.
+    excluded
+        One flag per reading: True leaves the reading out (its hour becomes incomplete,
+        hence missing); for a cumulative meter both advances that touch the reading.
     """
     ts = np.asarray(ts_ms, dtype=np.int64)
     v = np.asarray(values, dtype=float)
+    if excluded is not None:
+        v = np.where(np.asarray(excluded, dtype=bool), np.nan, v)
     if reading_kind == "cumulative":
         steps = np.diff(v)
         if rollover:
@@ -150,16 +212,69 @@ def hourly_from_readings(
     return pd.Series(amount.to_numpy(dtype=float), index=pd.DatetimeIndex(local, name="ts"))
 
 
-def _meter_hourly(s: Session, meter: Meter, tz: str) -> pd.Series:
+def _meter_hourly(s: Session, meter: Meter, tz: str, exclude_quality: int = 0) -> tuple[pd.Series, int]:
+    """Hourly series of one meter and the number of readings left out for ``exclude_quality``."""
     rows = s.execute(
-        select(Reading.ts_ms, Reading.value).where(Reading.meter_id == meter.id).order_by(Reading.ts_ms)
+        select(Reading.ts_ms, Reading.value, Reading.quality)
+        .where(Reading.meter_id == meter.id)
+        .order_by(Reading.ts_ms)
     ).all()
     if not rows:
         raise ValidationError(f"meter {meter.code!r}", "stored readings", "none")
     arr = np.asarray(rows, dtype=float)
-    return hourly_from_readings(
-        arr[:, 0].astype(np.int64), arr[:, 1], meter.reading_kind, meter.interval_minutes, meter.rollover, tz
+    excluded = (arr[:, 2].astype(np.int64) & int(exclude_quality)) != 0
+    hourly = hourly_from_readings(
+        arr[:, 0].astype(np.int64),
+        arr[:, 1],
+        meter.reading_kind,
+        meter.interval_minutes,
+        meter.rollover,
+        tz,
+        excluded=excluded if excluded.any() else None,
     )
+    return hourly, int(excluded.sum())
+
+
+def is_solar(meter: Meter, device_kind: str | None = None) -> bool:
+    """True for a solar generation meter: its device is ``pv``, or its code or name says so.
+
+    A Latin marker of :data:`SOLAR_MARKERS` must be a whole word of the code or name
+    (``park-E-pv``, ``PV roof 2``; not ``PVC line``); a Chinese one a part of the name
+    (``屋顶光伏发电表``).
+    """
+    if device_kind is not None and device_kind.lower() == "pv":
+        return True
+    text = f"{meter.code} {meter.name or ''}".lower()
+    words = set(re.split(r"[^0-9a-z]+", text))
+    return any(marker in words if marker.isascii() else marker in text for marker in SOLAR_MARKERS)
+
+
+def switches_daily(values: np.ndarray, steps_per_day: int) -> bool:
+    """True if the meter is off (exactly zero) and on (above zero) in every whole day.
+
+    Such a load is switched (street lighting by darkness, a machine by shift): its value
+    is a step between zero and a level. Counted over the whole days at the end of the
+    history (at least three); False for daily or coarser data (``steps_per_day`` of 1).
+    """
+    y = np.asarray(values, dtype=float)
+    days = y.size // steps_per_day
+    if steps_per_day < 2 or days < 3:
+        return False
+    by_day = y[y.size - days * steps_per_day :].reshape(days, steps_per_day)
+    return bool(((by_day == 0).any(axis=1) & (by_day > 0).any(axis=1)).all())
+
+
+def repeats_daily(values: np.ndarray, season: int) -> bool:
+    """True if every value equals the one a season earlier (to 1e-9 of the mean level).
+
+    Such a series is a timetable (a battery charging in the valley hours every night):
+    seasonal naive reproduces it exactly. ``season`` is in steps (24 for hourly data).
+    """
+    y = np.asarray(values, dtype=float)
+    if y.size <= season:
+        return False
+    level = max(1.0, float(np.mean(np.abs(y))))
+    return bool(np.max(np.abs(y[season:] - y[:-season])) <= 1e-9 * level)
 
 
 def _carrier_id(s: Session, park: Park, carrier: str) -> int:
@@ -233,6 +348,7 @@ def series_frame(
     carrier: str = "electricity",
     freq: str = "h",
     meters: list[str] | None = None,
+    exclude_quality: int = 0,
 ) -> StoredSeries:
     """The contract's long frame of stored readings.
 
@@ -252,6 +368,10 @@ def series_frame(
     meters
         Several meters, one series each (``None`` with no ``meter``/``org``: every
         meter of the park).
+    exclude_quality
+        Quality bits (:class:`carbonpark.quality.QualityFlag`) whose readings count as
+        missing; 0 (the default) keeps every stored reading. Forecasting passes
+        :data:`FORECAST_EXCLUDED_FLAGS`.
 
     Returns
     -------
@@ -278,17 +398,33 @@ def series_frame(
             )
             groups.extend((row.code, [row]) for row in rows)
         out = StoredSeries(pd.DataFrame(), timezone=tz)
+        device_kinds: dict[int, str] = {
+            int(i): str(k) for i, k in s.execute(select(Device.id, Device.kind).where(Device.park_id == park.id))
+        }
         pieces = []
         for sid, group in groups:
-            hourly = _sum_hourly([_meter_hourly(s, m, tz) for m in group])
+            parts = [_meter_hourly(s, m, tz, exclude_quality) for m in group]
+            hourly = _sum_hourly([part for part, _ in parts])
             filled, count = fill_gaps(hourly)
             values = _to_freq(filled, freq)
             pieces.append(pd.DataFrame({"series_id": sid, "ts": values.index, "value": values.to_numpy()}))
             out.meters[sid] = [str(m.handle or m.code) for m in group]
             out.filled_hours[sid] = count
+            out.excluded_readings[sid] = sum(n for _, n in parts)
             out.units[sid] = group[0].unit
+            if all(is_solar(m, device_kinds.get(m.device_id) if m.device_id is not None else None) for m in group):
+                out.solar.append(sid)
     out.frame = pd.concat(pieces, ignore_index=True)
     return out
+
+
+def _with_solar(
+    stored: StoredSeries, frame: pd.DataFrame, horizon: int, freq: str
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``frame`` with the clear-sky feature and its future rows if its series are solar meters."""
+    if frame.empty or not set(frame["series_id"].unique()) <= set(stored.solar):
+        return frame, None
+    return with_clear_sky(frame, horizon, freq, PARK_LOCATION[0], PARK_LOCATION[1], stored.timezone)
 
 
 def forecast_stored(
@@ -302,12 +438,41 @@ def forecast_stored(
     windows: int = 3,
     resolve: Callable[[str], forecast.Forecaster] | None = None,
 ) -> tuple[forecast.ForecastRun, StoredSeries]:
-    """Forecast and backtest one stored series (a meter or an intake); see :func:`series_frame`."""
+    """Forecast and backtest one stored series (a meter or an intake); see :func:`series_frame`.
+
+    Readings flagged :data:`FORECAST_EXCLUDED_FLAGS` count as missing; a solar meter gets
+    the clear-sky irradiance at :data:`PARK_LOCATION` as a feature with its future values
+    (:func:`carbonpark.forecast.solar.with_clear_sky`), which ``auto`` then considers.
+    """
     if meter is None and org is None:
         raise ValidationError("--meter/--org", "a meter or an organisation", None)
-    stored = series_frame(db, meter=meter, org=org, carrier=carrier, freq=freq)
-    run = forecast.run_forecast(stored.frame, horizon, freq, model=model, windows=windows, resolve=resolve)
+    freq = forecast.normalise_freq(freq)
+    stored = series_frame(db, meter=meter, org=org, carrier=carrier, freq=freq, exclude_quality=FORECAST_EXCLUDED_FLAGS)
+    history, future = _with_solar(stored, stored.frame, horizon, freq)
+    run = forecast.run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
     return run, stored
+
+
+def _bulk_plan(
+    frame: pd.DataFrame, solar: list[str], freq: str, model: str, by_kind: bool
+) -> dict[tuple[str, bool], list[str]]:
+    """(model, with the clear-sky feature) → series ids, in the order of ``frame`` (module doc)."""
+    season = forecast.FREQUENCIES[freq]
+    per_day = season if freq in ("15min", "30min", "h") else 1
+    plan: dict[tuple[str, bool], list[str]] = {}
+    routed = by_kind and model != "auto"
+    for sid, group in frame.groupby("series_id", sort=False):
+        values = group["value"].to_numpy(dtype=float)
+        if routed and repeats_daily(values, season):
+            key = (SCHEDULE_MODEL, False)
+        elif sid in solar:
+            key = (GENERATION_MODEL if routed else model, True)
+        elif routed and switches_daily(values, per_day):
+            key = (SWITCHED_MODEL, False)
+        else:
+            key = (model, False)
+        plan.setdefault(key, []).append(str(sid))
+    return plan
 
 
 def forecast_park_meters(
@@ -320,25 +485,51 @@ def forecast_park_meters(
     on_done: Callable[[str], None] | None = None,
     meters: list[str] | None = None,
     min_hours: int = 24 * 21,
+    by_kind: bool = True,
 ) -> tuple[dict[str, forecast.ForecastRun], StoredSeries, dict[str, str]]:
     """Forecast every meter of the park (or ``meters``) in one call, over the cores.
 
     The backtest uses ``windows`` origins one horizon apart (by default a week of daily
     origins, so that every weekday and the weekend are scored against seasonal naive).
 
+    With ``by_kind`` (the default) and a named ``model``, ``model`` forecasts the loads,
+    :data:`SCHEDULE_MODEL` the meters that repeat a daily timetable exactly
+    (:func:`repeats_daily`), :data:`GENERATION_MODEL` the solar meters, on the clear-sky
+    irradiance, and :data:`SWITCHED_MODEL` the switched loads (:func:`switches_daily`); see
+    the module doc. ``run.model`` says which. Without ``by_kind``, or
+    with ``auto``, every meter gets ``model`` (solar meters still with the clear-sky
+    feature). Readings flagged :data:`FORECAST_EXCLUDED_FLAGS` count as missing.
+
     Meters with fewer than ``min_hours`` of history are left out and returned with the
     reason (third element), so that nothing is dropped silently.
     """
-    stored = series_frame(db, freq=freq, meters=meters)
+    freq = forecast.normalise_freq(freq)
+    stored = series_frame(db, freq=freq, meters=meters, exclude_quality=FORECAST_EXCLUDED_FLAGS)
     lengths = stored.frame.groupby("series_id").size()
     per_hour = 1 if freq == "h" else 24
     short = {sid: f"{n} steps of history, fewer than {min_hours // per_hour}" for sid, n in lengths.items()}
     short = {sid: why for sid, why in short.items() if lengths[sid] * per_hour < min_hours}
     frame = stored.frame[~stored.frame["series_id"].isin(list(short))]
-    runs = forecast.forecast_many(
-        frame, horizon, freq, model=model, windows=windows, workers=workers, on_done=on_done, failures=short
-    )
-    return runs, stored, short
+    runs: dict[str, forecast.ForecastRun] = {}
+    for (name, solar), ids in _bulk_plan(frame, stored.solar, freq, model, by_kind).items():
+        part = frame[frame["series_id"].isin(ids)]
+        history, future = _with_solar(stored, part, horizon, freq) if solar else (part, None)
+        runs.update(
+            forecast.forecast_many(
+                history,
+                horizon,
+                freq,
+                model=name,
+                future=future,
+                windows=windows,
+                # Seasonal naive costs microseconds a series: not worth starting processes.
+                workers=1 if name == SCHEDULE_MODEL else workers,
+                on_done=on_done,
+                failures=short,
+            )
+        )
+    order = list(dict.fromkeys(stored.frame["series_id"].astype(str)))
+    return {sid: runs[sid] for sid in order if sid in runs}, stored, short
 
 
 def monthly_by_enterprise(
@@ -354,9 +545,9 @@ def monthly_by_enterprise(
     monthly model needs two years to see a season); ``model`` chooses among the daily
     candidates by backtest, and a history too short to backtest at this horizon is
     forecast with :data:`FALLBACK_MONTHLY_MODEL` (its backtest is then missing, with the
-    reason). The bounds of a month are the sums of
-    the daily 80 % bounds (as if the days' errors were perfectly correlated: wide, not a
-    probability statement).
+    reason). Readings flagged :data:`FORECAST_EXCLUDED_FLAGS` count as missing. The
+    bounds of a month are the sums of the daily 80 % bounds (as if the days' errors were
+    perfectly correlated: wide, not a probability statement).
 
     Returns
     -------
@@ -372,7 +563,7 @@ def monthly_by_enterprise(
         pairs = [(str(e.handle), c) for e in ents for c in carriers if c in known]
     for handle, carrier in pairs:
         try:
-            stored = series_frame(db, org=handle, carrier=carrier, freq="D")
+            stored = series_frame(db, org=handle, carrier=carrier, freq="D", exclude_quality=FORECAST_EXCLUDED_FLAGS)
         except ValidationError:
             continue  # the enterprise does not use this carrier
         sid = f"{handle}|{carrier}"
@@ -569,6 +760,7 @@ def demo_step(db: str | None, out: Path, workers: int | None = None) -> dict[str
         "meters_skipped": len(skipped),
         "meters_beating_naive": int(np.sum(mae < naive)),
         "meters_not_worse_than_naive": int(np.sum(mae <= naive + 1e-6 * np.maximum(1.0, naive))),
+        "meters_by_model": {str(k): int(v) for k, v in backtests["model"].value_counts().items()},
         "median_skill_mae": round(float(np.nanmedian(1 - mae[naive > 0] / naive[naive > 0])), 3),
         "monthly_rows": len(monthly),
         "peaks": {r["name"]: [r["peak_year"], round(r["peak_tco2"], 1)] for r in peak["scenarios"]},

@@ -99,9 +99,10 @@ __all__ = [
 
 #: Code or name fragments that mark a park-level meter as the park's boundary (intake).
 INTAKE_MARKERS: tuple[str, ...] = ("intake", "进线", "门站")
-#: Default model when every meter of a park is forecast at once: ridge fits in milliseconds and
-#: beats seasonal naive on the demo park (asserted in the tests); ``auto`` backtests every
-#: candidate (seconds per series) and remains available with ``model="auto"``.
+#: Default model of the loads when every meter of a park is forecast at once: ridge fits in
+#: milliseconds and beats seasonal naive on the demo park's loads (asserted in the tests;
+#: timetables, solar meters and switched loads get their own models, see the module doc);
+#: ``auto`` backtests every candidate (seconds per series) and remains available.
 BULK_MODEL = "ridge"
 #: Model of solar generation meters in the bulk run (``by_kind``): regression on clear-sky irradiance.
 GENERATION_MODEL = "regression"

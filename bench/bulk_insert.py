@@ -59,8 +59,7 @@ def bench_sqlite(rows: list[tuple[int, int, float, int]], folder: Path) -> dict[
         conn.close()
 
     t_raw = timed(raw)
-    return {"carbonpark_rows_per_s": len(rows) / t_ours, "raw_rows_per_s": len(rows) / t_raw,
-            "ratio": t_raw / t_ours}
+    return {"carbonpark_rows_per_s": len(rows) / t_ours, "raw_rows_per_s": len(rows) / t_raw, "ratio": t_raw / t_ours}
 
 
 def bench_postgres(rows: list[tuple[int, int, float, int]], pg_url: str) -> dict[str, float]:
@@ -89,8 +88,11 @@ def bench_postgres(rows: list[tuple[int, int, float, int]], pg_url: str) -> dict
 
         t_raw = timed(raw)
         engine.dispose()
-        return {"carbonpark_rows_per_s": len(rows) / t_ours, "raw_rows_per_s": len(rows) / t_raw,
-                "ratio": t_raw / t_ours}
+        return {
+            "carbonpark_rows_per_s": len(rows) / t_ours,
+            "raw_rows_per_s": len(rows) / t_raw,
+            "ratio": t_raw / t_ours,
+        }
     finally:
         with admin.begin() as conn:
             for s in schemas:

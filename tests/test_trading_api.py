@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from tests.test_trading_store import _park
 
 from carbonpark.api.app import create_app
 from carbonpark.services import auth
 from carbonpark.services import trading as svc
 from carbonpark.store import session
+from test_trading_store import _park
 
 PASSWORD = "correct horse battery staple"
 

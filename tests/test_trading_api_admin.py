@@ -13,8 +13,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.test_api_park import fast_hashing  # noqa: F401 (fixture: cheap password hashes)
-from tests.test_trading_store import _credit, _park
 
 from carbonpark.api.app import create_app
 from carbonpark.model.entities import ProductSpec, StatisticSpec
@@ -24,6 +22,8 @@ from carbonpark.store import registry as reg
 from carbonpark.store import session
 from carbonpark.store.schema_accounting import AccountingRun
 from carbonpark.store.schema_ledger import LedgerEntry
+from test_api_park import fast_hashing  # noqa: F401 (fixture: cheap password hashes)
+from test_trading_store import _credit, _park
 
 PASSWORD = "correct horse battery staple"
 ACTOR = "test"

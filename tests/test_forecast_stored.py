@@ -232,3 +232,14 @@ def test_cli_stored_errors_name_what_was_expected(demo_db: str) -> None:
     assert both.exit_code == 1 and "exactly one" in both.output
     nothing = runner.invoke(app, ["forecast", "--horizon", "2"])
     assert nothing.exit_code == 1 and "--db" in nothing.output
+
+
+def test_monthly_forecast_has_the_park_next_to_its_enterprises(demo_db: str) -> None:
+    monthly = forecasting.monthly_by_enterprise(demo_db)
+    park = monthly[monthly["enterprise"] == "park"]
+    # The demo park has electricity and gas intakes and no steam intake: two carriers, two months each.
+    assert sorted(set(park["carrier"])) == ["electricity", "natural_gas"]
+    assert park.groupby("carrier").size().to_dict() == {"electricity": 2, "natural_gas": 2}
+    assert dict(zip(park["carrier"], park["unit"], strict=True)) == {"electricity": "kWh", "natural_gas": "Nm3"}
+    assert (park["lo"] <= park["mean"]).all() and (park["mean"] <= park["hi"]).all() and (park["mean"] > 0).all()
+    assert set(monthly["enterprise"]) - {"park"}, "the enterprises' rows are still there"

@@ -540,7 +540,10 @@ def monthly_by_enterprise(
     model: str = "auto",
     workers: int | None = None,
 ) -> pd.DataFrame:
-    """Monthly use of each enterprise per carrier for the ``months`` after the data end.
+    """Monthly use of each enterprise, and of the park, per carrier for the ``months`` after the data end.
+
+    The park's rows (``enterprise`` = ``park``) forecast its intake meters (see the module
+    doc); a carrier with no park intake (steam in the demo) has no park row.
 
     With fewer than 24 months of history the months are the sums of daily forecasts (a
     monthly model needs two years to see a season); ``model`` chooses among the daily
@@ -562,6 +565,7 @@ def monthly_by_enterprise(
         ents = s.scalars(select(Enterprise).where(Enterprise.park_id == park.id).order_by(Enterprise.id)).all()
         known = set(s.scalars(select(Carrier.code).where(Carrier.park_id == park.id)).all())
         pairs = [(str(e.handle), c) for e in ents for c in carriers if c in known]
+    pairs += [("park", c) for c in carriers if c in known]  # the park's own intake, where it has one
     for handle, carrier in pairs:
         try:
             stored = series_frame(db, org=handle, carrier=carrier, freq="D", exclude_quality=FORECAST_EXCLUDED_FLAGS)
@@ -569,7 +573,7 @@ def monthly_by_enterprise(
             continue  # the enterprise does not use this carrier
         sid = f"{handle}|{carrier}"
         frames.append(stored.frame.assign(series_id=sid))
-        units[sid] = stored.units[handle]
+        units[sid] = next(iter(stored.units.values()))  # one series: its unit
     if not frames:
         return pd.DataFrame(columns=["enterprise", "carrier", "month", "mean", "lo", "hi", "unit", "model"])
     daily = pd.concat(frames, ignore_index=True)

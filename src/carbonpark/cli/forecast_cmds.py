@@ -301,23 +301,59 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}"
 
 
+_FACTORS_HEADER = "carrier,tco2_per_unit[,year][,ncv,ef]"
+
+
+def _combustion_factor(row: Any, line: int) -> Any:
+    """The ``ncv`` [GJ/unit] and ``ef`` [tCO2/GJ] of a factors row as W and F of formula (8)."""
+    from carbonpark.forecast.emissions import CombustionFactor
+
+    numbers = []
+    for column, unit in (("ncv", "GJ per unit of the carrier"), ("ef", "tCO2/GJ")):
+        try:
+            numbers.append(float(row[column]))
+        except ValueError as exc:
+            raise ValidationError(f"line {line}, column {column}", f"a number [{unit}]", row[column]) from exc
+    if row.get("tco2_per_unit", "").strip():
+        raise ValidationError(f"line {line}", "either tco2_per_unit or ncv and ef", "both")
+    if row.get("year", "").strip():
+        raise ValidationError(f"line {line}", "ncv and ef as constants (no year)", row["year"])
+    return CombustionFactor(numbers[0], numbers[1])
+
+
 def read_factors(path: Path) -> dict[str, Any]:
-    """Read ``carrier,tco2_per_unit[,year]``: a constant per carrier, or a trajectory by year."""
+    """Read ``carrier,tco2_per_unit[,year][,ncv,ef]``.
+
+    A carrier has one constant ``tco2_per_unit``, a trajectory (rows with a ``year``), or
+    ``ncv`` (W, net calorific value [GJ/t, GJ/10^4 Nm3]) and ``ef`` (F, CO2 factor
+    [tCO2/GJ]) on one row without a year, whose emissions are then formula (8),
+    C = E × W × F (guide §4.5).
+    """
     import pandas as pd
 
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     raw.columns = [str(c).strip() for c in raw.columns]
-    if "carrier" not in raw.columns or "tco2_per_unit" not in raw.columns:
-        raise ValidationError(f"{path.name} header", "carrier,tco2_per_unit[,year]", list(raw.columns))
+    apart = {"ncv", "ef"} <= set(raw.columns)
+    if "carrier" not in raw.columns or not ("tco2_per_unit" in raw.columns or apart):
+        raise ValidationError(f"{path.name} header", _FACTORS_HEADER, list(raw.columns))
+    if ("ncv" in raw.columns) != ("ef" in raw.columns):
+        raise ValidationError(f"{path.name} header", "both ncv and ef, or neither", list(raw.columns))
     factors: dict[str, Any] = {}
     for i, row in raw.iterrows():
         line = int(str(i)) + 2
         carrier = row["carrier"].strip()
+        if apart and (row["ncv"].strip() or row["ef"].strip()):
+            if carrier in factors:
+                raise ValidationError(f"line {line}, carrier {carrier}", "one factor per carrier", "a second one")
+            factors[carrier] = _combustion_factor(row, line)
+            continue
         try:
-            value = float(row["tco2_per_unit"])
+            value = float(row.get("tco2_per_unit", ""))
         except ValueError as exc:
             raise ValidationError(
-                f"line {line}, column tco2_per_unit", "a number [tCO2/unit]", row["tco2_per_unit"]
+                f"line {line}, column tco2_per_unit",
+                "a number [tCO2/unit] (or ncv and ef)",
+                row.get("tco2_per_unit", ""),
             ) from exc
         year_text = row["year"].strip() if "year" in raw.columns else ""
         if year_text:
@@ -466,21 +502,43 @@ def register(app: typer.Typer) -> None:
     @app.command("forecast-peak")
     def forecast_peak_cmd(
         energy: Annotated[Path, typer.Argument(help="CSV year,carrier,amount: yearly use per carrier.")],
-        factors: Annotated[Path, typer.Option("--factors", help="CSV carrier,tco2_per_unit[,year].")],
+        factors: Annotated[
+            Path,
+            typer.Option(
+                "--factors",
+                help="CSV carrier,tco2_per_unit[,year][,ncv,ef]: a factor per unit of the carrier [tCO2/t, "
+                "tCO2/MWh, …], rows with a year form a trajectory; or, for a fuel, ncv = net calorific value "
+                "W [GJ/t, GJ/10^4 Nm3] and ef = CO2 factor F [tCO2/GJ] on one row, computed by formula (8) "
+                "C = E × W × F.",
+            ),
+        ],
         scenarios: Annotated[Path | None, typer.Option("--scenarios", help="YAML with a list 'scenarios'.")] = None,
         until: Annotated[int, typer.Option("--until", help="Last year forecast.")] = 2060,
         target_year: Annotated[int, typer.Option("--target-year", help="Neutrality target year.")] = 2060,
-        model: Annotated[str, typer.Option("--model", help="Yearly forecaster of energy use.")] = "ets",
+        model: Annotated[
+            str,
+            typer.Option(
+                "--model",
+                help="Yearly forecaster of energy use (ets, arima, regression, …). Default regression: a "
+                "least-squares trend in time follows a steadily growing history, where ETS fitted to a few "
+                "years often chooses no trend and stays flat, making the last observed year the peak; auto "
+                "is refused because a backtest of a horizon of decades needs a longer history than parks have.",
+            ),
+        ] = "regression",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
         """Emission scenarios, the peak year and the path to neutrality (guide §4.5, formula (8))."""
         from carbonpark.forecast import forecast_energy_by_carrier, get_forecaster, run_scenario
+        from carbonpark.forecast.emissions import CombustionFactor
+        from carbonpark.forecast.peak import FORECAST_BAND
 
         history = _read_energy(energy)
         factor_table = read_factors(factors)
         plans = read_scenarios(scenarios)
         if model == "auto":
-            raise ValidationError("--model", "a yearly model such as ets, arima, regression", "auto")
+            raise ValidationError(
+                "--model", "a yearly model such as regression, arima, ets (a backtest cannot check decades)", "auto"
+            )
         get_forecaster(model)  # fail early on an unknown name
         bau = forecast_energy_by_carrier(history, until, lambda: get_forecaster(model))
         results = [run_scenario(bau, factor_table, plan, target_year).summary() for plan in plans]
@@ -488,19 +546,31 @@ def register(app: typer.Typer) -> None:
             "energy_model": model,
             "until": until,
             "target_year": target_year,
-            "factors": factor_table,
+            "factors": {
+                carrier: {
+                    "ncv_gj_per_unit": value.ncv_gj_per_unit,
+                    "ef_tco2_per_gj": value.ef_tco2_per_gj,
+                    "tco2_per_unit": value.tco2_per_unit,
+                }
+                if isinstance(value, CombustionFactor)
+                else value
+                for carrier, value in factor_table.items()
+            },
+            "band_meaning": FORECAST_BAND,
             "energy": bau.to_dict(orient="records"),
             "scenarios": results,
         }
         if as_json:
             emit_json(doc)
             return
-        table = Table(title=f"Emission peak by scenario (energy model {model})")
+        table = Table(
+            title=f"Emission peak by scenario (energy model {model})", caption=f"Peak range: {FORECAST_BAND}."
+        )
         for column in (
             "scenario",
             "peak year",
             "peak [tCO2]",
-            "peak years (80% band)",
+            "peak years (range)",
             "neutral year",
             f"gap {target_year} [tCO2]",
         ):

@@ -6,9 +6,11 @@ guide's units. carbonpark carries the units instead: with E_j [t or 10^4 Nm3],
 W_j [GJ/unit] and F_j [tCO2/GJ], C is in [tCO2]. Purchased electricity and heat enter
 the same sum with a factor per unit of energy ([tCO2/MWh], [tCO2/GJ]).
 
-The factors are **data handed in** (a mapping carrier → tCO2 per unit, or carrier →
-{year: tCO2 per unit} for a trajectory such as a declining grid factor); this module
-reads no factor library.
+The factors are **data handed in** (a mapping carrier → tCO2 per unit, carrier →
+{year: tCO2 per unit} for a trajectory such as a declining grid factor, or carrier →
+:class:`CombustionFactor` holding W_j and F_j apart, in which case the emissions of that
+carrier are computed by :func:`combustion_emissions_tco2`); this module reads no factor
+library.
 
 References
 ----------
@@ -18,6 +20,7 @@ Guide §4.5, formula (8); SPEC §3 formula (8) and C9.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,7 @@ import pandas as pd
 from carbonpark.errors import ValidationError
 
 __all__ = [
+    "CombustionFactor",
     "FactorTable",
     "combustion_emissions_tco2",
     "emissions_by_year",
@@ -32,8 +36,40 @@ __all__ = [
     "linear_trajectory",
 ]
 
-#: carrier → tCO2 per unit, or carrier → {year: tCO2 per unit}.
-FactorTable = Mapping[str, float | Mapping[int, float]]
+
+@dataclass(frozen=True)
+class CombustionFactor:
+    """The two factors of formula (8) for one fuel, kept apart.
+
+    Attributes
+    ----------
+    ncv_gj_per_unit
+        W_j, net calorific value [GJ/t, or GJ/10^4 Nm3 for gas].
+    ef_tco2_per_gj
+        F_j, CO2 emission factor per unit of heat [tCO2/GJ] (in Chinese practice
+        carbon content × oxidation rate × 44/12).
+
+    References
+    ----------
+    Guide §4.5, formula (8).
+    """
+
+    ncv_gj_per_unit: float
+    ef_tco2_per_gj: float
+
+    def __post_init__(self) -> None:
+        for label, value in (("ncv", self.ncv_gj_per_unit), ("ef", self.ef_tco2_per_gj)):
+            if not np.isfinite(value) or value < 0:
+                raise ValidationError(f"combustion factor {label}", "a finite number >= 0", value)
+
+    @property
+    def tco2_per_unit(self) -> float:
+        """W_j × F_j [tCO2/t, tCO2/10^4 Nm3]."""
+        return self.ncv_gj_per_unit * self.ef_tco2_per_gj
+
+
+#: carrier → tCO2 per unit, carrier → {year: tCO2 per unit}, or carrier → (W_j, F_j).
+FactorTable = Mapping[str, float | Mapping[int, float] | CombustionFactor]
 
 
 def combustion_emissions_tco2(
@@ -86,9 +122,25 @@ def factor_for_year(factors: FactorTable, carrier: str, year: int) -> float:
     if carrier not in factors:
         raise ValidationError(f"carrier {carrier!r}", f"a factor (known: {sorted(factors)})", "none")
     value = factors[carrier]
+    if isinstance(value, CombustionFactor):
+        return value.tco2_per_unit
     if isinstance(value, Mapping):
         return float(linear_trajectory(value, [year])[0])
     return float(value)
+
+
+def _tco2(amounts: pd.Series, carriers: pd.Series, per_unit: pd.Series, factors: FactorTable) -> np.ndarray:
+    """Emissions of each row [tCO2]: formula (8) for carriers with W and F apart, else amount × factor."""
+    out = amounts.clip(lower=0).to_numpy(dtype=float) * per_unit.to_numpy(dtype=float)
+    for i, (carrier, amount) in enumerate(zip(carriers, amounts, strict=True)):
+        value = factors[str(carrier)]
+        if isinstance(value, CombustionFactor):
+            out[i] = combustion_emissions_tco2(
+                {str(carrier): max(float(amount), 0.0)},
+                {str(carrier): value.ncv_gj_per_unit},
+                {str(carrier): value.ef_tco2_per_gj},
+            )
+    return out
 
 
 def emissions_by_year(energy: pd.DataFrame, factors: FactorTable) -> pd.DataFrame:
@@ -101,14 +153,17 @@ def emissions_by_year(energy: pd.DataFrame, factors: FactorTable) -> pd.DataFram
         and ``hi`` (interval bounds of the amount). Negative amounts (a trend
         extrapolated below zero) count as zero use.
     factors
-        carrier → tCO2 per unit, or carrier → {year: tCO2 per unit}.
+        carrier → tCO2 per unit, carrier → {year: tCO2 per unit}, or carrier →
+        :class:`CombustionFactor` (W_j [GJ/unit] and F_j [tCO2/GJ]; that carrier's
+        emissions are then formula (8), :func:`combustion_emissions_tco2`).
 
     Returns
     -------
     pandas.DataFrame
-        ``year``, ``carrier``, ``amount``, ``factor_tco2_per_unit``, ``tco2`` (and
-        ``tco2_lo``, ``tco2_hi`` when the bounds are given; factors are never negative,
-        so bounds map to bounds).
+        ``year``, ``carrier``, ``amount``, ``ncv_gj_per_unit`` and ``ef_tco2_per_gj``
+        (W and F where given apart, else NaN), ``factor_tco2_per_unit`` (W × F where
+        given apart), ``tco2`` (and ``tco2_lo``, ``tco2_hi`` when the bounds are given;
+        factors are never negative, so bounds map to bounds).
     """
     missing = [c for c in ("year", "carrier", "amount") if c not in energy.columns]
     if missing:
@@ -118,11 +173,14 @@ def emissions_by_year(energy: pd.DataFrame, factors: FactorTable) -> pd.DataFram
     out["factor_tco2_per_unit"] = [
         factor_for_year(factors, str(c), int(y)) for c, y in zip(out["carrier"], out["year"], strict=True)
     ]
+    apart = [factors[str(c)] for c in out["carrier"]]
+    out["ncv_gj_per_unit"] = [f.ncv_gj_per_unit if isinstance(f, CombustionFactor) else np.nan for f in apart]
+    out["ef_tco2_per_gj"] = [f.ef_tco2_per_gj if isinstance(f, CombustionFactor) else np.nan for f in apart]
     if (out["factor_tco2_per_unit"] < 0).any():
         bad = out.loc[out["factor_tco2_per_unit"] < 0].iloc[0]
         raise ValidationError(f"factor of {bad['carrier']!r}", "a factor >= 0", bad["factor_tco2_per_unit"])
-    out["tco2"] = out["amount"].clip(lower=0) * out["factor_tco2_per_unit"]
+    out["tco2"] = _tco2(out["amount"], out["carrier"], out["factor_tco2_per_unit"], factors)
     if "lo" in out.columns and "hi" in out.columns:
-        out["tco2_lo"] = out["lo"].clip(lower=0) * out["factor_tco2_per_unit"]
-        out["tco2_hi"] = out["hi"].clip(lower=0) * out["factor_tco2_per_unit"]
+        out["tco2_lo"] = _tco2(out["lo"], out["carrier"], out["factor_tco2_per_unit"], factors)
+        out["tco2_hi"] = _tco2(out["hi"], out["carrier"], out["factor_tco2_per_unit"], factors)
     return out

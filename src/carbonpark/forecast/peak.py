@@ -7,9 +7,14 @@
    factors may follow a trajectory (a declining grid factor).
 3. Formula (8) (:mod:`carbonpark.forecast.emissions`) turns each year's energy into
    emissions; the peak is the largest yearly total, its year the first year it is
-   reached. The interval of the peak comes from the same computation on the lower and
-   upper 80 % bounds of the energy forecast: bounds of all carriers are added as if
-   perfectly correlated (a wide, conservative band, not a probability statement).
+   reached. The range of the peak comes from the same computation on the lower and
+   upper bounds of the energy path (``lo``, ``hi``). What that range means depends on
+   where the bounds come from, and :class:`ScenarioResult` says it in ``band_meaning``:
+   from a statistical forecast they are its 80 % bounds, added over carriers as if
+   perfectly correlated (:data:`FORECAST_BAND`: wider than an 80 % interval of the
+   emissions, not a probability statement); from :func:`elasticity_projection` they are
+   the low and high elasticity assumptions (:func:`elasticity_band_meaning`: an
+   assumption range, no probability at all).
 4. Removals (sinks, CCUS, offsets) are subtracted to give net emissions; the *gap* in
    the target year is what further sinks, CCUS or offsets must still close, and the
    neutral year is the first year net emissions reach zero.
@@ -31,9 +36,10 @@ import pandas as pd
 
 from carbonpark.errors import ValidationError
 from carbonpark.forecast.contract import Forecaster
-from carbonpark.forecast.emissions import FactorTable, emissions_by_year
+from carbonpark.forecast.emissions import CombustionFactor, FactorTable, emissions_by_year
 
 __all__ = [
+    "FORECAST_BAND",
     "NewEnterprise",
     "Peak",
     "Removal",
@@ -41,12 +47,30 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "apply_scenario",
+    "elasticity_band_meaning",
     "elasticity_projection",
     "find_peak",
     "forecast_energy_by_carrier",
     "neutral_year",
     "run_scenario",
 ]
+
+#: What the peak range means when BAU energy comes from a statistical forecast's bounds.
+FORECAST_BAND = (
+    "peak over the lower and upper 80 % bounds of the energy forecast, the carriers' bounds "
+    "added as if perfectly correlated (wider than an 80 % interval of the emissions; not a probability)"
+)
+
+
+def elasticity_band_meaning(low: float, high: float) -> str:
+    """What the peak range means when BAU energy comes from :func:`elasticity_projection`.
+
+    Parameters
+    ----------
+    low, high
+        The low and high energy elasticity assumed [–].
+    """
+    return f"assumption range: energy elasticity of output {low:g} to {high:g} (not a probability)"
 
 
 @dataclass(frozen=True)
@@ -105,7 +129,7 @@ class Scenario:
     retrofits: Sequence[Retrofit] = ()
     new_enterprises: Sequence[NewEnterprise] = ()
     removals: Sequence[Removal] = ()
-    factors: Mapping[str, float | Mapping[int, float]] = field(default_factory=dict)
+    factors: Mapping[str, float | Mapping[int, float] | CombustionFactor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,7 +195,11 @@ def apply_scenario(bau: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
 
 @dataclass
 class ScenarioResult:
-    """Emission path, peak and neutrality of one scenario."""
+    """Emission path, peak and neutrality of one scenario.
+
+    ``peak_low`` and ``peak_high`` are the peaks of the paths over the lower and upper
+    energy bounds; ``band_meaning`` says what those bounds are (see the module doc).
+    """
 
     name: str
     path: pd.DataFrame
@@ -182,9 +210,10 @@ class ScenarioResult:
     neutral_year: int | None
     target_year: int
     gap_at_target_tco2: float
+    band_meaning: str = FORECAST_BAND
 
     def summary(self) -> dict[str, Any]:
-        """A plain dictionary: peak, its range, neutral year, gap and the yearly path."""
+        """A plain dictionary: peak, its range and what the range means, neutral year, gap and the yearly path."""
         peaks = [p for p in (self.peak, self.peak_low, self.peak_high) if p is not None]
         return {
             "name": self.name,
@@ -193,6 +222,7 @@ class ScenarioResult:
             "peak_reached": self.peak.reached,
             "peak_year_range": [min(p.year for p in peaks), max(p.year for p in peaks)],
             "peak_tco2_range": [min(p.tco2 for p in peaks), max(p.tco2 for p in peaks)],
+            "band_meaning": self.band_meaning,
             "neutral_year": self.neutral_year,
             "target_year": self.target_year,
             "gap_at_target_tco2": self.gap_at_target_tco2,
@@ -201,7 +231,11 @@ class ScenarioResult:
 
 
 def run_scenario(
-    bau: pd.DataFrame, factors: FactorTable, scenario: Scenario, target_year: int = 2060
+    bau: pd.DataFrame,
+    factors: FactorTable,
+    scenario: Scenario,
+    target_year: int = 2060,
+    band_meaning: str = FORECAST_BAND,
 ) -> ScenarioResult:
     """Emissions, peak and path to neutrality of ``scenario`` (see the module doc).
 
@@ -211,12 +245,16 @@ def run_scenario(
         Business-as-usual energy by ``year`` and ``carrier`` (``amount``, optional
         ``lo``/``hi``) [unit/a], covering the target year.
     factors
-        carrier → tCO2 per unit (or a {year: value} trajectory); the scenario's own
-        factors override these.
+        carrier → tCO2 per unit, a {year: value} trajectory, or a
+        :class:`~carbonpark.forecast.emissions.CombustionFactor` (W and F of formula (8)
+        apart); the scenario's own factors override these.
     scenario
         The changes to BAU.
     target_year
         Year of the neutrality target (2060 nationally).
+    band_meaning
+        What ``lo``/``hi`` of ``bau`` are, carried into the result: :data:`FORECAST_BAND`
+        (the default) or :func:`elasticity_band_meaning` for an elasticity projection.
 
     Returns
     -------
@@ -253,6 +291,7 @@ def run_scenario(
         neutral_year=neutral_year(path.set_index("year")["net_tco2"]),
         target_year=target_year,
         gap_at_target_tco2=float(at_target.iloc[0]),
+        band_meaning=band_meaning,
     )
 
 
@@ -271,7 +310,8 @@ def forecast_energy_by_carrier(
     until_year
         Last year to forecast (e.g. 2060).
     make_forecaster
-        Returns the yearly forecaster to use (ETS by default in the CLI).
+        Returns the yearly forecaster to use (``carbonpark forecast-peak`` defaults to
+        regression on time, which follows a trend; see ``docs/forecasting.md``).
 
     Returns
     -------
@@ -330,7 +370,8 @@ def elasticity_projection(
     ``E_t = E_T × (X_t / X_T)^e`` with ``X_t / X_T = Π_{y=T+1..t} (1 + g_y)``. The growth
     rate ``g_y`` of a year is the one given for the latest breakpoint at or before it (the
     first one before all breakpoints). ``lo`` and ``hi`` use the low and high elasticity:
-    a band of assumptions, not a probability statement.
+    a range of assumptions, not a probability statement (pass
+    :func:`elasticity_band_meaning` to :func:`run_scenario` so the result says so).
 
     Parameters
     ----------

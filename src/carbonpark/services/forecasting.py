@@ -66,6 +66,7 @@ from sqlalchemy.orm import Session
 
 from carbonpark import accounting, forecast
 from carbonpark.errors import NotFoundError, ValidationError
+from carbonpark.forecast.peak import elasticity_band_meaning
 from carbonpark.forecast.solar import with_clear_sky
 from carbonpark.quality.flags import QualityFlag
 from carbonpark.store import registry as reg
@@ -713,20 +714,24 @@ def demo_scenarios(base_grid_factor: float, base_year: int) -> list[forecast.Sce
 
 
 def park_peak(db: str | None, until: int = 2060) -> dict[str, Any]:
-    """Peak year and height of the park's emissions per scenario, with an 80 %-style band.
+    """Peak year and height of the park's emissions per scenario, with the range of the assumptions.
 
     Business as usual is the elasticity method from the base year's energy
     (:func:`carbonpark.forecast.elasticity_projection`) with the illustrative growth and
-    elasticity band above; emissions are formula (8) with factors from the accounting
-    engine's library; the scenarios are :func:`demo_scenarios`.
+    elasticities above; emissions are formula (8) with factors from the accounting
+    engine's library; the scenarios are :func:`demo_scenarios`. The range of each peak
+    (``peak_year_range``, ``peak_tco2_range``) is that of the low and high elasticity, an
+    assumption range and no probability interval: ``band_meaning`` says so in the result
+    and in every scenario.
     """
     base, year, days = park_energy_by_carrier(db)
     if not base:
         raise ValidationError("park energy", "stored readings of the park's intakes", "none")
     bau = forecast.elasticity_projection(base, year, until, DEMO_OUTPUT_GROWTH, DEMO_ELASTICITY)
     factors = {carrier: _factor_per_unit(carrier) for carrier in base}
+    meaning = elasticity_band_meaning(DEMO_ELASTICITY[0], DEMO_ELASTICITY[2])
     results = [
-        forecast.run_scenario(bau, factors, plan, target_year=until).summary()
+        forecast.run_scenario(bau, factors, plan, target_year=until, band_meaning=meaning).summary()
         for plan in demo_scenarios(factors.get("electricity", 0.0), year)
     ]
     return {
@@ -735,6 +740,7 @@ def park_peak(db: str | None, until: int = 2060) -> dict[str, Any]:
         "days_observed": days,
         "output_growth": DEMO_OUTPUT_GROWTH,
         "elasticity": {"low": DEMO_ELASTICITY[0], "central": DEMO_ELASTICITY[1], "high": DEMO_ELASTICITY[2]},
+        "band_meaning": meaning,
         "factors_tco2e_per_unit": factors,
         "scenarios": results,
     }
@@ -769,5 +775,7 @@ def demo_step(db: str | None, out: Path, workers: int | None = None) -> dict[str
         "median_skill_mae": round(float(np.nanmedian(1 - mae[naive > 0] / naive[naive > 0])), 3),
         "monthly_rows": len(monthly),
         "peaks": {r["name"]: [r["peak_year"], round(r["peak_tco2"], 1)] for r in peak["scenarios"]},
+        "peak_years_range": {r["name"]: r["peak_year_range"] for r in peak["scenarios"]},
+        "peak_band_meaning": peak["band_meaning"],
         "output": str(out / "forecast-day-ahead.csv"),
     }

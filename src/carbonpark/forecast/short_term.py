@@ -3,8 +3,9 @@
 Both learn the value at time t from the same design:
 
 * **anchored lags**: values at least ``horizon`` steps back (the same time one and two
-  seasons back, the same time a week back for sub-daily data, and the value exactly
-  ``horizon`` steps back), plus the mean of the season that ends ``horizon`` steps back.
+  seasons back, the same time a week back for sub-daily data with at least
+  :data:`WEEKLY_LAG_MIN_WEEKS` weeks of history, and the value exactly ``horizon`` steps
+  back), plus the mean of the season that ends ``horizon`` steps back.
   Every row of the horizon then has all its inputs observed, so one model forecasts the
   whole horizon at once: a *direct* multi-step strategy without feeding forecasts back
   (no recursion, no error accumulation along the day-ahead horizon).
@@ -24,7 +25,11 @@ learner is fitted on the history minus the last ``k × horizon`` steps for
 k = ``calibration_windows`` … 1 and the absolute errors on the held-out horizons give the
 half widths, one per level for the whole horizon. ``lightgbm_quantile`` forecasts the
 bounds with quantile boosters instead and calibrates them on the same held-out horizons
-by conformalized quantile regression (:class:`LightGBMQuantileForecaster`).
+by conformalized quantile regression (:class:`LightGBMQuantileForecaster`). A history too
+short for any held-out horizon falls back to the **in-sample** errors of the final fit
+(:meth:`_DirectLearner.forecast_series`): a weaker interval, since a model's errors on
+the rows it was fitted to understate its errors on new ones, but never a zero-width one
+passed off as 80 % or 95 %.
 
 References
 ----------
@@ -72,19 +77,41 @@ __all__ = [
 #: Fewest training rows a learner accepts [rows].
 MIN_TRAIN_ROWS = 12
 
+#: Fewest weeks of sub-daily history [weeks] for the weekly lag: with two, at least a
+#: week of training rows carries it (the MSTL of :mod:`carbonpark.forecast.long_term`
+#: likewise drops its weekly season below two weeks).
+WEEKLY_LAG_MIN_WEEKS = 2
 
-def anchored_lags(horizon: int, freq: str) -> list[int]:
+
+def anchored_lags(horizon: int, freq: str, history: int | None = None) -> list[int]:
     """Lags [steps] usable for every step of ``horizon``: all are >= ``horizon``.
 
-    The same time one and two seasons back (the first multiple of the season that is at
-    least the horizon), the same time a week back for sub-daily data, and the horizon.
+    Parameters
+    ----------
+    horizon
+        Steps forecast at once [steps].
+    freq
+        Pandas frequency of the series.
+    history
+        Observations available [steps]; ``None`` for a history long enough for every lag.
+
+    Returns
+    -------
+    list[int]
+        The same time one and two seasons back (the first multiple of the season that is
+        at least the horizon), the horizon, and for sub-daily data the same time a week
+        back when the week is not shorter than those seasonal lags and ``history`` holds
+        at least :data:`WEEKLY_LAG_MIN_WEEKS` weeks. On a shorter history the weekly lag
+        would leave fewer than a week of complete training rows (none at all on 8 days of
+        hourly data with the two calibration windows), so hourly history of two days plus
+        :data:`MIN_TRAIN_ROWS` hours suffices for a day-ahead forecast (lags 24 and 48 h).
     """
     m = season_length(freq)
     base = math.ceil(horizon / m) * m
     lags = {horizon, base, base + m}
     if is_sub_daily(freq):
         week = 7 * steps_per_day(freq)
-        if week >= base:
+        if week >= base and (history is None or history >= WEEKLY_LAG_MIN_WEEKS * week):
             lags.add(week)
     return sorted(lags)
 
@@ -156,16 +183,18 @@ def design_matrix(
     freq: str,
     x_full: pd.DataFrame | None,
     linear: bool,
+    history: int | None = None,
 ) -> pd.DataFrame:
     """Features of every row of the timeline ``ts_full`` (history then horizon).
 
     ``y_full`` holds the observations and NaN where unknown; a lag that reaches an
-    unknown value is NaN. See the module doc for the columns.
+    unknown value is NaN. ``history`` [steps] is the length of the observed part, which
+    decides the weekly lag (:func:`anchored_lags`). See the module doc for the columns.
     """
     series = pd.Series(np.asarray(y_full, dtype=float))
     m = season_length(freq)
     columns: dict[str, np.ndarray] = {}
-    for lag in anchored_lags(horizon, freq):
+    for lag in anchored_lags(horizon, freq, history):
         columns[f"lag_{lag}"] = series.shift(lag).to_numpy()
     columns[f"mean_{m}_at_lag_{horizon}"] = series.rolling(m, min_periods=m).mean().shift(horizon).to_numpy()
     frame = pd.DataFrame(columns)
@@ -240,11 +269,11 @@ class _DirectLearner(SeriesForecaster):
         ts_full = ts.append(future_ts)
         x_full = pd.concat([x, x_future], ignore_index=True) if x is not None and x_future is not None else None
         y_full = np.concatenate([y, np.full(horizon, np.nan)])
-        return design_matrix(y_full, ts_full, horizon, freq, x_full, self.linear).to_numpy(dtype=float)
+        return design_matrix(y_full, ts_full, horizon, freq, x_full, self.linear, y.size).to_numpy(dtype=float)
 
     def _calibration_cuts(self, n: int, horizon: int, freq: str) -> list[int]:
         """Cuts ``n − k × horizon`` for k = ``calibration_windows`` … 1 that leave enough history."""
-        needed = max(anchored_lags(horizon, freq)) + MIN_TRAIN_ROWS
+        needed = max(anchored_lags(horizon, freq, n)) + MIN_TRAIN_ROWS
         cuts = (n - k * horizon for k in range(self.calibration_windows, 0, -1))
         return [cut for cut in cuts if cut >= needed]
 
@@ -259,7 +288,7 @@ class _DirectLearner(SeriesForecaster):
         train = design[:cut]
         usable = np.isfinite(train).all(axis=1)
         if usable.sum() < MIN_TRAIN_ROWS:
-            lags = anchored_lags(horizon, freq)
+            lags = anchored_lags(horizon, freq, y.size)
             raise ValidationError(
                 f"{self.name} history",
                 f"at least {max(lags) + MIN_TRAIN_ROWS} observations for horizon {horizon} (lags {lags})",
@@ -271,6 +300,18 @@ class _DirectLearner(SeriesForecaster):
         """Fit on the rows before ``cut`` and forecast the ``horizon`` rows from it."""
         return self.fit_predict(*self._split(cut, design, y, horizon, freq))
 
+    def _predict_in_sample(
+        self, design: np.ndarray, y: np.ndarray, horizon: int, freq: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Final fit on the whole history: its forecast of the horizon and its in-sample residuals.
+
+        One fit predicts the horizon rows and the training rows; the residuals are
+        ``y − fitted`` on the training rows [unit of y].
+        """
+        x_train, y_train, x_pred = self._split(y.size, design, y, horizon, freq)
+        both = self.fit_predict(x_train, y_train, np.vstack([x_pred, x_train]))
+        return both[:horizon], y_train - both[horizon:]
+
     def forecast_series(
         self,
         y: np.ndarray,
@@ -281,18 +322,26 @@ class _DirectLearner(SeriesForecaster):
         x_future: pd.DataFrame | None,
         future_ts: pd.DatetimeIndex,
     ) -> Mapping[str, np.ndarray]:
-        """See the module doc."""
+        """Mean of the final fit and split-conformal bounds (see the module doc).
+
+        The half widths come from the errors on the held-out horizons. When none fits
+        (fewer than ``max(lags) + MIN_TRAIN_ROWS + horizon`` observations), they come from
+        the final fit's in-sample residuals instead, with the same conformal quantile.
+        Those understate the out-of-sample spread (the fit has seen these rows; the more
+        so the more flexible the learner, LightGBM more than ridge), so such intervals are
+        a lower bound of the honest width, not an 80 % / 95 % guarantee.
+        """
         design = self._design(y, ts, horizon, freq, x, x_future, future_ts)
         residuals = [
             y[cut : cut + horizon] - self._predict_after(cut, design, y, horizon, freq)
             for cut in self._calibration_cuts(y.size, horizon, freq)
         ]
-        mean = self._predict_after(y.size, design, y, horizon, freq)
-        half = (
-            conformal_half_widths(np.concatenate(residuals))
-            if residuals
-            else dict.fromkeys(INTERVAL_LEVELS, float("nan"))
-        )
+        if residuals:
+            mean = self._predict_after(y.size, design, y, horizon, freq)
+            half = conformal_half_widths(np.concatenate(residuals))
+        else:
+            mean, in_sample = self._predict_in_sample(design, y, horizon, freq)
+            half = conformal_half_widths(in_sample)
         out: dict[str, np.ndarray] = {"mean": mean}
         for level in INTERVAL_LEVELS:
             out[f"lo-{level}"] = mean - half[level]
@@ -379,6 +428,9 @@ _QUANTILE_OBJECTIVES: list[dict[str, str | float]] = [
     {"objective": "quantile", "alpha": tau} for tau in QUANTILE_BOUNDS.values()
 ]
 
+#: The mean booster's objective, then the bounds' (one binned dataset serves all five).
+_MEAN_AND_QUANTILES: list[dict[str, str | float]] = [{"objective": "regression"}, *_QUANTILE_OBJECTIVES]
+
 
 def cqr_margin(lo: np.ndarray, hi: np.ndarray, actual: np.ndarray, level: int) -> float:
     """Margin [unit of y] that calibrates quantile bounds to ``level`` % (CQR).
@@ -405,17 +457,24 @@ def cqr_margin(lo: np.ndarray, hi: np.ndarray, actual: np.ndarray, level: int) -
 
 
 def cqr_bounds(
-    raw: Mapping[str, np.ndarray], calibration: Mapping[str, np.ndarray], actual: np.ndarray
+    raw: Mapping[str, np.ndarray],
+    calibration: Mapping[str, np.ndarray],
+    actual: np.ndarray,
+    widen_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Quantile bounds ``raw`` widened (or narrowed) by their :func:`cqr_margin` per level.
 
     ``raw`` and ``calibration`` hold ``lo-80`` … ``hi-95``: the bounds to calibrate and the
-    bounds the same learner gave for the calibration points ``actual``.
+    bounds the same learner gave for the calibration points ``actual``. With
+    ``widen_only`` a negative margin is taken as 0: for calibration points the learner
+    was fitted on, which look better covered than new points would be.
     """
     out: dict[str, np.ndarray] = {}
     for level in INTERVAL_LEVELS:
         lo, hi = f"lo-{level}", f"hi-{level}"
         margin = cqr_margin(calibration[lo], calibration[hi], actual, level)
+        if widen_only:
+            margin = max(margin, 0.0)
         out[lo] = np.asarray(raw[lo], dtype=float) - margin
         out[hi] = np.asarray(raw[hi], dtype=float) + margin
     return out
@@ -432,7 +491,15 @@ class LightGBMQuantileForecaster(LightGBMForecaster):
     **Calibration (CQR).** The four quantile boosters are also fitted on the history minus
     the last ``k × horizon`` steps (k = ``calibration_windows`` … 1); on the held-out
     horizons each level's bounds get the margin of :func:`cqr_margin`, which is then added
-    to the final bounds (subtracted from the lower one).
+    to the final bounds (subtracted from the lower one). A history too short for any
+    held-out horizon takes the margin from the final boosters' in-sample bounds and the
+    history they were fitted on, and only widens with it (``widen_only`` of
+    :func:`cqr_bounds`): in-sample coverage flatters the boosters, so a negative margin
+    from it would narrow intervals on no evidence. The quantile boosters fitted on a few
+    days cross at some steps, which the nesting below would turn into zero width, so the
+    bounds are then also kept at least as wide as :class:`LightGBMForecaster`'s (the mean
+    ± the conformal quantile of the mean booster's in-sample residuals). Such bounds
+    carry no coverage guarantee (:meth:`_in_sample_bounds`).
 
     **Order.** Quantile boosters are fitted apart and may cross, and the mean is not a
     quantile. The bounds are nested by widening only, so no interval loses coverage:
@@ -465,6 +532,27 @@ class LightGBMQuantileForecaster(LightGBMForecaster):
         predictions = self._fit_boosters(x_train, y_train, x_pred, _QUANTILE_OBJECTIVES)
         return dict(zip(QUANTILE_BOUNDS, predictions, strict=True))
 
+    def _in_sample_bounds(self, design: np.ndarray, y: np.ndarray, horizon: int, freq: str) -> dict[str, np.ndarray]:
+        """Mean and bounds when no held-out horizon fits, calibrated on the training rows.
+
+        The final boosters predict the horizon and their own training rows. Each level's
+        raw bounds are widened by the in-sample CQR margin when it is positive, then by as
+        much as needed to hold ``mean ± h_L``, where h_L is the conformal half width of the
+        mean booster's in-sample residuals (:func:`conformal_half_widths`). Both steps read
+        errors on rows the boosters were fitted to, which understate the errors on new rows.
+        """
+        x_train, y_train, x_pred = self._split(y.size, design, y, horizon, freq)
+        fitted_mean, *both = self._fit_boosters(x_train, y_train, np.vstack([x_pred, x_train]), _MEAN_AND_QUANTILES)
+        mean = fitted_mean[:horizon]
+        raw = {name: b[:horizon] for name, b in zip(QUANTILE_BOUNDS, both, strict=True)}
+        fitted = {name: b[horizon:] for name, b in zip(QUANTILE_BOUNDS, both, strict=True)}
+        out = cqr_bounds(raw, fitted, y_train, widen_only=True)
+        half = conformal_half_widths(y_train - fitted_mean[horizon:])
+        for level in INTERVAL_LEVELS:
+            out[f"lo-{level}"] = np.minimum(out[f"lo-{level}"], mean - half[level])
+            out[f"hi-{level}"] = np.maximum(out[f"hi-{level}"], mean + half[level])
+        return {"mean": mean, **out}
+
     def forecast_series(
         self,
         y: np.ndarray,
@@ -478,12 +566,12 @@ class LightGBMQuantileForecaster(LightGBMForecaster):
         """Mean and CQR-calibrated quantile bounds of one series (see the class doc)."""
         design = self._design(y, ts, horizon, freq, x, x_future, future_ts)
         cuts = self._calibration_cuts(y.size, horizon, freq)
+        if not cuts:
+            return self._in_sample_bounds(design, y, horizon, freq)
         held_out = [self.fit_quantiles(*self._split(cut, design, y, horizon, freq)) for cut in cuts]
-        none = [np.zeros(0)]  # no calibration window fits: margin 0
-        calibration = {name: np.concatenate([h[name] for h in held_out] or none) for name in QUANTILE_BOUNDS}
-        actual = np.concatenate([y[cut : cut + horizon] for cut in cuts] or none)
-        objectives: list[dict[str, str | float]] = [{"objective": "regression"}, *_QUANTILE_OBJECTIVES]
-        mean, *bounds = self._fit_boosters(*self._split(y.size, design, y, horizon, freq), objectives)
+        calibration = {name: np.concatenate([h[name] for h in held_out]) for name in QUANTILE_BOUNDS}
+        actual = np.concatenate([y[cut : cut + horizon] for cut in cuts])
+        mean, *bounds = self._fit_boosters(*self._split(y.size, design, y, horizon, freq), _MEAN_AND_QUANTILES)
         raw = dict(zip(QUANTILE_BOUNDS, bounds, strict=True))
         return {"mean": mean, **cqr_bounds(raw, calibration, actual)}
 

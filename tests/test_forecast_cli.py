@@ -9,11 +9,14 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from carbonpark.cli.common import new_app
-from carbonpark.cli.forecast_cmds import register
+from carbonpark.cli.forecast_cmds import pool_backtests, register
+from carbonpark.forecast import rolling_origin
+from carbonpark.forecast.baselines import SeasonalNaive
 from carbonpark.forecast.selection import combination_name
 
 app = new_app("t")
@@ -213,3 +216,80 @@ def test_the_installed_command(tmp_path: Path) -> None:
     assert doc["model"] == "seasonal_naive"
     assert len(doc["forecast"]) == 24
     assert doc["forecast"][6]["mean"] == pytest.approx(150.0)  # h = 6: 100 + 50 sin(pi/2)
+
+
+def _two_step_series(tmp_path: Path) -> Path:
+    # Two series of three days, constant within each day:
+    # A: 100, 102, 104 -> seasonal naive errs 2 on day 3, in-sample scale |102 - 100| = 2;
+    # B:  50,  51,  54 -> errs 3, scale |51 - 50| = 1.
+    rows = ["series_id,ts,value"]
+    for sid, days in (("A", (100, 102, 104)), ("B", (50, 51, 54))):
+        rows += [f"{sid},2025-03-{1 + d:02d}T{h:02d}:00:00,{v}" for d, v in enumerate(days) for h in range(24)]
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_several_series_pool_their_backtests_by_hand(tmp_path: Path) -> None:
+    # One window of 24 h per series (48 points in all), seasonal naive, so model = baseline.
+    # By hand: MAE_A = 2, MASE_A = 2/2 = 1, MAPE_A = 100 * 2/104 = 1.92308 %;
+    #          MAE_B = 3, MASE_B = 3/1 = 3, MAPE_B = 100 * 3/54 = 5.55556 %.
+    # Pooled over the 48 points: MAE = (2 + 3)/2 = 2.5, MASE = (1 + 3)/2 = 2,
+    # RMSE = sqrt((4 + 9)/2) = 2.54951, MAPE = (1.92308 + 5.55556)/2 = 3.73932 %.
+    path = _two_step_series(tmp_path)
+    args = ["forecast", str(path), "--horizon", "24", "--freq", "h", "--model", "seasonal_naive"]
+    result = runner.invoke(app, [*args, "--windows", "1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    bt = doc["backtest"]
+    assert bt["series"]["A"]["mase"] == pytest.approx(1.0) and bt["series"]["B"]["mase"] == pytest.approx(3.0)
+    assert bt["mae"] == pytest.approx(2.5)
+    assert bt["mase"] == pytest.approx(2.0) and bt["baseline_mase"] == pytest.approx(2.0)
+    assert bt["rmse"] == pytest.approx(math.sqrt(6.5))
+    assert bt["mape"] == pytest.approx((200 / 104 + 300 / 54) / 2)
+    assert bt["points"] == 48 and bt["pooled_series"] == ["A", "B"] and bt["without_backtest"] == []
+    assert doc["model"] == "seasonal_naive" and doc["models_used"] == {"seasonal_naive": 2}
+    # backtest.py pools the same two series in one rolling-origin run: the same figures.
+    frame = pd.read_csv(path, parse_dates=["ts"])
+    together = rolling_origin(frame, SeasonalNaive(), 24, "h", windows=1).report()
+    for key in ("mae", "rmse", "mape", "smape", "mase", "coverage_80", "pinball", "baseline_mase"):
+        assert bt[key] == pytest.approx(together[key]), key
+    table = runner.invoke(app, [*args, "--windows", "1"])
+    assert table.exit_code == 0 and "pooled: MASE 2.0000" in table.stdout
+
+
+def test_pooling_names_the_series_it_leaves_out() -> None:
+    def report(mae: float, mase: float, windows: int) -> dict[str, float]:
+        base = {"mae": mae, "rmse": mae, "mape": 10.0, "smape": 10.0, "mase": mase, "pinball": 1.0}
+        base.update(coverage_80=0.8, coverage_95=0.95, windows=windows, horizon=24)
+        return {**base, **{f"baseline_{k}": 2 * v for k, v in base.items() if k in ("mae", "rmse", "mape", "smape")}}
+
+    # x: 2 windows (48 points), MASE 0.5; y: 1 window (24 points), MASE undefined; z: no backtest.
+    # Pooled MAE = (48 * 1 + 24 * 4)/72 = 2; MASE undefined as soon as one series' is; over
+    # the series where it is defined it is x's 0.5.
+    x = {**report(1.0, 0.5, 2), "baseline_mase": 1.0}
+    y = {**report(4.0, float("nan"), 1), "baseline_mase": float("nan")}
+    pooled = pool_backtests({"x": x, "y": y, "z": None})
+    assert pooled["mae"] == pytest.approx(2.0) and pooled["baseline_mae"] == pytest.approx(4.0)
+    assert math.isnan(pooled["mase"]) and pooled["mase_over_defined"] == pytest.approx(0.5)
+    assert pooled["mase_undefined"] == ["y"] and pooled["without_backtest"] == ["z"]
+    assert pooled["points"] == 72 and pooled["skill_mae"] == pytest.approx(0.5)
+    assert pooled["verdict"].startswith("better than seasonal naive")
+    empty = pool_backtests({"z": None})
+    assert empty["mase"] is None and empty["baseline_mase"] is None and "note" in empty
+
+
+def test_a_named_model_without_backtest_keeps_the_contract_keys(tmp_path: Path) -> None:
+    # 30 hours: seasonal naive forecasts from the last 24, but a backtest needs two days of
+    # training plus one horizon (48 + 3 = 51 observations).
+    path = tmp_path / "short.csv"
+    path.write_text("ts,value\n" + "".join(f"2025-03-{1 + h // 24:02d}T{h % 24:02d}:00:00,{h}\n" for h in range(30)))
+    result = runner.invoke(
+        app, ["forecast", str(path), "--horizon", "3", "--freq", "h", "--model", "seasonal_naive", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [r["mean"] for r in doc["forecast"]] == [6.0, 7.0, 8.0]  # hours 30-32 repeat hours 6-8
+    bt = doc["backtest"]
+    assert bt["mase"] is None and bt["mape"] is None and bt["baseline_mase"] is None
+    assert "without a backtest" in bt["note"] and "51 observations" in bt["note"]

@@ -5,16 +5,23 @@
   future values of the features come in rows with an empty ``value``, exactly ``H`` per
   series. ``--json`` prints ``model``, ``forecast`` (rows with ``series_id``, ``ts``,
   ``mean``, ``lo``/``hi`` = the 80 % interval, ``lo-95``/``hi-95``) and ``backtest``
-  (rolling-origin metrics next to seasonal naive).
+  (rolling-origin metrics next to seasonal naive; ``mase``, ``mape`` and ``baseline_mase``
+  are always there, ``null`` with a ``note`` when the history is too short to backtest).
+  With several series each is forecast and backtested on its own; ``backtest`` then has
+  the figures pooled over every series' points (:func:`pool_backtests`) next to
+  ``series`` (one report each), and ``models_used`` counts the series per model.
 * ``carbonpark forecast --db URL --meter ID|--org ID|--all-meters --horizon H [--carrier C]``:
   the same over stored readings, aggregated to hours (``--freq D``: days) in park-local
   time (:mod:`carbonpark.services.forecasting`); ``--org park`` or an enterprise forecasts
   its intake; ``--all-meters`` forecasts every meter of the park over the cores with a
   progress bar (default model ridge; ``--model auto`` backtests every candidate per meter).
+  ``--features FILE.csv`` (with ``--meter``/``--org``) joins ``ts,<feature columns>`` on
+  the park-local timestamps for the history and the horizon (:func:`join_features`).
 * ``carbonpark forecast-peak ENERGY.csv --factors FACTORS.csv [--scenarios S.yaml]``:
   yearly energy by carrier forecast to 2060, emissions by formula (8), the peak year and
   height per scenario, and the gap neutrality leaves.
-* ``carbonpark forecast-decompose SERIES.csv``: trend, season and remainder.
+* ``carbonpark forecast-decompose SERIES.csv`` (or ``--db URL --meter ID|--org ID``):
+  trend, season and remainder.
 * ``carbonpark forecast-models``: the forecasters that can be named with ``--model``.
 
 Naive timestamps are park-local (``--tz``, default Asia/Shanghai); output timestamps
@@ -42,7 +49,15 @@ if TYPE_CHECKING:
 # pandas, YAML and the forecast engine (statsforecast, LightGBM) are imported inside the
 # functions that use them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
-__all__ = ["read_factors", "read_scenarios", "read_series_csv", "register"]
+__all__ = [
+    "join_features",
+    "pool_backtests",
+    "read_factors",
+    "read_features_csv",
+    "read_scenarios",
+    "read_series_csv",
+    "register",
+]
 
 _TZ_HELP = "Park time zone of naive timestamps (IANA name)."
 
@@ -139,6 +154,140 @@ def _forecast_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
     return rows
 
 
+#: Model metrics pooled as plain means over the backtest points of every series.
+_MEAN_METRICS = ("mae", "smape", "mase", "pinball", "coverage_80", "coverage_95")
+#: Seasonal naive's metrics pooled as plain means (it has no intervals in the report).
+_BASELINE_MEAN_METRICS = ("mae", "smape", "mase")
+#: Point metrics reported for the model and, as ``baseline_<name>``, for seasonal naive.
+_POINT_METRICS = ("mae", "rmse", "mape", "smape", "mase")
+
+
+def _weighted_mean(values: list[float], weights: list[float]) -> float:
+    import numpy as np
+
+    v, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    return float(np.sum(v * w) / np.sum(w)) if w.size and np.sum(w) > 0 else float("nan")
+
+
+def _pooled_metrics(reports: list[dict[str, Any]], weights: list[float], prefix: str) -> dict[str, float]:
+    """Point (and, without ``prefix``, interval) metrics of ``reports`` pooled over their points."""
+    import numpy as np
+
+    names = _BASELINE_MEAN_METRICS if prefix else _MEAN_METRICS
+    out = {m: _weighted_mean([r.get(prefix + m, float("nan")) for r in reports], weights) for m in names}
+    squares = [float(r.get(prefix + "rmse", float("nan"))) ** 2 for r in reports]
+    out["rmse"] = float(np.sqrt(_weighted_mean(squares, weights)))
+    # MAPE leaves out points whose actual value is 0, so a series whose every actual is 0
+    # (MAPE undefined) adds no points to it.
+    mape = [(float(r.get(prefix + "mape", float("nan"))), w) for r, w in zip(reports, weights, strict=True)]
+    kept = [(v, w) for v, w in mape if np.isfinite(v)]
+    out["mape"] = _weighted_mean([v for v, _ in kept], [w for _, w in kept])
+    return out
+
+
+def pool_backtests(reports: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """One backtest report for several series: their rolling-origin errors pooled.
+
+    Every series was backtested on its own (:func:`carbonpark.forecast.run_forecast`) with
+    ``windows × horizon`` points; pooling weighs each series' metric by its points, which
+    is the mean over all points that :mod:`carbonpark.forecast.backtest` takes when it
+    backtests several series at once: MAE = mean |e|, MASE = mean |e|/s (s the scale of
+    each point's own series and window; undefined, NaN, as soon as one series has an
+    undefined scale, as there), sMAPE, pinball loss and coverage likewise, and
+    RMSE = √(Σ nᵢ RMSEᵢ² / Σ nᵢ). ``mase_over_defined`` pools the series whose MASE is
+    defined (the others are named in ``mase_undefined``). MAPE pools the series with a
+    defined MAPE; it is the exact pooled MAPE when no actual value is 0 (a series with
+    some zero actuals is weighed by all its points, not only the non-zero ones). Seasonal
+    naive's figures (``baseline_<metric>``) pool the same way. MAE and RMSE pool the
+    units of the series as they are: across carriers only MASE and MAPE compare.
+
+    Parameters
+    ----------
+    reports
+        Series id → its report (:meth:`carbonpark.forecast.BacktestResult.report`), or
+        ``None`` if that series could not be backtested.
+
+    Returns
+    -------
+    dict
+        ``mae``, ``rmse``, ``mape`` [%], ``smape`` [%], ``mase`` [–], ``pinball``,
+        ``coverage_80``, ``coverage_95``, the ``baseline_`` figures, ``skill_mae``,
+        ``skill_mase``, ``mase_over_defined``, ``baseline_mase_over_defined``,
+        ``verdict``, ``points``, ``pooled_series`` and the series left out
+        (``without_backtest``; ``mase_undefined``). With no report at all every metric is
+        ``None`` and ``note`` says why.
+
+    References
+    ----------
+    Hyndman & Koehler (2006), Int. J. Forecasting 22(4) (MASE over several series);
+    guide §4.4; issue 9 item 6 (the keys).
+    """
+    import math
+
+    done = {sid: r for sid, r in reports.items() if r is not None}
+    missing = [sid for sid, r in reports.items() if r is None]
+    if not done:
+        out: dict[str, Any] = {m: None for m in (*_POINT_METRICS, "pinball", "coverage_80", "coverage_95")}
+        out.update({f"baseline_{m}": None for m in _POINT_METRICS})
+        out.update(skill_mae=None, skill_mase=None, points=0, pooled_series=[], without_backtest=missing)
+        out["note"] = "no series could be backtested (see backtest.series)"
+        return out
+    rows = list(done.values())
+    weights = [float(r["windows"]) * float(r["horizon"]) for r in rows]
+    out = dict[str, Any](_pooled_metrics(rows, weights, ""))
+    out.update({f"baseline_{k}": v for k, v in _pooled_metrics(rows, weights, "baseline_").items()})
+    out["skill_mae"] = _skill(out["mae"], out["baseline_mae"])
+    out["skill_mase"] = _skill(out["mase"], out["baseline_mase"])
+    defined = [i for i, r in enumerate(rows) if math.isfinite(float(r.get("mase", float("nan"))))]
+    out["mase_over_defined"] = _weighted_mean([rows[i]["mase"] for i in defined], [weights[i] for i in defined])
+    out["baseline_mase_over_defined"] = _weighted_mean(
+        [rows[i].get("baseline_mase", float("nan")) for i in defined], [weights[i] for i in defined]
+    )
+    out["verdict"] = _pooled_verdict(
+        out["mase_over_defined"], out["baseline_mase_over_defined"], out["mae"], out["baseline_mae"]
+    )
+    out["method"] = "rolling origin per series, pooled over their points"
+    out["baseline_model"] = "seasonal_naive"
+    out["points"] = int(sum(weights))
+    out["pooled_series"] = list(done)
+    out["without_backtest"] = missing
+    out["mase_undefined"] = [sid for i, sid in enumerate(done) if i not in set(defined)]
+    return out
+
+
+def _skill(model: float, base: float) -> float:
+    """1 − model/baseline [–]; NaN when either is undefined or the baseline is 0."""
+    import math
+
+    return 1.0 - model / base if math.isfinite(model) and math.isfinite(base) and base != 0 else float("nan")
+
+
+def _pooled_verdict(mase: float, baseline_mase: float, mae: float, baseline_mae: float) -> str:
+    """How the pooled backtest compares with seasonal naive: by MASE over the series where
+    it is defined (scale-free across series in different units), by MAE if it is nowhere."""
+    import math
+
+    name, model, base = ("MASE", mase, baseline_mase) if math.isfinite(mase) else ("MAE", mae, baseline_mae)
+    if model < base:
+        word = "better than"
+    elif model == base:
+        word = "equal to"
+    else:
+        word = "worse than"
+    return f"{word} seasonal naive, pooled over the series (pooled {name} {model:.6g} vs {base:.6g})"
+
+
+def _backtest_doc(run: Any) -> dict[str, Any]:
+    """The ``backtest`` entry of one run: its report, or the contract's keys set to ``None``
+    with ``note`` saying why the backtest could not run (issue 9 item 6)."""
+    if run.backtest is not None:
+        return dict(run.backtest)
+    out: dict[str, Any] = {m: None for m in _POINT_METRICS}
+    out.update({f"baseline_{m}": None for m in _POINT_METRICS})
+    out["note"] = run.backtest_note
+    return out
+
+
 def _forecast_many_doc(
     history: pd.DataFrame,
     future: pd.DataFrame | None,
@@ -165,21 +314,184 @@ def _forecast_many_doc(
             on_done=lambda _sid: bar.advance(task),
             resolve=resolve,
         )
-    rows = [row for run in runs.values() for row in _forecast_rows(run.forecast, tz)]
     return {
         "model": model,
-        "models": {sid: run.model for sid, run in runs.items()},
         "freq": freq,
         "horizon": horizon,
         "timezone": tz,
-        "forecast": rows,
-        "backtest": {
-            "series": {
-                sid: (run.backtest if run.backtest is not None else {"note": run.backtest_note})
-                for sid, run in runs.items()
-            }
-        },
+        **_runs_doc(runs, tz),
     }
+
+
+def _runs_doc(runs: dict[str, Any], tz: str) -> dict[str, Any]:
+    """What a forecast of several series adds: the model of each series and how many series
+    each model forecast (``models_used``), every forecast row, and the backtest of each
+    series with the pooled figures next to them (:func:`pool_backtests`)."""
+    from collections import Counter
+
+    per_series = {sid: _backtest_doc(run) for sid, run in runs.items()}
+    pooled = pool_backtests({sid: run.backtest for sid, run in runs.items()})
+    return {
+        "models": {sid: run.model for sid, run in runs.items()},
+        "models_used": dict(Counter(run.model for run in runs.values()).most_common()),
+        "forecast": [row for run in runs.values() for row in _forecast_rows(run.forecast, tz)],
+        "backtest": {**pooled, "series": per_series},
+    }
+
+
+def read_features_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Read a features file ``ts,<feature columns>`` (one row per timestamp, every cell a number).
+
+    Naive timestamps are park-local (``tz``). Errors name the line and column.
+    """
+    import pandas as pd
+
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError as exc:
+        raise ValidationError(str(path), "a CSV with a header ts,<feature columns>", "an empty file") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]
+    names = [c for c in raw.columns if c != "ts"]
+    if "ts" not in raw.columns or not names or {"value", "series_id"} & set(names):
+        raise ValidationError(
+            f"{path.name} header", "ts and at least one feature column (no value or series_id)", list(raw.columns)
+        )
+    if raw.empty:
+        raise ValidationError(str(path), "at least one data row", "none")
+    frame = pd.DataFrame({"ts": _parse_ts_column(raw["ts"], tz)})
+    twice = frame["ts"].duplicated()
+    if twice.any():
+        i = int(twice.to_numpy().nonzero()[0][0])
+        raise ValidationError(f"line {i + 2}, column ts", "one row per timestamp", raw["ts"].iloc[i])
+    for column in names:
+        text = raw[column].str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.isna().any():
+            i = int(numbers.isna().to_numpy().nonzero()[0][0])
+            raise ValidationError(f"line {i + 2}, column {column}", "a number", raw[column].iloc[i])
+        frame[column] = numbers.astype(float)
+    return frame
+
+
+def join_features(
+    history: pd.DataFrame, features: pd.DataFrame, horizon: int, freq: str, source: str = "--features"
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """Join a features table on ``ts`` to the history and to the ``horizon`` steps after it.
+
+    The history used starts at the first of its timestamps that ``features`` has a row
+    for (so a weather file that begins later than the readings shortens the history;
+    the start is returned); from there on every timestamp of the history and each of
+    the ``horizon`` future steps must have a row, otherwise the error names the first
+    one missing. Rows outside that span are not used.
+
+    Parameters
+    ----------
+    history
+        The contract's frame of one or more series (``series_id``, ``ts``, ``value`` …).
+    features
+        ``ts`` and the feature columns (:func:`read_features_csv`), the same for every series.
+    horizon, freq
+        Steps ahead and their frequency.
+    source
+        What to name in errors.
+
+    Returns
+    -------
+    tuple
+        The history with the feature columns, the future rows (``series_id``, ``ts``,
+        features; ``horizon`` per series) and the first timestamp of the history used.
+    """
+    import pandas as pd
+
+    from carbonpark.forecast import future_timestamps
+
+    names = [c for c in features.columns if c != "ts"]
+    clash = sorted(set(names) & set(history.columns))
+    if clash:
+        raise ValidationError(f"{source} columns", "names other than the series' own columns", clash)
+    covered = history["ts"].isin(features["ts"])
+    if not covered.any():
+        raise ValidationError(
+            source, f"rows at the timestamps of the stored series ({history['ts'].min()} …)", "none of them"
+        )
+    start = pd.Timestamp(history.loc[covered, "ts"].min())
+    hist = history[history["ts"] >= start].merge(features, on="ts", how="left")
+    gap = hist[names].isna().any(axis=1)
+    if gap.any():
+        raise ValidationError(
+            source,
+            f"a row for every stored timestamp from {start} on (freq {freq})",
+            f"none for {hist.loc[gap, 'ts'].iloc[0]} ({int(gap.sum())} missing)",
+        )
+    pieces = []
+    for sid, group in hist.groupby("series_id", sort=False):
+        pieces.append(pd.DataFrame({"series_id": sid, "ts": future_timestamps(group["ts"].iloc[-1], horizon, freq)}))
+    future = pd.concat(pieces, ignore_index=True).merge(features, on="ts", how="left")
+    gap = future[names].isna().any(axis=1)
+    if gap.any():
+        first, last = future["ts"].iloc[0], future["ts"].iloc[-1]
+        raise ValidationError(
+            source,
+            f"rows for the {horizon} forecast steps from {first} to {last} (freq {freq})",
+            f"{int(gap.sum())} of them missing, the first {future.loc[gap, 'ts'].iloc[0]}",
+        )
+    return hist.reset_index(drop=True), future, start
+
+
+def _stored_with_features(
+    db: str | None,
+    features: Path,
+    meter: str | None,
+    org: str | None,
+    carrier: str,
+    horizon: int,
+    freq: str,
+    model: str,
+    windows: int,
+) -> dict[str, Any]:
+    """Forecast one stored series with the feature columns of a file (``--features``).
+
+    The series is built as ``forecast --db`` builds it (flagged readings left out, a
+    solar meter also gets the clear-sky irradiance); the file's columns are joined on
+    the park-local timestamps (:func:`join_features`).
+    """
+    import pandas as pd
+
+    from carbonpark.forecast import get_forecaster, run_forecast
+    from carbonpark.forecast.solar import with_clear_sky
+    from carbonpark.services import forecasting
+
+    if (meter is None) == (org is None):
+        raise ValidationError("--features", "one of --meter or --org with --db", None)
+    stored = forecasting.series_frame(
+        db, meter=meter, org=org, carrier=carrier, freq=freq, exclude_quality=forecasting.FORECAST_EXCLUDED_FLAGS
+    )
+    table = read_features_csv(features, stored.timezone)
+    history, future, start = join_features(stored.frame, table, horizon, freq, f"--features {features.name}")
+    if set(history["series_id"]) <= set(stored.solar):
+        history, sky = with_clear_sky(history, horizon, freq, *forecasting.PARK_LOCATION, stored.timezone)
+        future = future.merge(sky, on=["series_id", "ts"], how="left")
+    resolve = get_forecaster if model != "auto" else None
+    run = run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
+    doc: dict[str, Any] = {
+        "model": run.model,
+        "requested_model": model,
+        "freq": freq,
+        "horizon": horizon,
+        "timezone": stored.timezone,
+        "forecast": _forecast_rows(run.forecast, stored.timezone),
+        "backtest": _backtest_doc(run),
+        "features": {
+            "file": str(features),
+            "columns": [c for c in table.columns if c != "ts"],
+            "history_from": _iso(pd.Timestamp(start), stored.timezone),
+            "history_steps": len(history),
+        },
+        "source": stored.meta(),
+    }
+    if run.selection is not None:
+        doc["candidates"] = run.selection.table()
+    return doc
 
 
 def _stored_doc(
@@ -192,6 +504,7 @@ def _stored_doc(
     freq: str | None,
     model: str | None,
     windows: int,
+    features: Path | None = None,
 ) -> dict[str, Any]:
     """Forecast stored readings: one meter, an intake, or every meter of the park."""
     from carbonpark.forecast import FORECASTERS, get_forecaster, normalise_freq
@@ -200,12 +513,16 @@ def _stored_doc(
     if sum(x is not None and x is not False for x in (meter, org, all_meters or None)) != 1:
         raise ValidationError("--meter/--org/--all-meters", "exactly one of them with --db", None)
     f = normalise_freq(freq or "h")
+    if features is not None:
+        if all_meters:
+            raise ValidationError("--features", "--meter or --org (not --all-meters)", "--all-meters")
+        return _stored_with_features(db, features, meter, org, carrier, horizon, f, model or "auto", windows)
     if all_meters:
         chosen = model or forecasting.BULK_MODEL
         if chosen != "auto" and chosen not in FORECASTERS:
             raise ValidationError("--model", f"a built-in model with --all-meters: {sorted(FORECASTERS)}", chosen)
         with progress() as bar:
-            task = bar.add_task("forecasting meters", total=None)
+            task = bar.add_task("forecasting meters", total=_meter_count(db))
 
             def advance(_sid: str) -> None:
                 bar.advance(task)
@@ -213,20 +530,14 @@ def _stored_doc(
             runs, stored, skipped = forecasting.forecast_park_meters(
                 db, horizon=horizon, freq=f, model=chosen, windows=windows, on_done=advance
             )
+            bar.advance(task, len(skipped))  # meters too short to forecast are done too
         tz = stored.timezone
         return {
             "model": chosen,
-            "models": {sid: run.model for sid, run in runs.items()},
             "freq": f,
             "horizon": horizon,
             "timezone": tz,
-            "forecast": [row for run in runs.values() for row in _forecast_rows(run.forecast, tz)],
-            "backtest": {
-                "series": {
-                    sid: (run.backtest if run.backtest is not None else {"note": run.backtest_note})
-                    for sid, run in runs.items()
-                }
-            },
+            **_runs_doc(runs, tz),
             "skipped": skipped,
             "source": stored.meta(),
         }
@@ -242,12 +553,40 @@ def _stored_doc(
         "horizon": horizon,
         "timezone": stored.timezone,
         "forecast": _forecast_rows(run.forecast, stored.timezone),
-        "backtest": run.backtest if run.backtest is not None else {"note": run.backtest_note},
+        "backtest": _backtest_doc(run),
         "source": stored.meta(),
     }
     if run.selection is not None:
         doc["candidates"] = run.selection.table()
     return doc
+
+
+def _stored_series(
+    db: str | None, meter: str | None, org: str | None, carrier: str, freq: str | None
+) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
+    """One stored series as ``forecast --db`` builds it: history, frequency, park zone, source."""
+    from carbonpark.forecast import normalise_freq
+    from carbonpark.services import forecasting
+
+    if (meter is None) == (org is None):
+        raise ValidationError("--meter/--org", "exactly one of them with --db", None)
+    f = normalise_freq(freq or "h")
+    stored = forecasting.series_frame(
+        db, meter=meter, org=org, carrier=carrier, freq=f, exclude_quality=forecasting.FORECAST_EXCLUDED_FLAGS
+    )
+    return stored.frame, f, stored.timezone, stored.meta()
+
+
+def _meter_count(db: str | None) -> int:
+    """Number of meters of the park: the total of the ``--all-meters`` progress bar."""
+    from sqlalchemy import func, select
+
+    from carbonpark.store import registry, session
+    from carbonpark.store.schema import Meter
+
+    with session(db) as s:
+        park = registry.the_park(s)
+        return int(s.scalar(select(func.count()).select_from(Meter).where(Meter.park_id == park.id)) or 0)
 
 
 def _print_forecast(doc: dict[str, Any]) -> None:
@@ -277,7 +616,10 @@ def _print_forecast(doc: dict[str, Any]) -> None:
                 _fmt(report.get("coverage_80")),
             )
         console.print(summary)
-    elif "mae" in bt:
+        console.print(f"pooled: MASE {_fmt(bt.get('mase'))}, seasonal naive {_fmt(bt.get('baseline_mase'))}")
+        if bt.get("verdict"):
+            console.print(bt["verdict"])
+    elif bt.get("mae") is not None:
         metrics = Table(title=f"Backtest ({bt['method']}, {bt['windows']} windows of {bt['horizon']} steps)")
         metrics.add_column("metric")
         metrics.add_column(doc["model"], justify="right")
@@ -445,6 +787,14 @@ def register(app: typer.Typer) -> None:
         all_meters: Annotated[
             bool, typer.Option("--all-meters", help="With --db: every meter of the park, over the cores.")
         ] = False,
+        features: Annotated[
+            Path | None,
+            typer.Option(
+                "--features",
+                help="With --db --meter/--org: CSV ts,<feature columns> (park-local) covering the history "
+                "and the horizon, joined on ts.",
+            ),
+        ] = None,
     ) -> None:
         """Forecast a series and backtest the model against seasonal naive (guide §4.4)."""
         from carbonpark.forecast import (
@@ -455,10 +805,10 @@ def register(app: typer.Typer) -> None:
             split_history_future,
         )
 
-        if db is not None or meter is not None or org is not None or all_meters:
+        if db is not None or meter is not None or org is not None or all_meters or features is not None:
             if series is not None:
                 raise ValidationError("SERIES", "a CSV file or --db with --meter/--org/--all-meters, not both", series)
-            doc = _stored_doc(db, meter, org, carrier, all_meters, horizon, freq, model, windows or 7)
+            doc = _stored_doc(db, meter, org, carrier, all_meters, horizon, freq, model, windows or 7, features)
             if as_json:
                 emit_json(doc)
             else:
@@ -490,7 +840,7 @@ def register(app: typer.Typer) -> None:
                 "horizon": horizon,
                 "timezone": tz,
                 "forecast": _forecast_rows(run.forecast, tz),
-                "backtest": run.backtest if run.backtest is not None else {"note": run.backtest_note},
+                "backtest": _backtest_doc(run),
             }
             if run.selection is not None:
                 doc["candidates"] = run.selection.table()
@@ -588,23 +938,44 @@ def register(app: typer.Typer) -> None:
 
     @app.command("forecast-decompose")
     def decompose_cmd(
-        series: Annotated[Path, typer.Argument(help="CSV with ts,value (one series).")],
-        freq: Annotated[str | None, typer.Option("--freq", help="15min, 30min, h, D, MS or YS.")] = None,
+        series: Annotated[
+            Path | None, typer.Argument(help="CSV with ts,value (one series), or --db with --meter/--org.")
+        ] = None,
+        freq: Annotated[
+            str | None, typer.Option("--freq", help="15min, 30min, h, D, MS or YS (with --db: h or D, default h).")
+        ] = None,
         tz: Annotated[str, typer.Option("--tz", help=_TZ_HELP)] = "Asia/Shanghai",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+        db: Annotated[str | None, typer.Option("--db", help="Database URL: decompose stored readings.")] = None,
+        meter: Annotated[str | None, typer.Option("--meter", help="With --db: one meter (id, handle, code).")] = None,
+        org: Annotated[
+            str | None, typer.Option("--org", help="With --db: 'park' or an enterprise; its intake.")
+        ] = None,
+        carrier: Annotated[str, typer.Option("--carrier", help="With --org: carrier of the intake.")] = "electricity",
     ) -> None:
         """Trend, season and remainder of a series (MSTL; guide §4.4(1))."""
         from carbonpark.forecast import decompose, normalise_freq, split_history_future
 
-        frame = read_series_csv(series, tz)
-        history, _ = split_history_future(frame)
-        if "series_id" in history and history["series_id"].nunique() > 1:
-            raise ValidationError("series_id", "one series", sorted(history["series_id"].unique()))
-        f = normalise_freq(freq) if freq else _infer_freq(history)
+        source: dict[str, Any] | None = None
+        if db is not None or meter is not None or org is not None:
+            if series is not None:
+                raise ValidationError("SERIES", "a CSV file or --db with --meter/--org, not both", series)
+            history, f, tz, source = _stored_series(db, meter, org, carrier, freq)
+        elif series is None:
+            raise ValidationError("SERIES", "a CSV file, or --db URL with --meter or --org", None)
+        else:
+            frame = read_series_csv(series, tz)
+            history, _ = split_history_future(frame)
+            if "series_id" in history and history["series_id"].nunique() > 1:
+                raise ValidationError("series_id", "one series", sorted(history["series_id"].unique()))
+            f = normalise_freq(freq) if freq else _infer_freq(history)
         parts = decompose(history["value"].to_numpy(dtype=float), f)
         parts.insert(0, "ts", [_iso(t, tz) for t in history["ts"]])
         if as_json:
-            emit_json({"freq": f, "rows": parts.to_dict(orient="records")})
+            doc: dict[str, Any] = {"freq": f, "rows": parts.to_dict(orient="records")}
+            if source is not None:
+                doc["timezone"], doc["source"] = tz, source
+            emit_json(doc)
             return
         table = Table(title=f"Decomposition ({f})")
         for column in ("ts", "value", "trend", "season", "remainder"):

@@ -400,6 +400,6 @@ def run_forecast(
         report: dict[str, Any] | None
         report = rolling_origin(history, forecaster, horizon, freq, windows=windows).report()
         note = None
-    except CarbonparkError as exc:
-        report, note = None, str(exc)
+    except CarbonparkError as exc:  # the forecast stands; the note says why it has no backtest
+        report, note = None, f"{model} forecast without a backtest: {exc}"
     return ForecastRun(model, out, report, None, note)

@@ -293,3 +293,14 @@ def test_a_named_model_without_backtest_keeps_the_contract_keys(tmp_path: Path) 
     bt = doc["backtest"]
     assert bt["mase"] is None and bt["mape"] is None and bt["baseline_mase"] is None
     assert "without a backtest" in bt["note"] and "51 observations" in bt["note"]
+
+
+def test_an_empty_value_inside_the_history_is_named_by_its_line(tmp_path: Path) -> None:
+    # Line 1 is the header; the fourth data row (line 5) has no value although line 6 has one again.
+    rows = ["ts,value", *(f"2025-01-01T{h:02d}:00,{v}" for h, v in enumerate(["1", "2", "3", "", "5", "6"]))]
+    path = tmp_path / "hole.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["forecast", str(path), "--horizon", "1", "--freq", "h", "--json"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "line 5, column value" in result.stderr and "future row" in result.stderr

@@ -110,7 +110,26 @@ def read_series_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
             i = int(empty.to_numpy().nonzero()[0][0])
             raise ValidationError(f"line {i + 2}, column {column}", "a number (features are needed in every row)", "")
         frame[column] = numbers
+    _reject_empty_values_inside_history(frame, raw)
     return frame
+
+
+def _reject_empty_values_inside_history(frame: pd.DataFrame, raw: pd.DataFrame) -> None:
+    """An empty ``value`` before a series' last observed value is a hole, not a future row: name its line."""
+    import numpy as np
+
+    groups = frame.groupby("series_id", sort=False).indices if "series_id" in frame.columns else {"": range(len(frame))}
+    for rows in groups.values():
+        values = frame["value"].to_numpy(dtype=float)[list(rows)]
+        observed = np.flatnonzero(~np.isnan(values))
+        holes = np.flatnonzero(np.isnan(values[: observed[-1]])) if observed.size else observed
+        if holes.size:
+            i = list(rows)[int(holes[0])]
+            raise ValidationError(
+                f"line {i + 2}, column value",
+                "a number (an empty value marks a future row and may only follow the last observed value)",
+                raw["value"].iloc[i],
+            )
 
 
 def _infer_freq(history: pd.DataFrame) -> str:

@@ -6,7 +6,8 @@ many-series call (``forecast_many``) with the default model of a park-wide run
 (``carbonpark.services.forecasting.BULK_MODEL``, ridge on anchored lags and calendar) is
 timed end to end: validation, fitting, its rolling-origin backtest against seasonal naive
 (``--windows``) and the day-ahead forecast, in worker processes over the cores. The
-baseline measured in the same run is the same call with seasonal naive.
+baseline measured in the same run is the same call with seasonal naive. The 1-minute
+load average before and after the run is printed too (the cores are often shared).
 
 Prints one JSON line. Usage: ``python bench/forecast_speed.py [--series 1000] [--windows 1]``.
 Target (issue 9): under 5 minutes for 1,000 series on two cores.
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--windows", type=int, default=1)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     frame = series(args.series)
     ours, n = timed(frame, BULK_MODEL, args.windows)
     naive, _ = timed(frame, "seasonal_naive", args.windows)
@@ -72,6 +74,7 @@ def main() -> None:
                 "carbonpark_s": round(ours, 1),
                 "seasonal_naive_same_call_s": round(naive, 1),
                 "target_s": 300,
+                "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         )
     )

@@ -5,9 +5,18 @@ model), in worker processes started by ``forkserver`` (never a plain fork of a p
 that may hold LightGBM's OpenMP threads). ``on_done`` is called in the caller's process
 as each series finishes, which is where a progress bar advances.
 
+Parallelism is by process only: each worker keeps BLAS and OpenMP to one thread
+(:func:`_init_worker`), as LightGBM already is (``num_threads=1``), so that *n* workers
+use *n* cores rather than *n* times the BLAS pool; with one worker the loop runs in the
+caller's process under the same limit. A ridge fit makes many BLAS calls on modest
+matrices, where a second BLAS thread mostly waits for a core on a busy machine: on 2
+shared cores (load 1.7–4, 2026-11-24, bench/README.md ``forecast_speed.py``) 40 series
+of a year each took 6.9–16.8 s without the limit and 1.5–4.0 s with it, and 20 series
+in one process 3.9–13.2 s against 0.53–0.57 s.
+
 References
 ----------
-Issue 9 item 7; DESIGN.md "Scale path" (batch forecasting fans out by series).
+Issue 9 items 7 and 9b; DESIGN.md "Scale path" (batch forecasting fans out by series).
 """
 
 from __future__ import annotations
@@ -21,10 +30,30 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import pandas as pd
 
 from carbonpark.errors import CarbonparkError, ValidationError
-from carbonpark.forecast.contract import Forecaster, feature_columns, normalise_freq, validate_history
+from carbonpark.forecast.contract import Forecaster, normalise_freq, validate_future, validate_history
 from carbonpark.forecast.selection import ForecastRun, run_forecast
 
 __all__ = ["forecast_many"]
+
+# Thread-count variables read by BLAS and OpenMP runtimes when they are loaded; set in a
+# worker for the libraries it loads later (scipy's own OpenBLAS, libgomp of LightGBM).
+_ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _init_worker() -> None:
+    """Keep a worker process to one BLAS/OpenMP thread.
+
+    numpy's OpenBLAS is already loaded when the worker starts (the forkserver preloads
+    :mod:`carbonpark.forecast`), so its pool is resized with ``threadpoolctl``; the
+    environment variables cover the runtimes loaded afterwards. The limit is left in
+    place for the worker's life (``threadpool_limits`` restores only when used as a
+    context manager).
+    """
+    for name in _ONE_THREAD_ENV:
+        os.environ[name] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
 
 
 def _one(
@@ -80,30 +109,40 @@ def forecast_many(
     -------
     dict
         series id → :class:`ForecastRun`, in the order of the series in ``history``.
+
+    Raises
+    ------
+    ValidationError
+        If ``history`` or ``future`` breaks the contract (checked for every series
+        before any is forecast, whatever ``failures`` is), or, without ``failures``,
+        if a series cannot be forecast.
     """
     freq = normalise_freq(freq)
     hist = validate_history(history, freq, min_length=1)
-    features = feature_columns(hist)
+    # Future rows are checked for every series here, before any is forecast: a wrong
+    # count or grid fails the whole call at once (None when there are no features).
+    fut_all = validate_future(future, hist, horizon, freq)
+    fut_by_sid: dict[str, pd.DataFrame] = (
+        {} if fut_all is None else {str(sid): rows for sid, rows in fut_all.groupby("series_id", sort=False)}
+    )
     jobs: dict[str, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
     for sid, group in hist.groupby("series_id", sort=False):
-        fut = None
-        if future is not None and features:
-            ids = (
-                future["series_id"].astype(str)
-                if "series_id" in future.columns
-                else pd.Series("series", index=future.index)
-            )
-            fut = future.loc[ids == sid]
-        jobs[str(sid)] = (group.reset_index(drop=True), fut)
+        fut = fut_by_sid.get(str(sid))
+        jobs[str(sid)] = (group.reset_index(drop=True), None if fut is None else fut.reset_index(drop=True))
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     n_workers = max(1, min(workers, len(jobs)))
     results: dict[str, ForecastRun | str] = {}
     if n_workers == 1:
-        for sid, (group, fut) in jobs.items():
-            results[sid] = _one(group, horizon, freq, model, fut, windows, resolve)
-            if on_done is not None:
-                on_done(sid)
+        # In this process too: one BLAS thread for the loop, the caller's limits restored
+        # afterwards (covers the runtimes already loaded, numpy's OpenBLAS among them).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            for sid, (group, fut) in jobs.items():
+                results[sid] = _one(group, horizon, freq, model, fut, windows, resolve)
+                if on_done is not None:
+                    on_done(sid)
         return _collect(jobs, results, failures)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["carbonpark.forecast"])
@@ -112,7 +151,7 @@ def forecast_many(
     ids = list(jobs)
     size = max(1, min(64, math.ceil(len(ids) / (4 * n_workers))))
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_init_worker) as pool:
         pending = {
             pool.submit(_chunk, [(sid, *jobs[sid]) for sid in chunk], horizon, freq, model, windows, resolve): chunk
             for chunk in chunks

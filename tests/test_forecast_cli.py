@@ -14,8 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from carbonpark.cli.common import new_app
-from carbonpark.cli.forecast_cmds import pool_backtests, register
+from carbonpark.cli.forecast_cmds import register
 from carbonpark.forecast import rolling_origin
+from carbonpark.forecast.backtest import pool_backtests
 from carbonpark.forecast.baselines import SeasonalNaive
 from carbonpark.forecast.selection import combination_name
 

@@ -8,7 +8,7 @@
   (rolling-origin metrics next to seasonal naive; ``mase``, ``mape`` and ``baseline_mase``
   are always there, ``null`` with a ``note`` when the history is too short to backtest).
   With several series each is forecast and backtested on its own; ``backtest`` then has
-  the figures pooled over every series' points (:func:`pool_backtests`) next to
+  the figures pooled over every series' points (:func:`carbonpark.forecast.backtest.pool_backtests`) next to
   ``series`` (one report each), and ``models_used`` counts the series per model.
 * ``carbonpark forecast --db URL --meter ID|--org ID|--all-meters --horizon H [--carrier C]``:
   the same over stored readings, aggregated to hours (``--freq D``: days) in park-local
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "join_features",
-    "pool_backtests",
     "read_factors",
     "read_features_csv",
     "read_scenarios",
@@ -173,136 +172,15 @@ def _forecast_rows(frame: pd.DataFrame, tz: str) -> list[dict[str, Any]]:
     return rows
 
 
-#: Model metrics pooled as plain means over the backtest points of every series.
-_MEAN_METRICS = ("mae", "smape", "mase", "pinball", "coverage_80", "coverage_95")
-#: Seasonal naive's metrics pooled as plain means (it has no intervals in the report).
-_BASELINE_MEAN_METRICS = ("mae", "smape", "mase")
-#: Point metrics reported for the model and, as ``baseline_<name>``, for seasonal naive.
-_POINT_METRICS = ("mae", "rmse", "mape", "smape", "mase")
-
-
-def _weighted_mean(values: list[float], weights: list[float]) -> float:
-    import numpy as np
-
-    v, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
-    return float(np.sum(v * w) / np.sum(w)) if w.size and np.sum(w) > 0 else float("nan")
-
-
-def _pooled_metrics(reports: list[dict[str, Any]], weights: list[float], prefix: str) -> dict[str, float]:
-    """Point (and, without ``prefix``, interval) metrics of ``reports`` pooled over their points."""
-    import numpy as np
-
-    names = _BASELINE_MEAN_METRICS if prefix else _MEAN_METRICS
-    out = {m: _weighted_mean([r.get(prefix + m, float("nan")) for r in reports], weights) for m in names}
-    squares = [float(r.get(prefix + "rmse", float("nan"))) ** 2 for r in reports]
-    out["rmse"] = float(np.sqrt(_weighted_mean(squares, weights)))
-    # MAPE leaves out points whose actual value is 0, so a series whose every actual is 0
-    # (MAPE undefined) adds no points to it.
-    mape = [(float(r.get(prefix + "mape", float("nan"))), w) for r, w in zip(reports, weights, strict=True)]
-    kept = [(v, w) for v, w in mape if np.isfinite(v)]
-    out["mape"] = _weighted_mean([v for v, _ in kept], [w for _, w in kept])
-    return out
-
-
-def pool_backtests(reports: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    """One backtest report for several series: their rolling-origin errors pooled.
-
-    Every series was backtested on its own (:func:`carbonpark.forecast.run_forecast`) with
-    ``windows × horizon`` points; pooling weighs each series' metric by its points, which
-    is the mean over all points that :mod:`carbonpark.forecast.backtest` takes when it
-    backtests several series at once: MAE = mean |e|, MASE = mean |e|/s (s the scale of
-    each point's own series and window; undefined, NaN, as soon as one series has an
-    undefined scale, as there), sMAPE, pinball loss and coverage likewise, and
-    RMSE = √(Σ nᵢ RMSEᵢ² / Σ nᵢ). ``mase_over_defined`` pools the series whose MASE is
-    defined (the others are named in ``mase_undefined``). MAPE pools the series with a
-    defined MAPE; it is the exact pooled MAPE when no actual value is 0 (a series with
-    some zero actuals is weighed by all its points, not only the non-zero ones). Seasonal
-    naive's figures (``baseline_<metric>``) pool the same way. MAE and RMSE pool the
-    units of the series as they are: across carriers only MASE and MAPE compare.
-
-    Parameters
-    ----------
-    reports
-        Series id → its report (:meth:`carbonpark.forecast.BacktestResult.report`), or
-        ``None`` if that series could not be backtested.
-
-    Returns
-    -------
-    dict
-        ``mae``, ``rmse``, ``mape`` [%], ``smape`` [%], ``mase`` [–], ``pinball``,
-        ``coverage_80``, ``coverage_95``, the ``baseline_`` figures, ``skill_mae``,
-        ``skill_mase``, ``mase_over_defined``, ``baseline_mase_over_defined``,
-        ``verdict``, ``points``, ``pooled_series`` and the series left out
-        (``without_backtest``; ``mase_undefined``). With no report at all every metric is
-        ``None`` and ``note`` says why.
-
-    References
-    ----------
-    Hyndman & Koehler (2006), Int. J. Forecasting 22(4) (MASE over several series);
-    guide §4.4; issue 9 item 6 (the keys).
-    """
-    import math
-
-    done = {sid: r for sid, r in reports.items() if r is not None}
-    missing = [sid for sid, r in reports.items() if r is None]
-    if not done:
-        out: dict[str, Any] = {m: None for m in (*_POINT_METRICS, "pinball", "coverage_80", "coverage_95")}
-        out.update({f"baseline_{m}": None for m in _POINT_METRICS})
-        out.update(skill_mae=None, skill_mase=None, points=0, pooled_series=[], without_backtest=missing)
-        out["note"] = "no series could be backtested (see backtest.series)"
-        return out
-    rows = list(done.values())
-    weights = [float(r["windows"]) * float(r["horizon"]) for r in rows]
-    out = dict[str, Any](_pooled_metrics(rows, weights, ""))
-    out.update({f"baseline_{k}": v for k, v in _pooled_metrics(rows, weights, "baseline_").items()})
-    out["skill_mae"] = _skill(out["mae"], out["baseline_mae"])
-    out["skill_mase"] = _skill(out["mase"], out["baseline_mase"])
-    defined = [i for i, r in enumerate(rows) if math.isfinite(float(r.get("mase", float("nan"))))]
-    out["mase_over_defined"] = _weighted_mean([rows[i]["mase"] for i in defined], [weights[i] for i in defined])
-    out["baseline_mase_over_defined"] = _weighted_mean(
-        [rows[i].get("baseline_mase", float("nan")) for i in defined], [weights[i] for i in defined]
-    )
-    out["verdict"] = _pooled_verdict(
-        out["mase_over_defined"], out["baseline_mase_over_defined"], out["mae"], out["baseline_mae"]
-    )
-    out["method"] = "rolling origin per series, pooled over their points"
-    out["baseline_model"] = "seasonal_naive"
-    out["points"] = int(sum(weights))
-    out["pooled_series"] = list(done)
-    out["without_backtest"] = missing
-    out["mase_undefined"] = [sid for i, sid in enumerate(done) if i not in set(defined)]
-    return out
-
-
-def _skill(model: float, base: float) -> float:
-    """1 − model/baseline [–]; NaN when either is undefined or the baseline is 0."""
-    import math
-
-    return 1.0 - model / base if math.isfinite(model) and math.isfinite(base) and base != 0 else float("nan")
-
-
-def _pooled_verdict(mase: float, baseline_mase: float, mae: float, baseline_mae: float) -> str:
-    """How the pooled backtest compares with seasonal naive: by MASE over the series where
-    it is defined (scale-free across series in different units), by MAE if it is nowhere."""
-    import math
-
-    name, model, base = ("MASE", mase, baseline_mase) if math.isfinite(mase) else ("MAE", mae, baseline_mae)
-    if model < base:
-        word = "better than"
-    elif model == base:
-        word = "equal to"
-    else:
-        word = "worse than"
-    return f"{word} seasonal naive, pooled over the series (pooled {name} {model:.6g} vs {base:.6g})"
-
-
 def _backtest_doc(run: Any) -> dict[str, Any]:
     """The ``backtest`` entry of one run: its report, or the contract's keys set to ``None``
     with ``note`` saying why the backtest could not run (issue 9 item 6)."""
+    from carbonpark.forecast.backtest import POINT_METRICS
+
     if run.backtest is not None:
         return dict(run.backtest)
-    out: dict[str, Any] = {m: None for m in _POINT_METRICS}
-    out.update({f"baseline_{m}": None for m in _POINT_METRICS})
+    out: dict[str, Any] = {m: None for m in POINT_METRICS}
+    out.update({f"baseline_{m}": None for m in POINT_METRICS})
     out["note"] = run.backtest_note
     return out
 
@@ -345,8 +223,10 @@ def _forecast_many_doc(
 def _runs_doc(runs: dict[str, Any], tz: str) -> dict[str, Any]:
     """What a forecast of several series adds: the model of each series and how many series
     each model forecast (``models_used``), every forecast row, and the backtest of each
-    series with the pooled figures next to them (:func:`pool_backtests`)."""
+    series with the pooled figures next to them (:func:`carbonpark.forecast.backtest.pool_backtests`)."""
     from collections import Counter
+
+    from carbonpark.forecast.backtest import pool_backtests
 
     per_series = {sid: _backtest_doc(run) for sid, run in runs.items()}
     pooled = pool_backtests({sid: run.backtest for sid, run in runs.items()})

@@ -51,6 +51,7 @@ __all__ = [
     "interval_metrics",
     "mase_scale",
     "point_metrics",
+    "pool_backtests",
     "rolling_origin",
     "window_scores",
 ]
@@ -377,3 +378,111 @@ def combine_backtests(results: Mapping[str, BacktestResult], weights: Mapping[st
         step=first.step,
         forecasts=out,
     )
+
+
+#: Model metrics pooled as plain means over the backtest points of every series.
+_MEAN_METRICS = ("mae", "smape", "mase", "pinball", "coverage_80", "coverage_95")
+#: Seasonal naive's metrics pooled as plain means (it has no intervals in the report).
+_BASELINE_MEAN_METRICS = ("mae", "smape", "mase")
+#: Point metrics reported for the model and, as ``baseline_<name>``, for seasonal naive.
+POINT_METRICS = ("mae", "rmse", "mape", "smape", "mase")
+
+
+def _weighted_mean(values: list[float], weights: list[float]) -> float:
+    v, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    return float(np.sum(v * w) / np.sum(w)) if w.size and np.sum(w) > 0 else float("nan")
+
+
+def _pooled_metrics(reports: list[dict[str, Any]], weights: list[float], prefix: str) -> dict[str, float]:
+    """Point (and, without ``prefix``, interval) metrics of ``reports`` pooled over their points."""
+    names = _BASELINE_MEAN_METRICS if prefix else _MEAN_METRICS
+    out = {m: _weighted_mean([r.get(prefix + m, float("nan")) for r in reports], weights) for m in names}
+    squares = [float(r.get(prefix + "rmse", float("nan"))) ** 2 for r in reports]
+    out["rmse"] = float(np.sqrt(_weighted_mean(squares, weights)))
+    # MAPE leaves out points whose actual value is 0, so a series whose every actual is 0
+    # (MAPE undefined) adds no points to it.
+    mape = [(float(r.get(prefix + "mape", float("nan"))), w) for r, w in zip(reports, weights, strict=True)]
+    kept = [(v, w) for v, w in mape if np.isfinite(v)]
+    out["mape"] = _weighted_mean([v for v, _ in kept], [w for _, w in kept])
+    return out
+
+
+def pool_backtests(reports: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """One backtest report for several series: their rolling-origin errors pooled.
+
+    Every series was backtested on its own (:func:`carbonpark.forecast.run_forecast`) with
+    ``windows × horizon`` points; pooling weighs each series' metric by its points, which
+    is the mean over all points that :mod:`carbonpark.forecast.backtest` takes when it
+    backtests several series at once: MAE = mean |e|, MASE = mean |e|/s (s the scale of
+    each point's own series and window; undefined, NaN, as soon as one series has an
+    undefined scale, as there), sMAPE, pinball loss and coverage likewise, and
+    RMSE = √(Σ nᵢ RMSEᵢ² / Σ nᵢ). ``mase_over_defined`` pools the series whose MASE is
+    defined (the others are named in ``mase_undefined``). MAPE pools the series with a
+    defined MAPE; it is the exact pooled MAPE when no actual value is 0 (a series with
+    some zero actuals is weighed by all its points, not only the non-zero ones). Seasonal
+    naive's figures (``baseline_<metric>``) pool the same way. MAE and RMSE pool the
+    units of the series as they are: across carriers only MASE and MAPE compare.
+
+    Parameters
+    ----------
+    reports
+        Series id → its report (:meth:`carbonpark.forecast.BacktestResult.report`), or
+        ``None`` if that series could not be backtested.
+
+    Returns
+    -------
+    dict
+        ``mae``, ``rmse``, ``mape`` [%], ``smape`` [%], ``mase`` [–], ``pinball``,
+        ``coverage_80``, ``coverage_95``, the ``baseline_`` figures, ``skill_mae``,
+        ``skill_mase``, ``mase_over_defined``, ``baseline_mase_over_defined``,
+        ``verdict``, ``points``, ``pooled_series`` and the series left out
+        (``without_backtest``; ``mase_undefined``). With no report at all every metric is
+        ``None`` and ``note`` says why.
+
+    References
+    ----------
+    Hyndman & Koehler (2006), Int. J. Forecasting 22(4) (MASE over several series);
+    guide §4.4; issue 9 item 6 (the keys).
+    """
+    done = {sid: r for sid, r in reports.items() if r is not None}
+    missing = [sid for sid, r in reports.items() if r is None]
+    if not done:
+        out: dict[str, Any] = {m: None for m in (*POINT_METRICS, "pinball", "coverage_80", "coverage_95")}
+        out.update({f"baseline_{m}": None for m in POINT_METRICS})
+        out.update(skill_mae=None, skill_mase=None, points=0, pooled_series=[], without_backtest=missing)
+        out["note"] = "no series could be backtested (see backtest.series)"
+        return out
+    rows = list(done.values())
+    weights = [float(r["windows"]) * float(r["horizon"]) for r in rows]
+    out = dict[str, Any](_pooled_metrics(rows, weights, ""))
+    out.update({f"baseline_{k}": v for k, v in _pooled_metrics(rows, weights, "baseline_").items()})
+    out["skill_mae"] = _skill(out["mae"], out["baseline_mae"])
+    out["skill_mase"] = _skill(out["mase"], out["baseline_mase"])
+    defined = [i for i, r in enumerate(rows) if np.isfinite(float(r.get("mase", float("nan"))))]
+    out["mase_over_defined"] = _weighted_mean([rows[i]["mase"] for i in defined], [weights[i] for i in defined])
+    out["baseline_mase_over_defined"] = _weighted_mean(
+        [rows[i].get("baseline_mase", float("nan")) for i in defined], [weights[i] for i in defined]
+    )
+    out["verdict"] = _pooled_verdict(
+        out["mase_over_defined"], out["baseline_mase_over_defined"], out["mae"], out["baseline_mae"]
+    )
+    out["method"] = "rolling origin per series, pooled over their points"
+    out["baseline_model"] = "seasonal_naive"
+    out["points"] = int(sum(weights))
+    out["pooled_series"] = list(done)
+    out["without_backtest"] = missing
+    out["mase_undefined"] = [sid for i, sid in enumerate(done) if i not in set(defined)]
+    return out
+
+
+def _pooled_verdict(mase: float, baseline_mase: float, mae: float, baseline_mae: float) -> str:
+    """How the pooled backtest compares with seasonal naive: by MASE over the series where
+    it is defined (scale-free across series in different units), by MAE if it is nowhere."""
+    name, model, base = ("MASE", mase, baseline_mase) if np.isfinite(mase) else ("MAE", mae, baseline_mae)
+    if model < base:
+        word = "better than"
+    elif model == base:
+        word = "equal to"
+    else:
+        word = "worse than"
+    return f"{word} seasonal naive, pooled over the series (pooled {name} {model:.6g} vs {base:.6g})"

@@ -16,7 +16,7 @@
   its intake; ``--all-meters`` forecasts every meter of the park over the cores with a
   progress bar (default model ridge; ``--model auto`` backtests every candidate per meter).
   ``--features FILE.csv`` (with ``--meter``/``--org``) joins ``ts,<feature columns>`` on
-  the park-local timestamps for the history and the horizon (:func:`join_features`).
+  the park-local timestamps for the history and the horizon (:func:`carbonpark.services.forecasting.join_features`).
 * ``carbonpark forecast-peak ENERGY.csv --factors FACTORS.csv [--scenarios S.yaml]``:
   yearly energy by carrier forecast to 2060, emissions by formula (8), the peak year and
   height per scenario, and the gap neutrality leaves.
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 # functions that use them: start-up time of ``carbonpark`` (tests/test_cli_startup.py).
 
 __all__ = [
-    "join_features",
     "read_factors",
     "read_features_csv",
     "read_scenarios",
@@ -272,127 +271,6 @@ def read_features_csv(path: Path, tz: str = "Asia/Shanghai") -> pd.DataFrame:
     return frame
 
 
-def join_features(
-    history: pd.DataFrame, features: pd.DataFrame, horizon: int, freq: str, source: str = "--features"
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """Join a features table on ``ts`` to the history and to the ``horizon`` steps after it.
-
-    The history used starts at the first of its timestamps that ``features`` has a row
-    for (so a weather file that begins later than the readings shortens the history;
-    the start is returned); from there on every timestamp of the history and each of
-    the ``horizon`` future steps must have a row, otherwise the error names the first
-    one missing. Rows outside that span are not used.
-
-    Parameters
-    ----------
-    history
-        The contract's frame of one or more series (``series_id``, ``ts``, ``value`` …).
-    features
-        ``ts`` and the feature columns (:func:`read_features_csv`), the same for every series.
-    horizon, freq
-        Steps ahead and their frequency.
-    source
-        What to name in errors.
-
-    Returns
-    -------
-    tuple
-        The history with the feature columns, the future rows (``series_id``, ``ts``,
-        features; ``horizon`` per series) and the first timestamp of the history used.
-    """
-    import pandas as pd
-
-    from carbonpark.forecast import future_timestamps
-
-    names = [c for c in features.columns if c != "ts"]
-    clash = sorted(set(names) & set(history.columns))
-    if clash:
-        raise ValidationError(f"{source} columns", "names other than the series' own columns", clash)
-    covered = history["ts"].isin(features["ts"])
-    if not covered.any():
-        raise ValidationError(
-            source, f"rows at the timestamps of the stored series ({history['ts'].min()} …)", "none of them"
-        )
-    start = pd.Timestamp(history.loc[covered, "ts"].min())
-    hist = history[history["ts"] >= start].merge(features, on="ts", how="left")
-    gap = hist[names].isna().any(axis=1)
-    if gap.any():
-        raise ValidationError(
-            source,
-            f"a row for every stored timestamp from {start} on (freq {freq})",
-            f"none for {hist.loc[gap, 'ts'].iloc[0]} ({int(gap.sum())} missing)",
-        )
-    pieces = []
-    for sid, group in hist.groupby("series_id", sort=False):
-        pieces.append(pd.DataFrame({"series_id": sid, "ts": future_timestamps(group["ts"].iloc[-1], horizon, freq)}))
-    future = pd.concat(pieces, ignore_index=True).merge(features, on="ts", how="left")
-    gap = future[names].isna().any(axis=1)
-    if gap.any():
-        first, last = future["ts"].iloc[0], future["ts"].iloc[-1]
-        raise ValidationError(
-            source,
-            f"rows for the {horizon} forecast steps from {first} to {last} (freq {freq})",
-            f"{int(gap.sum())} of them missing, the first {future.loc[gap, 'ts'].iloc[0]}",
-        )
-    return hist.reset_index(drop=True), future, start
-
-
-def _stored_with_features(
-    db: str | None,
-    features: Path,
-    meter: str | None,
-    org: str | None,
-    carrier: str,
-    horizon: int,
-    freq: str,
-    model: str,
-    windows: int,
-) -> dict[str, Any]:
-    """Forecast one stored series with the feature columns of a file (``--features``).
-
-    The series is built as ``forecast --db`` builds it (flagged readings left out, a
-    solar meter also gets the clear-sky irradiance); the file's columns are joined on
-    the park-local timestamps (:func:`join_features`).
-    """
-    import pandas as pd
-
-    from carbonpark.forecast import get_forecaster, run_forecast
-    from carbonpark.forecast.solar import with_clear_sky
-    from carbonpark.services import forecasting
-
-    if (meter is None) == (org is None):
-        raise ValidationError("--features", "one of --meter or --org with --db", None)
-    stored = forecasting.series_frame(
-        db, meter=meter, org=org, carrier=carrier, freq=freq, exclude_quality=forecasting.FORECAST_EXCLUDED_FLAGS
-    )
-    table = read_features_csv(features, stored.timezone)
-    history, future, start = join_features(stored.frame, table, horizon, freq, f"--features {features.name}")
-    if set(history["series_id"]) <= set(stored.solar):
-        history, sky = with_clear_sky(history, horizon, freq, *forecasting.PARK_LOCATION, stored.timezone)
-        future = future.merge(sky, on=["series_id", "ts"], how="left")
-    resolve = get_forecaster if model != "auto" else None
-    run = run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
-    doc: dict[str, Any] = {
-        "model": run.model,
-        "requested_model": model,
-        "freq": freq,
-        "horizon": horizon,
-        "timezone": stored.timezone,
-        "forecast": _forecast_rows(run.forecast, stored.timezone),
-        "backtest": _backtest_doc(run),
-        "features": {
-            "file": str(features),
-            "columns": [c for c in table.columns if c != "ts"],
-            "history_from": _iso(pd.Timestamp(start), stored.timezone),
-            "history_steps": len(history),
-        },
-        "source": stored.meta(),
-    }
-    if run.selection is not None:
-        doc["candidates"] = run.selection.table()
-    return doc
-
-
 def _stored_doc(
     db: str | None,
     meter: str | None,
@@ -412,10 +290,8 @@ def _stored_doc(
     if sum(x is not None and x is not False for x in (meter, org, all_meters or None)) != 1:
         raise ValidationError("--meter/--org/--all-meters", "exactly one of them with --db", None)
     f = normalise_freq(freq or "h")
-    if features is not None:
-        if all_meters:
-            raise ValidationError("--features", "--meter or --org (not --all-meters)", "--all-meters")
-        return _stored_with_features(db, features, meter, org, carrier, horizon, f, model or "auto", windows)
+    if features is not None and all_meters:
+        raise ValidationError("--features", "--meter or --org (not --all-meters)", "--all-meters")
     if all_meters:
         chosen = model or forecasting.BULK_MODEL
         if chosen != "auto" and chosen not in FORECASTERS:
@@ -442,8 +318,19 @@ def _stored_doc(
         }
     model = model or "auto"
     resolve = get_forecaster if model != "auto" else None
+    table = None if features is None else read_features_csv(features, forecasting.park_timezone(db))
     run, stored = forecasting.forecast_stored(
-        db, horizon, meter=meter, org=org, carrier=carrier, freq=f, model=model, windows=windows, resolve=resolve
+        db,
+        horizon,
+        meter=meter,
+        org=org,
+        carrier=carrier,
+        freq=f,
+        model=model,
+        windows=windows,
+        resolve=resolve,
+        features=table,
+        features_source=f"--features {features.name}" if features is not None else "features",
     )
     doc: dict[str, Any] = {
         "model": run.model,
@@ -455,6 +342,13 @@ def _stored_doc(
         "backtest": _backtest_doc(run),
         "source": stored.meta(),
     }
+    if features is not None and table is not None and stored.features_from is not None:
+        doc["features"] = {
+            "file": str(features),
+            "columns": [c for c in table.columns if c != "ts"],
+            "history_from": _iso(stored.features_from, stored.timezone),
+            "history_steps": int((stored.frame["ts"] >= stored.features_from).sum()),
+        }
     if run.selection is not None:
         doc["candidates"] = run.selection.table()
     return doc

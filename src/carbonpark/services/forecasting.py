@@ -90,9 +90,11 @@ __all__ = [
     "grid_factor_tco2_per_kwh",
     "hourly_from_readings",
     "is_solar",
+    "join_features",
     "monthly_by_enterprise",
     "park_energy_by_carrier",
     "park_peak",
+    "park_timezone",
     "repeats_daily",
     "series_frame",
     "switches_daily",
@@ -137,6 +139,8 @@ class StoredSeries:
     excluded_readings: dict[str, int] = field(default_factory=dict)
     #: Series that are solar generation meters (:func:`is_solar`).
     solar: list[str] = field(default_factory=list)
+    #: With a features table (:func:`forecast_stored`): the first timestamp of the history used.
+    features_from: pd.Timestamp | None = None
 
     def meta(self) -> dict[str, Any]:
         """Plain description: meters behind each series, hours filled, readings excluded, unit."""
@@ -421,12 +425,85 @@ def series_frame(
 
 
 def _with_solar(
-    stored: StoredSeries, frame: pd.DataFrame, horizon: int, freq: str
+    stored: StoredSeries, frame: pd.DataFrame, horizon: int, freq: str, future: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """``frame`` with the clear-sky feature and its future rows if its series are solar meters."""
+    """``frame`` with the clear-sky feature and its future rows (added to ``future``, if
+    given) if its series are solar meters."""
     if frame.empty or not set(frame["series_id"].unique()) <= set(stored.solar):
-        return frame, None
-    return with_clear_sky(frame, horizon, freq, PARK_LOCATION[0], PARK_LOCATION[1], stored.timezone)
+        return frame, future
+    history, sky = with_clear_sky(frame, horizon, freq, PARK_LOCATION[0], PARK_LOCATION[1], stored.timezone)
+    return history, sky if future is None else future.merge(sky, on=["series_id", "ts"], how="left")
+
+
+def park_timezone(db: str | None) -> str:
+    """The park's time zone (naive timestamps of files are park-local)."""
+    from carbonpark.services.activity import park_timezone as timezone_in
+
+    with session(db) as s:
+        return timezone_in(s)
+
+
+def join_features(
+    history: pd.DataFrame, features: pd.DataFrame, horizon: int, freq: str, source: str = "--features"
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """Join a features table on ``ts`` to the history and to the ``horizon`` steps after it.
+
+    The history used starts at the first of its timestamps that ``features`` has a row
+    for (so a weather file that begins later than the readings shortens the history;
+    the start is returned); from there on every timestamp of the history and each of
+    the ``horizon`` future steps must have a row, otherwise the error names the first
+    one missing. Rows outside that span are not used.
+
+    Parameters
+    ----------
+    history
+        The contract's frame of one or more series (``series_id``, ``ts``, ``value`` …).
+    features
+        ``ts`` (naive park-local time) and the feature columns, the same for every series.
+    horizon, freq
+        Steps ahead and their frequency.
+    source
+        What to name in errors.
+
+    Returns
+    -------
+    tuple
+        The history with the feature columns, the future rows (``series_id``, ``ts``,
+        features; ``horizon`` per series) and the first timestamp of the history used.
+    """
+    names = [c for c in features.columns if c != "ts"]
+    clash = sorted(set(names) & set(history.columns))
+    if clash:
+        raise ValidationError(f"{source} columns", "names other than the series' own columns", clash)
+    covered = history["ts"].isin(features["ts"])
+    if not covered.any():
+        raise ValidationError(
+            source, f"rows at the timestamps of the stored series ({history['ts'].min()} …)", "none of them"
+        )
+    start = pd.Timestamp(history.loc[covered, "ts"].min())
+    hist = history[history["ts"] >= start].merge(features, on="ts", how="left")
+    gap = hist[names].isna().any(axis=1)
+    if gap.any():
+        raise ValidationError(
+            source,
+            f"a row for every stored timestamp from {start} on (freq {freq})",
+            f"none for {hist.loc[gap, 'ts'].iloc[0]} ({int(gap.sum())} missing)",
+        )
+    pieces = []
+    for sid, group in hist.groupby("series_id", sort=False):
+        pieces.append(
+            pd.DataFrame({"series_id": sid, "ts": forecast.future_timestamps(group["ts"].iloc[-1], horizon, freq)})
+        )
+    future = pd.concat(pieces, ignore_index=True).merge(features, on="ts", how="left")
+    gap = future[names].isna().any(axis=1)
+    if gap.any():
+        first, last = future["ts"].iloc[0], future["ts"].iloc[-1]
+        raise ValidationError(
+            source,
+            f"rows for the {horizon} forecast steps from {first} to {last} (freq {freq})",
+            f"{int(gap.sum())} of them missing, the first {future.loc[gap, 'ts'].iloc[0]}",
+        )
+    return hist.reset_index(drop=True), future, start
 
 
 def forecast_stored(
@@ -439,18 +516,26 @@ def forecast_stored(
     model: str = "auto",
     windows: int = 3,
     resolve: Callable[[str], forecast.Forecaster] | None = None,
+    features: pd.DataFrame | None = None,
+    features_source: str = "features",
 ) -> tuple[forecast.ForecastRun, StoredSeries]:
     """Forecast and backtest one stored series (a meter or an intake); see :func:`series_frame`.
 
     Readings flagged :data:`FORECAST_EXCLUDED_FLAGS` count as missing; a solar meter gets
     the clear-sky irradiance at :data:`PARK_LOCATION` as a feature with its future values
     (:func:`carbonpark.forecast.solar.with_clear_sky`), which ``auto`` then considers.
+    ``features`` (``ts`` and feature columns, e.g. weather or a production plan) are joined
+    to the history and the horizon by :func:`join_features` (``features_source`` names
+    them in errors); ``stored.features_from`` then says where the history used starts.
     """
     if meter is None and org is None:
         raise ValidationError("--meter/--org", "a meter or an organisation", None)
     freq = forecast.normalise_freq(freq)
     stored = series_frame(db, meter=meter, org=org, carrier=carrier, freq=freq, exclude_quality=FORECAST_EXCLUDED_FLAGS)
-    history, future = _with_solar(stored, stored.frame, horizon, freq)
+    history, future = stored.frame, None
+    if features is not None:
+        history, future, stored.features_from = join_features(history, features, horizon, freq, features_source)
+    history, future = _with_solar(stored, history, horizon, freq, future)
     run = forecast.run_forecast(history, horizon, freq, model=model, future=future, windows=windows, resolve=resolve)
     return run, stored
 

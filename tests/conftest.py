@@ -70,3 +70,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def small_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The small demo park (seed 7, 2025) on SQLite, built once per test module that reads it."""
+    from carbonpark.services.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{path / 'demo.db'}"
+    build_demo(url, "small", seed=7, year=2025, out_dir=path)
+    return url

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from carbonpark.cli.main import app
 from carbonpark.services import forecasting
-from carbonpark.services.demo import build_demo
 
 runner = CliRunner()
 METER = "chem1-E-main"
@@ -23,17 +22,11 @@ TIMETABLE_METERS = {"park-E-bess-chg", "park-E-bess-dis"}
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{path / 'demo.db'}"
-    build_demo(url, "small", seed=7, year=2025, out_dir=path)
-    return url
-
-
-@pytest.fixture(scope="module")
-def stored(demo_db: str) -> pd.DataFrame:
+def stored(small_demo_url: str) -> pd.DataFrame:
     """The hourly series of METER as the forecast command builds it."""
-    return forecasting.series_frame(demo_db, meter=METER, exclude_quality=forecasting.FORECAST_EXCLUDED_FLAGS).frame
+    return forecasting.series_frame(
+        small_demo_url, meter=METER, exclude_quality=forecasting.FORECAST_EXCLUDED_FLAGS
+    ).frame
 
 
 def _features(path: Path, history: pd.DataFrame, future: list[float], name: str = "oracle") -> Path:
@@ -46,22 +39,22 @@ def _features(path: Path, history: pd.DataFrame, future: list[float], name: str 
     return path
 
 
-def _forecast(demo_db: str, *extra: str) -> dict:
-    args = ["forecast", "--db", demo_db, "--meter", METER, "--horizon", "24", "--model", "ridge", "--json"]
+def _forecast(small_demo_url: str, *extra: str) -> dict:
+    args = ["forecast", "--db", small_demo_url, "--meter", METER, "--horizon", "24", "--model", "ridge", "--json"]
     result = runner.invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_features_reach_the_history_and_the_horizon(demo_db: str, stored: pd.DataFrame, tmp_path: Path) -> None:
+def test_features_reach_the_history_and_the_horizon(small_demo_url: str, stored: pd.DataFrame, tmp_path: Path) -> None:
     # The feature is the meter's own value: with it, ridge reproduces the history almost
     # exactly, so its backtest MAE falls far below the one without it (197 kWh measured);
     # the 24 future rows differ only in the feature (123 or 3000 kWh), so the two forecasts
     # differ by the learnt weight of the feature times 2877 kWh: the future rows are used.
     assert len(stored) == 59 * 24
-    plain = _forecast(demo_db)
-    low = _forecast(demo_db, "--features", str(_features(tmp_path / "low.csv", stored, [123.0] * 24)))
-    high = _forecast(demo_db, "--features", str(_features(tmp_path / "high.csv", stored, [3000.0] * 24)))
+    plain = _forecast(small_demo_url)
+    low = _forecast(small_demo_url, "--features", str(_features(tmp_path / "low.csv", stored, [123.0] * 24)))
+    high = _forecast(small_demo_url, "--features", str(_features(tmp_path / "high.csv", stored, [3000.0] * 24)))
     assert low["features"]["columns"] == ["oracle"]
     assert low["features"]["history_from"] == "2025-01-01T00:00:00+08:00"
     assert low["features"]["history_steps"] == 59 * 24
@@ -73,9 +66,9 @@ def test_features_reach_the_history_and_the_horizon(demo_db: str, stored: pd.Dat
     assert gap > 0.5 * (3000.0 - 123.0)
 
 
-def test_features_must_cover_the_horizon(demo_db: str, stored: pd.DataFrame, tmp_path: Path) -> None:
+def test_features_must_cover_the_horizon(small_demo_url: str, stored: pd.DataFrame, tmp_path: Path) -> None:
     path = _features(tmp_path / "short.csv", stored, [100.0] * 10)
-    args = ["forecast", "--db", demo_db, "--meter", METER, "--horizon", "24", "--model", "ridge"]
+    args = ["forecast", "--db", small_demo_url, "--meter", METER, "--horizon", "24", "--model", "ridge"]
     result = runner.invoke(app, [*args, "--features", str(path), "--json"])
     assert result.exit_code == 1 and result.stdout == ""
     assert "rows for the 24 forecast steps from 2025-03-01 00:00:00 to 2025-03-01 23:00:00" in result.stderr
@@ -86,21 +79,21 @@ def test_features_must_cover_the_horizon(demo_db: str, stored: pd.DataFrame, tmp
     result = runner.invoke(app, [*args, "--features", str(tmp_path / "holed.csv")])
     assert result.exit_code == 1 and "none for 2025-01-02 06:00:00 (1 missing)" in result.stderr
     every = runner.invoke(
-        app, ["forecast", "--db", demo_db, "--all-meters", "--horizon", "24", "--features", str(path)]
+        app, ["forecast", "--db", small_demo_url, "--all-meters", "--horizon", "24", "--features", str(path)]
     )
     assert every.exit_code == 1 and "--meter or --org" in every.stderr
 
 
-def test_a_later_features_file_shortens_the_history(demo_db: str, stored: pd.DataFrame, tmp_path: Path) -> None:
+def test_a_later_features_file_shortens_the_history(small_demo_url: str, stored: pd.DataFrame, tmp_path: Path) -> None:
     # Features from 1 February on: the history used is February (28 days of 24 h).
     february = stored[stored["ts"] >= pd.Timestamp("2025-02-01")]
-    doc = _forecast(demo_db, "--features", str(_features(tmp_path / "feb.csv", february, [3000.0] * 24)))
+    doc = _forecast(small_demo_url, "--features", str(_features(tmp_path / "feb.csv", february, [3000.0] * 24)))
     assert doc["features"]["history_from"] == "2025-02-01T00:00:00+08:00"
     assert doc["features"]["history_steps"] == 28 * 24
 
 
-def test_all_meters_counts_models_pools_the_backtest_and_has_a_total(demo_db: str) -> None:
-    result = runner.invoke(app, ["forecast", "--db", demo_db, "--all-meters", "--horizon", "24", "--json"])
+def test_all_meters_counts_models_pools_the_backtest_and_has_a_total(small_demo_url: str) -> None:
+    result = runner.invoke(app, ["forecast", "--db", small_demo_url, "--all-meters", "--horizon", "24", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert "45/45" in result.stderr  # the progress bar knows the number of meters
@@ -124,8 +117,8 @@ def test_all_meters_counts_models_pools_the_backtest_and_has_a_total(demo_db: st
     assert bt["verdict"].startswith("better than seasonal naive")
 
 
-def test_decompose_a_stored_meter_and_an_intake(demo_db: str, stored: pd.DataFrame) -> None:
-    result = runner.invoke(app, ["forecast-decompose", "--db", demo_db, "--meter", METER, "--json"])
+def test_decompose_a_stored_meter_and_an_intake(small_demo_url: str, stored: pd.DataFrame) -> None:
+    result = runner.invoke(app, ["forecast-decompose", "--db", small_demo_url, "--meter", METER, "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     rows = doc["rows"]
@@ -133,8 +126,8 @@ def test_decompose_a_stored_meter_and_an_intake(demo_db: str, stored: pd.DataFra
     assert rows[0]["ts"] == "2025-01-01T00:00:00+08:00"
     assert [r["value"] for r in rows] == pytest.approx(stored["value"].tolist())
     assert all(abs(r["trend"] + r["season"] + r["remainder"] - r["value"]) < 1e-6 for r in rows)
-    daily = runner.invoke(app, ["forecast-decompose", "--db", demo_db, "--org", "park", "--freq", "D", "--json"])
+    daily = runner.invoke(app, ["forecast-decompose", "--db", small_demo_url, "--org", "park", "--freq", "D", "--json"])
     assert daily.exit_code == 0, daily.output
     assert len(json.loads(daily.stdout)["rows"]) == 59
-    both = runner.invoke(app, ["forecast-decompose", "--db", demo_db, "--meter", METER, "--org", "park"])
+    both = runner.invoke(app, ["forecast-decompose", "--db", small_demo_url, "--meter", METER, "--org", "park"])
     assert both.exit_code == 1 and "exactly one" in both.output

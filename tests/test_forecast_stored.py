@@ -187,17 +187,21 @@ def test_demo_day_ahead_beats_seasonal_naive(db_url: str, tmp_path: Path, seed: 
         assert bt["mase"] < bt["baseline_mase"], code
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{path / 'demo.db'}"
-    build_demo(url, "small", seed=7, year=2025, out_dir=path)
-    return url
-
-
-def test_cli_forecasts_a_stored_meter(demo_db: str) -> None:
+def test_cli_forecasts_a_stored_meter(small_demo_url: str) -> None:
     result = CliRunner().invoke(
-        app, ["forecast", "--db", demo_db, "--meter", "chem1-E-main", "--horizon", "24", "--model", "ridge", "--json"]
+        app,
+        [
+            "forecast",
+            "--db",
+            small_demo_url,
+            "--meter",
+            "chem1-E-main",
+            "--horizon",
+            "24",
+            "--model",
+            "ridge",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -208,9 +212,21 @@ def test_cli_forecasts_a_stored_meter(demo_db: str) -> None:
     assert doc["backtest"]["windows"] == 7 and "baseline_mase" in doc["backtest"]
 
 
-def test_cli_forecasts_a_solar_meter_on_clear_sky(demo_db: str) -> None:
+def test_cli_forecasts_a_solar_meter_on_clear_sky(small_demo_url: str) -> None:
     result = CliRunner().invoke(
-        app, ["forecast", "--db", demo_db, "--meter", "park-E-pv", "--horizon", "24", "--model", "regression", "--json"]
+        app,
+        [
+            "forecast",
+            "--db",
+            small_demo_url,
+            "--meter",
+            "park-E-pv",
+            "--horizon",
+            "24",
+            "--model",
+            "regression",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -221,21 +237,21 @@ def test_cli_forecasts_a_solar_meter_on_clear_sky(demo_db: str) -> None:
     assert doc["backtest"]["mae"] < doc["backtest"]["baseline_mae"]
 
 
-def test_cli_stored_errors_name_what_was_expected(demo_db: str) -> None:
+def test_cli_stored_errors_name_what_was_expected(small_demo_url: str) -> None:
     runner = CliRunner()
-    missing = runner.invoke(app, ["forecast", "--db", demo_db, "--meter", "no-such-meter", "--horizon", "24"])
+    missing = runner.invoke(app, ["forecast", "--db", small_demo_url, "--meter", "no-such-meter", "--horizon", "24"])
     assert missing.exit_code == 1
     assert "no-such-meter" in missing.output
     both = runner.invoke(
-        app, ["forecast", "--db", demo_db, "--meter", "chem1-E-main", "--org", "park", "--horizon", "2"]
+        app, ["forecast", "--db", small_demo_url, "--meter", "chem1-E-main", "--org", "park", "--horizon", "2"]
     )
     assert both.exit_code == 1 and "exactly one" in both.output
     nothing = runner.invoke(app, ["forecast", "--horizon", "2"])
     assert nothing.exit_code == 1 and "--db" in nothing.output
 
 
-def test_monthly_forecast_has_the_park_next_to_its_enterprises(demo_db: str) -> None:
-    monthly = forecasting.monthly_by_enterprise(demo_db)
+def test_monthly_forecast_has_the_park_next_to_its_enterprises(small_demo_url: str) -> None:
+    monthly = forecasting.monthly_by_enterprise(small_demo_url)
     park = monthly[monthly["enterprise"] == "park"]
     # The demo park has electricity and gas intakes and no steam intake: two carriers, two months each.
     assert sorted(set(park["carrier"])) == ["electricity", "natural_gas"]

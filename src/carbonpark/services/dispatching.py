@@ -50,8 +50,8 @@ __all__ = [
     "tou_prices",
 ]
 
-#: Demo park's location (Suzhou, Jiangsu: the demo's credit codes use division 320500) [°].
-PARK_LATITUDE, PARK_LONGITUDE = 31.30, 120.62
+#: Demo park's location [°]: the forecasting service's (Suzhou, Jiangsu).
+PARK_LATITUDE, PARK_LONGITUDE = forecasting.PARK_LOCATION
 BATTERY: dict[str, Any] = {
     "type": "battery",
     "name": "bess",
@@ -119,11 +119,9 @@ def _pv_capacity(pv: pd.Series) -> float:
 
 
 def _clear_sky_ghi(starts: pd.DatetimeIndex) -> list[float]:
-    import pvlib
+    from carbonpark.forecast.solar import clear_sky_ghi
 
-    site = pvlib.location.Location(PARK_LATITUDE, PARK_LONGITUDE, tz="Asia/Shanghai")
-    mid = (starts + pd.Timedelta(minutes=30)).tz_localize("Asia/Shanghai")
-    return [round(float(v), 2) for v in site.get_clearsky(mid)["ghi"].to_numpy()]
+    return [round(float(v), 2) for v in clear_sky_ghi(starts, "h", PARK_LATITUDE, PARK_LONGITUDE)]
 
 
 def _load_forecast(history: pd.Series, horizon: int, model: str) -> np.ndarray:

@@ -119,7 +119,7 @@ FORECAST_EXCLUDED_FLAGS = int(QualityFlag.SUSPECT_SPIKE | QualityFlag.STUCK)
 SOLAR_MARKERS: tuple[str, ...] = ("pv", "solar", "光伏")
 #: Where the clear-sky feature is computed (latitude, longitude) [°]: the park registry has
 #: no coordinates, so this is the demo park's site, Suzhou (Jiangsu; the demo's credit codes
-#: use division 320500), the same point as ``services.dispatching.PARK_LATITUDE/LONGITUDE``.
+#: use division 320500); the dispatch service uses it too.
 PARK_LOCATION: tuple[float, float] = (31.30, 120.62)
 #: Daily model used for monthly totals when the history is too short for a backtest.
 FALLBACK_MONTHLY_MODEL = "ets"
